@@ -1,0 +1,118 @@
+/**
+ * The coins we know: precision and address formats per network. bitcoind-compatible
+ * coins differ only in these parameters, so one table describes them all.
+ */
+import { address as btcAddress } from "bitcoinjs-lib";
+import { InvalidAddressError, UnknownCoinError } from "./errors.js";
+
+export type NetworkName = "mainnet" | "testnet" | "regtest";
+
+export interface AddressFormat {
+  /** Base58Check version bytes of pay-to-pubkey-hash and pay-to-script-hash addresses. */
+  pubKeyHash: number;
+  scriptHash: number;
+  /** Human-readable part of segwit (bech32/bech32m) addresses; undefined where the coin has none. */
+  bech32?: string;
+}
+
+export interface CoinInfo {
+  /** Lowercase acronym used as coin_name in events and as the config key. */
+  name: string;
+  displayName: string;
+  decimals: number;
+  networks: Record<NetworkName, AddressFormat>;
+}
+
+const COINS: Record<string, CoinInfo> = {
+  btc: {
+    name: "btc",
+    displayName: "Bitcoin",
+    decimals: 8,
+    networks: {
+      mainnet: { pubKeyHash: 0x00, scriptHash: 0x05, bech32: "bc" },
+      testnet: { pubKeyHash: 0x6f, scriptHash: 0xc4, bech32: "tb" },
+      regtest: { pubKeyHash: 0x6f, scriptHash: 0xc4, bech32: "bcrt" },
+    },
+  },
+  ltc: {
+    name: "ltc",
+    displayName: "Litecoin",
+    decimals: 8,
+    networks: {
+      mainnet: { pubKeyHash: 0x30, scriptHash: 0x32, bech32: "ltc" },
+      testnet: { pubKeyHash: 0x6f, scriptHash: 0x3a, bech32: "tltc" },
+      regtest: { pubKeyHash: 0x6f, scriptHash: 0x3a, bech32: "rltc" },
+    },
+  },
+  doge: {
+    name: "doge",
+    displayName: "Dogecoin",
+    decimals: 8,
+    networks: {
+      mainnet: { pubKeyHash: 0x1e, scriptHash: 0x16 },
+      testnet: { pubKeyHash: 0x71, scriptHash: 0xc4 },
+      regtest: { pubKeyHash: 0x6f, scriptHash: 0xc4 },
+    },
+  },
+};
+
+export function knownCoins(): string[] {
+  return Object.keys(COINS);
+}
+
+export function getCoin(name: string): CoinInfo {
+  const coin = COINS[name.toLowerCase()];
+  if (!coin)
+    throw new UnknownCoinError(
+      `unknown coin ${JSON.stringify(name)}; known coins: ${knownCoins().join(", ")}`,
+    );
+  return coin;
+}
+
+/**
+ * Throws InvalidAddressError unless `text` is a well-formed address of `coin` on `network`
+ * (checksum, version byte or bech32 prefix, witness program length).
+ */
+export function validateAddress(coin: CoinInfo, network: NetworkName, text: string): void {
+  const format = coin.networks[network];
+  const fail = (why: string): never => {
+    throw new InvalidAddressError(`${JSON.stringify(text)} is not a ${coin.name} ${network} address: ${why}`);
+  };
+  if (format.bech32 && text.toLowerCase().startsWith(`${format.bech32}1`)) {
+    let decoded: ReturnType<typeof btcAddress.fromBech32>;
+    try {
+      decoded = btcAddress.fromBech32(text);
+    } catch (err) {
+      fail((err as Error).message);
+      return;
+    }
+    if (decoded.prefix !== format.bech32) fail(`wrong prefix ${decoded.prefix}`);
+    if (decoded.version === 0 && decoded.data.length !== 20 && decoded.data.length !== 32) {
+      fail("witness v0 program must be 20 or 32 bytes");
+    }
+    if (decoded.version === 1 && decoded.data.length !== 32) fail("taproot program must be 32 bytes");
+    if (decoded.version > 16 || decoded.data.length < 2 || decoded.data.length > 40)
+      fail("bad witness program");
+    return;
+  }
+  let decoded: ReturnType<typeof btcAddress.fromBase58Check>;
+  try {
+    decoded = btcAddress.fromBase58Check(text);
+  } catch (err) {
+    fail((err as Error).message);
+    return;
+  }
+  if (decoded.hash.length !== 20) fail("hash must be 20 bytes");
+  if (decoded.version !== format.pubKeyHash && decoded.version !== format.scriptHash) {
+    fail(`version byte ${decoded.version} belongs to another network or coin`);
+  }
+}
+
+export function isValidAddress(coin: CoinInfo, network: NetworkName, text: string): boolean {
+  try {
+    validateAddress(coin, network, text);
+    return true;
+  } catch {
+    return false;
+  }
+}

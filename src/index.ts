@@ -1,0 +1,2 @@
+/** Public API of cryptoassets-core. */
+export * from "./coins/index.js";
