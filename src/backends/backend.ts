@@ -1,0 +1,84 @@
+/**
+ * The interface between the product and a cryptocurrency daemon. Everything that talks to
+ * the chain (ledger address creation, transaction updater, confirmation tracker,
+ * broadcaster, scans) goes through it, so a real bitcoind, the bundled regtest simulator
+ * (reached through the same JSON-RPC client) and the null backend are interchangeable.
+ *
+ * Amounts are signed base units (`bigint`), exactly as the daemon reports them but without
+ * float: a `send` detail has a negative amount and a negative fee, as bitcoind prints them.
+ */
+
+export type DetailCategory = "send" | "receive" | "generate" | "immature" | "orphan";
+
+/** One entry of `gettransaction.details`: money moving to or from one address. */
+export interface TransactionDetail {
+  /** Absent for some outputs bitcoind cannot attribute to an address. */
+  address?: string;
+  category: DetailCategory;
+  amount: bigint;
+  vout: number;
+  /** Only on `send` details; negative. */
+  fee?: bigint;
+  label?: string;
+  abandoned?: boolean;
+}
+
+/** `gettransaction` of a wallet transaction. */
+export interface WalletTransaction {
+  txid: string;
+  /** 0 in mempool, n once mined, negative when conflicted (bitcoind semantics, not normalized). */
+  confirmations: number;
+  blockhash?: string;
+  blockheight?: number;
+  /** Net effect on the wallet. */
+  amount: bigint;
+  /** Only when the wallet paid the fee; negative. */
+  fee?: bigint;
+  details: TransactionDetail[];
+  walletconflicts: string[];
+  /** Unix seconds. */
+  time: number;
+}
+
+/** One entry of `listsinceblock.transactions` / `removed`: a detail plus its transaction's state. */
+export interface SinceBlockEntry extends TransactionDetail {
+  txid: string;
+  confirmations: number;
+  blockhash?: string;
+  blockheight?: number;
+}
+
+export interface SinceBlockResult {
+  transactions: SinceBlockEntry[];
+  /** Transactions whose blocks were disconnected by a reorg since the given block. */
+  removed: SinceBlockEntry[];
+  /** Hash of the block to pass next time. */
+  lastblock: string;
+}
+
+export interface ChainTip {
+  height: number;
+  hash: string;
+}
+
+export interface Backend {
+  /** Lowercase coin acronym this backend serves, e.g. "btc". */
+  readonly coin: string;
+  /** A fresh receiving address from the daemon's wallet. */
+  getNewAddress(label?: string): Promise<string>;
+  /** Throws TransactionNotFoundError when the txid is not a transaction of this wallet. */
+  getTransaction(txid: string): Promise<WalletTransaction>;
+  /** Batched `gettransaction` (one HTTP round trip); `null` for txids not in the wallet. */
+  getTransactions(txids: readonly string[]): Promise<Map<string, WalletTransaction | null>>;
+  /** Every wallet transaction touched since `blockhash` (all of them when undefined). */
+  listSinceBlock(blockhash?: string): Promise<SinceBlockResult>;
+  getTip(): Promise<ChainTip>;
+  /** Pays every address its amount in one transaction; returns the txid. */
+  sendMany(outputs: ReadonlyMap<string, bigint>): Promise<string>;
+  /** Spendable wallet balance. */
+  getBalance(): Promise<bigint>;
+  /** Whether the daemon considers `address` valid for its chain. */
+  validateAddress(address: string): Promise<boolean>;
+  /** Releases connections; the backend is unusable afterwards. */
+  close(): Promise<void>;
+}
