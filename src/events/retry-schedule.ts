@@ -7,7 +7,8 @@
 
 /** Seconds to wait after attempt n (index n-1) failed. */
 export const DEFAULT_RETRY_SCHEDULE: readonly number[] = [
-  5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14_400, 21_600, 43_200, 43_200, 43_200, 43_200, 43_200,
+  5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14_400, 21_600, 43_200, 43_200, 43_200, 43_200,
+  43_200,
 ];
 
 export function totalRetrySeconds(schedule: readonly number[]): number {

@@ -1,0 +1,13 @@
+/**
+ * Versioned migrations, listed statically so they work from dist/ and from tests alike.
+ * Append new ones; never edit one that has shipped.
+ */
+import type { Migration } from "kysely";
+import type { Engine } from "../url.js";
+import { initialMigration } from "./0001_initial.js";
+
+export function migrations(engine: Engine): Record<string, Migration> {
+  return {
+    "0001_initial": initialMigration(engine),
+  };
+}

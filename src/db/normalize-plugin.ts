@@ -1,0 +1,68 @@
+/**
+ * One set of runtime types on three engines. The drivers disagree: pg returns BIGINT as
+ * string, mysql2 (with bigNumberStrings, so nothing passes through a float) returns it as
+ * string, better-sqlite3 (with safeIntegers, same reason) returns every integer as bigint.
+ * This plugin maps result values by column name: money columns to `bigint`, every other
+ * integer-valued column to `number`. Names are the contract: money columns are called
+ * `balance`, `amount`, `fee` or start with `sum_`; nothing else may hold money.
+ */
+import type {
+  KyselyPlugin,
+  PluginTransformQueryArgs,
+  PluginTransformResultArgs,
+  QueryResult,
+  RootOperationNode,
+  UnknownRow,
+} from "kysely";
+
+const MONEY_COLUMNS = new Set(["balance", "amount", "fee"]);
+const INTEGER_TEXT = /^-?\d+$/;
+
+export function isMoneyColumn(name: string): boolean {
+  return MONEY_COLUMNS.has(name) || name.startsWith("sum_");
+}
+
+function normalizeValue(column: string, value: unknown): unknown {
+  if (value === null || value === undefined) return value;
+  if (isMoneyColumn(column)) {
+    if (typeof value === "bigint") return value;
+    if (typeof value === "string" && INTEGER_TEXT.test(value)) return BigInt(value);
+    if (typeof value === "number" && Number.isSafeInteger(value)) return BigInt(value);
+    // A decimal string here means SUM() on MySQL/PostgreSQL returned NUMERIC: still exact.
+    if (typeof value === "string" && /^-?\d+\.0+$/.test(value)) return BigInt(value.split(".")[0] ?? "0");
+    throw new TypeError(`column ${column}: cannot read ${typeof value} ${String(value)} as money`);
+  }
+  if (typeof value === "bigint") return Number(value);
+  if (typeof value === "string" && INTEGER_TEXT.test(value) && isIntegerColumn(column)) return Number(value);
+  return value;
+}
+
+/** Columns that hold integers but come back as text from pg/mysql (BIGINT, COUNT()). */
+function isIntegerColumn(name: string): boolean {
+  return (
+    name === "id" ||
+    name === "count" ||
+    name.endsWith("_id") ||
+    name.endsWith("_at") ||
+    name.endsWith("_height") ||
+    name.endsWith("_ms") ||
+    name === "confirmations" ||
+    name === "attempts" ||
+    name === "tracked"
+  );
+}
+
+export class NormalizeTypesPlugin implements KyselyPlugin {
+  transformQuery(args: PluginTransformQueryArgs): RootOperationNode {
+    return args.node;
+  }
+
+  async transformResult(args: PluginTransformResultArgs): Promise<QueryResult<UnknownRow>> {
+    const rows = args.result.rows.map((row) => {
+      const out: UnknownRow = {};
+      for (const [key, value] of Object.entries(row)) out[key] = normalizeValue(key, value);
+      return out;
+    });
+    return { ...args.result, rows };
+  }
+}

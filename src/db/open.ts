@@ -1,0 +1,71 @@
+/** Opens a Kysely instance on SQLite, PostgreSQL or MySQL/MariaDB from a URL. */
+import SQLite from "better-sqlite3";
+import { Kysely, MysqlDialect, PostgresDialect, SqliteDialect } from "kysely";
+import { createPool } from "mysql2";
+import pg from "pg";
+import { type Logger, silentLogger } from "../log.js";
+import { NormalizeTypesPlugin } from "./normalize-plugin.js";
+import type { Schema } from "./schema.js";
+import { type Engine, maskUrlPassword, parseDatabaseUrl } from "./url.js";
+
+export interface Database {
+  readonly db: Kysely<Schema>;
+  readonly engine: Engine;
+  /** The URL with the password masked: safe to log. */
+  readonly url: string;
+  /** How many times runSerializable retried a transaction (all callers). */
+  readonly stats: { retries: number; transactions: number };
+  close(): Promise<void>;
+}
+
+export interface OpenOptions {
+  logger?: Logger;
+  /** Connections in the pool (PostgreSQL, MySQL). */
+  poolSize?: number;
+}
+
+export async function openDatabase(url: string, options: OpenOptions = {}): Promise<Database> {
+  const target = parseDatabaseUrl(url);
+  const logger = options.logger ?? silentLogger;
+  const poolSize = options.poolSize ?? 10;
+  let dialect: SqliteDialect | PostgresDialect | MysqlDialect;
+  switch (target.engine) {
+    case "sqlite": {
+      const sqlite = new SQLite(target.filename);
+      // Every integer comes back as bigint so no money value ever passes through a float.
+      sqlite.defaultSafeIntegers(true);
+      sqlite.pragma("journal_mode = WAL");
+      sqlite.pragma("busy_timeout = 5000");
+      sqlite.pragma("foreign_keys = ON");
+      dialect = new SqliteDialect({ database: sqlite });
+      break;
+    }
+    case "postgres":
+      dialect = new PostgresDialect({
+        pool: new pg.Pool({ connectionString: target.connectionString, max: poolSize }),
+      });
+      break;
+    case "mysql":
+      dialect = new MysqlDialect({
+        // bigNumberStrings: BIGINT arrives as text, never as a lossy JS number.
+        pool: createPool({
+          uri: target.uri,
+          connectionLimit: poolSize,
+          supportBigNumbers: true,
+          bigNumberStrings: true,
+          decimalNumbers: false,
+        }),
+      });
+      break;
+  }
+  const db = new Kysely<Schema>({ dialect, plugins: [new NormalizeTypesPlugin()] });
+  const masked = maskUrlPassword(url);
+  logger.debug({ url: masked, engine: target.engine }, "database opened");
+  return {
+    db,
+    engine: target.engine,
+    url: masked,
+    stats: { retries: 0, transactions: 0 },
+    close: () => db.destroy(),
+  };
+}

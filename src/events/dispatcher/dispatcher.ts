@@ -1,0 +1,284 @@
+/**
+ * Delivers outbox events to every handler: at-least-once, in order per transaction per
+ * handler, retried on the schedule until dead. Each handler has its own worker and its
+ * own concurrency slots, so a slow or failing endpoint never stalls the others.
+ *
+ * Wake-ups, without busy polling: `wake()` after a local commit, PostgreSQL LISTEN (a bare
+ * signal; the rows are always read from the table), a timer for the next due retry, and a
+ * slow safety poll.
+ */
+import { randomUUID } from "node:crypto";
+import pg from "pg";
+import type { Database } from "../../db/open.js";
+import { parseDatabaseUrl } from "../../db/url.js";
+import { type Logger, silentLogger } from "../../log.js";
+import { type ClaimedDelivery, claimDeliveries, nextDueAt } from "../outbox/claim-deliveries.js";
+import { type AttemptOutcome, type DeliveryTransition, recordOutcome } from "../outbox/record-outcome.js";
+import { OUTBOX_CHANNEL } from "../outbox/write-events.js";
+import { DEFAULT_RETRY_SCHEDULE } from "../retry-schedule.js";
+import type { CryptoassetsEvent, EventName } from "../types.js";
+
+/** What the dispatcher needs of a handler (src/events/handlers implement it). */
+export interface DeliverableHandler {
+  readonly name: string;
+  deliver(event: CryptoassetsEvent): Promise<{ httpStatus?: number } | undefined | unknown>;
+  /** Longest a delivery may take; the claim lease is this plus a margin. */
+  readonly timeoutMs?: number;
+}
+
+export interface DispatcherOptions {
+  database: Database;
+  /** Needed on PostgreSQL for LISTEN (a dedicated connection); the pool has no URL. */
+  databaseUrl?: string;
+  handlers: readonly DeliverableHandler[];
+  /** Concurrent deliveries per handler (default 8). */
+  concurrency?: number;
+  retrySchedule?: readonly number[];
+  /** Safety poll in ms (default 5000). */
+  pollIntervalMs?: number;
+  logger?: Logger;
+  onOutcome?: (
+    handler: string,
+    transition: DeliveryTransition,
+    event: CryptoassetsEvent,
+    outcome: AttemptOutcome,
+  ) => void;
+}
+
+export interface HandlerCounters {
+  delivered: number;
+  failed: number;
+  dead: number;
+  inFlight: number;
+}
+
+const LEASE_MARGIN_MS = 30_000;
+
+export class Dispatcher {
+  readonly instanceId = randomUUID();
+  readonly counters = new Map<string, HandlerCounters>();
+  private readonly workers: HandlerWorker[];
+  private readonly logger: Logger;
+  private pollTimer: NodeJS.Timeout | undefined;
+  private listener: pg.Client | undefined;
+  private stopped = true;
+
+  constructor(private readonly options: DispatcherOptions) {
+    this.logger = (options.logger ?? silentLogger).child({ module: "events.dispatcher" });
+    this.workers = options.handlers.map((handler) => {
+      const counters: HandlerCounters = { delivered: 0, failed: 0, dead: 0, inFlight: 0 };
+      this.counters.set(handler.name, counters);
+      return new HandlerWorker(handler, counters, this, options);
+    });
+  }
+
+  get isStopped(): boolean {
+    return this.stopped;
+  }
+
+  async start(): Promise<void> {
+    this.stopped = false;
+    const pollMs = this.options.pollIntervalMs ?? 5000;
+    this.pollTimer = setInterval(() => this.wake(), pollMs);
+    this.pollTimer.unref();
+    if (this.options.database.engine === "postgres" && this.options.databaseUrl) await this.listen();
+    this.wake();
+  }
+
+  /** Something may be due: let every worker look. Cheap to call often. */
+  wake(): void {
+    if (this.stopped) return;
+    for (const worker of this.workers) worker.kick();
+  }
+
+  /** Stops claiming; waits for in-flight deliveries (up to graceMs), whose outcomes are recorded. */
+  async stop(graceMs = 10_000): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.pollTimer);
+    for (const worker of this.workers) worker.stopTimers();
+    await this.listener?.end().catch(() => undefined);
+    this.listener = undefined;
+    const deadline = Date.now() + graceMs;
+    while (this.workers.some((w) => w.busy) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+
+  /** @internal */
+  get log(): Logger {
+    return this.logger;
+  }
+
+  private async listen(): Promise<void> {
+    const url = this.options.databaseUrl;
+    if (!url) return;
+    const target = parseDatabaseUrl(url);
+    if (target.engine !== "postgres") return;
+    const client = new pg.Client({ connectionString: target.connectionString });
+    client.on("notification", () => this.wake());
+    client.on("error", (error) => {
+      // The safety poll keeps deliveries flowing; try to listen again shortly.
+      this.logger.warn(
+        { err: error.message },
+        "outbox LISTEN connection lost; relying on polling until it is back",
+      );
+      this.listener = undefined;
+      setTimeout(() => {
+        if (!this.stopped) this.listen().catch(() => undefined);
+      }, 2000).unref();
+    });
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${OUTBOX_CHANNEL}`);
+      this.listener = client;
+    } catch (error) {
+      this.logger.warn(
+        { err: (error as Error).message },
+        "cannot LISTEN for outbox wake-ups; polling instead",
+      );
+      await client.end().catch(() => undefined);
+    }
+  }
+}
+
+class HandlerWorker {
+  private pumping = false;
+  private again = false;
+  private inFlight = 0;
+  private dueTimer: NodeJS.Timeout | undefined;
+  private readonly concurrency: number;
+  private readonly leaseMs: number;
+  private readonly schedule: readonly number[];
+
+  constructor(
+    private readonly handler: DeliverableHandler,
+    private readonly counters: HandlerCounters,
+    private readonly dispatcher: Dispatcher,
+    private readonly options: DispatcherOptions,
+  ) {
+    this.concurrency = options.concurrency ?? 8;
+    this.leaseMs = (handler.timeoutMs ?? 60_000) + LEASE_MARGIN_MS;
+    this.schedule = options.retrySchedule ?? DEFAULT_RETRY_SCHEDULE;
+  }
+
+  get busy(): boolean {
+    return this.inFlight > 0 || this.pumping;
+  }
+
+  stopTimers(): void {
+    clearTimeout(this.dueTimer);
+  }
+
+  kick(): void {
+    if (this.pumping) {
+      this.again = true;
+      return;
+    }
+    this.pumping = true;
+    this.pump()
+      .catch((error) => {
+        this.dispatcher.log.error(
+          { handler: this.handler.name, err: (error as Error).message },
+          "claiming deliveries failed; will retry on the next wake-up",
+        );
+      })
+      .finally(() => {
+        this.pumping = false;
+        if (this.again && !this.dispatcher.isStopped) {
+          this.again = false;
+          this.kick();
+        }
+      });
+  }
+
+  private async pump(): Promise<void> {
+    while (!this.dispatcher.isStopped) {
+      this.again = false;
+      const free = this.concurrency - this.inFlight;
+      if (free <= 0) return;
+      const claimed = await claimDeliveries(
+        this.options.database,
+        this.handler.name,
+        this.dispatcher.instanceId,
+        free,
+        this.leaseMs,
+      );
+      for (const delivery of claimed) this.start(delivery);
+      if (claimed.length < free && !this.again) {
+        await this.armDueTimer();
+        return;
+      }
+    }
+  }
+
+  /** Sleep until the earliest retry is due (the safety poll covers anything else). */
+  private async armDueTimer(): Promise<void> {
+    clearTimeout(this.dueTimer);
+    const due = await nextDueAt(this.options.database, this.handler.name);
+    if (due === null || this.dispatcher.isStopped) return;
+    const delay = Math.max(0, due - Date.now());
+    const cap = this.options.pollIntervalMs ?? 5000;
+    if (delay >= cap) return;
+    this.dueTimer = setTimeout(() => this.kick(), delay + 5);
+    this.dueTimer.unref();
+  }
+
+  private start(delivery: ClaimedDelivery): void {
+    this.inFlight++;
+    this.counters.inFlight++;
+    this.deliver(delivery)
+      .catch((error) => {
+        // Recording failed (database down): the lease expires and the delivery is retried.
+        this.dispatcher.log.error(
+          { handler: this.handler.name, event_id: delivery.event_id, err: (error as Error).message },
+          "could not record delivery outcome",
+        );
+      })
+      .finally(() => {
+        this.inFlight--;
+        this.counters.inFlight--;
+        this.kick();
+      });
+  }
+
+  private async deliver(delivery: ClaimedDelivery): Promise<void> {
+    const event: CryptoassetsEvent = {
+      event_id: delivery.event_id,
+      event_name: delivery.event_name as EventName,
+      data: JSON.parse(delivery.payload),
+      created_at: new Date(delivery.created_at).toISOString(),
+    };
+    const started = performance.now();
+    let outcome: AttemptOutcome;
+    try {
+      const result = (await this.handler.deliver(event)) as { httpStatus?: number } | undefined;
+      outcome = { ok: true, durationMs: performance.now() - started, httpStatus: result?.httpStatus };
+    } catch (error) {
+      const e = error as { message?: string; httpStatus?: number; exitCode?: number };
+      outcome = {
+        ok: false,
+        durationMs: performance.now() - started,
+        httpStatus: e?.httpStatus,
+        exitCode: e?.exitCode,
+        error: e?.message ?? String(error),
+      };
+    }
+    const transition = await recordOutcome(
+      this.options.database,
+      delivery.delivery_id,
+      delivery.attempts,
+      outcome,
+      this.schedule,
+    );
+    if (transition === "delivered") this.counters.delivered++;
+    else this.counters.failed++;
+    if (transition === "dead") this.counters.dead++;
+    const log = this.dispatcher.log;
+    const fields = { handler: this.handler.name, event_id: event.event_id, attempt: delivery.attempts + 1 };
+    if (transition === "delivered") log.debug(fields, "event delivered");
+    else if (transition === "retry")
+      log.warn({ ...fields, err: outcome.error }, "delivery failed; will retry");
+    else log.error({ ...fields, err: outcome.error }, "delivery failed for the last time; now dead");
+    this.options.onOutcome?.(this.handler.name, transition, event, outcome);
+  }
+}
