@@ -1,0 +1,94 @@
+/** Wallets and accounts. */
+import type { Selectable } from "kysely";
+import type { AccountTable } from "../db/schema.js";
+import type { Trx } from "../db/serializable.js";
+import type { Engine } from "../db/url.js";
+import type { LedgerContext } from "./context.js";
+import { UnknownAccountError } from "./errors.js";
+import { insertReturningId } from "./insert.js";
+
+export type Account = Selectable<AccountTable>;
+
+/** The account that absorbs broadcast fees; one per wallet, created with it. */
+export const NETWORK_FEE_ACCOUNT = "network-fee";
+
+export async function getOrCreateWallet(
+  trx: Trx,
+  engine: Engine,
+  coin: string,
+  name: string,
+): Promise<number> {
+  const existing = await trx
+    .selectFrom("ca_wallet")
+    .select("id")
+    .where("coin", "=", coin)
+    .where("name", "=", name)
+    .executeTakeFirst();
+  if (existing) return existing.id;
+  const now = Date.now();
+  const walletId = await insertReturningId(trx, engine, "ca_wallet", { coin, name, created_at: now });
+  await insertReturningId(trx, engine, "ca_account", {
+    wallet_id: walletId,
+    name: NETWORK_FEE_ACCOUNT,
+    kind: "network_fee",
+    balance: 0n,
+    created_at: now,
+  });
+  return walletId;
+}
+
+export async function createAccount(trx: Trx, ctx: LedgerContext, name: string): Promise<Account> {
+  const id = await insertReturningId(trx, ctx.engine, "ca_account", {
+    wallet_id: ctx.walletId,
+    name,
+    kind: "user",
+    balance: 0n,
+    created_at: Date.now(),
+  });
+  return getAccount(trx, ctx, id);
+}
+
+/** By id or by name, within this wallet. */
+export async function getAccount(trx: Trx, ctx: LedgerContext, idOrName: number | string): Promise<Account> {
+  let query = trx.selectFrom("ca_account").selectAll().where("wallet_id", "=", ctx.walletId);
+  query =
+    typeof idOrName === "number" ? query.where("id", "=", idOrName) : query.where("name", "=", idOrName);
+  const account = await query.executeTakeFirst();
+  if (!account) {
+    throw new UnknownAccountError(
+      `no ${ctx.coin.name} account ${typeof idOrName === "number" ? `with id ${idOrName}` : JSON.stringify(idOrName)}`,
+    );
+  }
+  return account;
+}
+
+export async function findAccount(trx: Trx, ctx: LedgerContext, name: string): Promise<Account | undefined> {
+  return trx
+    .selectFrom("ca_account")
+    .selectAll()
+    .where("wallet_id", "=", ctx.walletId)
+    .where("name", "=", name)
+    .executeTakeFirst();
+}
+
+export async function listAccounts(trx: Trx, ctx: LedgerContext): Promise<Account[]> {
+  return trx
+    .selectFrom("ca_account")
+    .selectAll()
+    .where("wallet_id", "=", ctx.walletId)
+    .orderBy("id")
+    .execute();
+}
+
+export async function getNetworkFeeAccount(trx: Trx, ctx: LedgerContext): Promise<Account> {
+  return getAccount(trx, ctx, NETWORK_FEE_ACCOUNT);
+}
+
+/** Adds `delta` (may be negative) to an account balance. */
+export async function adjustAccountBalance(trx: Trx, accountId: number, delta: bigint): Promise<void> {
+  await trx
+    .updateTable("ca_account")
+    .set((eb) => ({ balance: eb("balance", "+", delta) }))
+    .where("id", "=", accountId)
+    .execute();
+}

@@ -1,0 +1,134 @@
+/**
+ * Outgoing payments on their way to the chain (DESIGN.md §6). The broadcaster commits
+ * `opened_at` BEFORE calling sendmany and `closed_at` after: a broadcast found opened but
+ * never closed was interrupted mid-call, and nobody can know whether the daemon sent it —
+ * so it is never retried automatically (that could pay twice), only reported.
+ */
+import type { Trx } from "../db/serializable.js";
+import { adjustAccountBalance, getNetworkFeeAccount } from "./accounts.js";
+import type { LedgerContext } from "./context.js";
+import { LedgerStateError } from "./errors.js";
+import { insertReturningId } from "./insert.js";
+import type { NetworkTransaction } from "./network-transactions.js";
+
+export interface PendingSend {
+  id: number;
+  amount: bigint;
+  address: string;
+  sending_account_id: number | null;
+}
+
+export async function listPendingSends(trx: Trx, ctx: LedgerContext): Promise<PendingSend[]> {
+  return trx
+    .selectFrom("ca_transaction as t")
+    .innerJoin("ca_address as a", "a.id", "t.address_id")
+    .select(["t.id", "t.amount", "a.address", "t.sending_account_id"])
+    .where("t.wallet_id", "=", ctx.walletId)
+    .where("t.type", "=", "broadcast")
+    .where("t.state", "=", "pending")
+    .where("t.network_transaction_id", "is", null)
+    .orderBy("t.id")
+    .execute();
+}
+
+/** Marks the sends as being broadcast; returns the new network transaction's id. */
+export async function openBroadcast(
+  trx: Trx,
+  ctx: LedgerContext,
+  sendIds: readonly number[],
+): Promise<number> {
+  if (sendIds.length === 0) throw new LedgerStateError("a broadcast needs at least one pending send");
+  const now = Date.now();
+  const ntxId = await insertReturningId(trx, ctx.engine, "ca_network_transaction", {
+    wallet_id: ctx.walletId,
+    txid: null,
+    transaction_type: "broadcast",
+    confirmations: -1,
+    block_hash: null,
+    block_height: null,
+    conflicted_at_height: null,
+    tracked: 1,
+    fee: null,
+    opened_at: now,
+    closed_at: null,
+    created_at: now,
+    updated_at: now,
+  });
+  const result = await trx
+    .updateTable("ca_transaction")
+    .set({ network_transaction_id: ntxId, updated_at: now })
+    .where("wallet_id", "=", ctx.walletId)
+    .where("id", "in", [...sendIds])
+    .where("state", "=", "pending")
+    .where("network_transaction_id", "is", null)
+    .executeTakeFirst();
+  if (Number(result.numUpdatedRows) !== sendIds.length) {
+    throw new LedgerStateError("some sends are no longer pending; another broadcaster took them");
+  }
+  return ntxId;
+}
+
+/** The daemon accepted the broadcast: record txid, fee (charged to the network-fee account). */
+export async function closeBroadcast(
+  trx: Trx,
+  ctx: LedgerContext,
+  ntxId: number,
+  txid: string,
+  fee: bigint,
+): Promise<void> {
+  const now = Date.now();
+  await trx
+    .updateTable("ca_network_transaction")
+    .set({ txid, closed_at: now, fee, confirmations: 0, updated_at: now })
+    .where("id", "=", ntxId)
+    .execute();
+  await trx
+    .updateTable("ca_transaction")
+    .set({ state: "broadcasted", updated_at: now })
+    .where("network_transaction_id", "=", ntxId)
+    .where("type", "=", "broadcast")
+    .execute();
+  if (fee > 0n) {
+    const feeAccount = await getNetworkFeeAccount(trx, ctx);
+    await adjustAccountBalance(trx, feeAccount.id, -fee);
+    await insertReturningId(trx, ctx.engine, "ca_transaction", {
+      wallet_id: ctx.walletId,
+      type: "network_fee",
+      state: "done",
+      amount: fee,
+      sending_account_id: feeAccount.id,
+      receiving_account_id: null,
+      address_id: null,
+      network_transaction_id: ntxId,
+      label: null,
+      credited_at: now,
+      processed_at: null,
+      created_at: now,
+      updated_at: now,
+    });
+  }
+}
+
+/** The daemon refused before anything was sent: the sends go back to pending. */
+export async function releaseBroadcast(trx: Trx, ctx: LedgerContext, ntxId: number): Promise<void> {
+  await trx
+    .updateTable("ca_transaction")
+    .set({ network_transaction_id: null, updated_at: Date.now() })
+    .where("wallet_id", "=", ctx.walletId)
+    .where("network_transaction_id", "=", ntxId)
+    .execute();
+  await trx.deleteFrom("ca_network_transaction").where("id", "=", ntxId).execute();
+}
+
+/** Broadcasts opened but never closed: need an operator (check the daemon for the payment). */
+export async function listInterruptedBroadcasts(trx: Trx, ctx: LedgerContext): Promise<NetworkTransaction[]> {
+  return trx
+    .selectFrom("ca_network_transaction")
+    .selectAll()
+    .where("wallet_id", "=", ctx.walletId)
+    .where("transaction_type", "=", "broadcast")
+    .where("opened_at", "is not", null)
+    .where("closed_at", "is", null)
+    .orderBy("id")
+    .execute();
+}

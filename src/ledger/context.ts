@@ -1,0 +1,14 @@
+/** What every ledger operation needs to know about its wallet and coin. */
+import type { CoinInfo, NetworkName } from "../coins/registry.js";
+import type { Engine } from "../db/url.js";
+
+export interface LedgerContext {
+  engine: Engine;
+  walletId: number;
+  coin: CoinInfo;
+  network: NetworkName;
+  /** Confirmations at which a deposit is credited (default 3). */
+  creditThreshold: number;
+  /** Confirmations after which a network transaction is final and no longer tracked (default 15). */
+  maxConfirmations: number;
+}

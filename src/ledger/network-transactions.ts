@@ -1,0 +1,271 @@
+/**
+ * Network transactions and their confirmations: the seam between the chain follower and the
+ * ledger. Each function runs inside the caller's serializable transaction and returns the
+ * txupdate payloads the change implies, so the caller writes them to the outbox in the
+ * same transaction (no change without its events, no event without its change).
+ */
+import type { Selectable } from "kysely";
+import { formatAmount } from "../coins/amount.js";
+import type { NetworkTransactionTable, NetworkTransactionType } from "../db/schema.js";
+import type { Trx } from "../db/serializable.js";
+import type { TxUpdateData } from "../events/types.js";
+import { adjustAccountBalance } from "./accounts.js";
+import type { LedgerContext } from "./context.js";
+import { insertReturningId } from "./insert.js";
+
+export type NetworkTransaction = Selectable<NetworkTransactionTable>;
+
+export interface ChainObservation {
+  txid: string;
+  /** As the daemon reports it; negative values (conflicts) are normalized to -1. */
+  confirmations: number;
+  blockHash?: string | null;
+  blockHeight?: number | null;
+  /** Current tip height, used to stop tracking transactions that stay conflicted. */
+  tipHeight?: number;
+}
+
+export interface DepositObservation extends ChainObservation {
+  /** Amounts received per address, already summed; addresses not ours are ignored. */
+  receives: ReadonlyArray<{ address: string; amount: bigint }>;
+}
+
+export function normalizeConfirmations(confirmations: number): number {
+  return confirmations < 0 ? -1 : confirmations;
+}
+
+export async function findNetworkTransaction(
+  trx: Trx,
+  ctx: LedgerContext,
+  txid: string,
+  type: NetworkTransactionType,
+): Promise<NetworkTransaction | undefined> {
+  return trx
+    .selectFrom("ca_network_transaction")
+    .selectAll()
+    .where("wallet_id", "=", ctx.walletId)
+    .where("txid", "=", txid)
+    .where("transaction_type", "=", type)
+    .executeTakeFirst();
+}
+
+/** Network transactions whose confirmations still matter (not final). */
+export async function listTrackedNetworkTransactions(
+  trx: Trx,
+  ctx: LedgerContext,
+): Promise<NetworkTransaction[]> {
+  return trx
+    .selectFrom("ca_network_transaction")
+    .selectAll()
+    .where("wallet_id", "=", ctx.walletId)
+    .where("tracked", "=", 1)
+    .where("txid", "is not", null)
+    .orderBy("id")
+    .execute();
+}
+
+/** Applies a deposit as seen on the chain; returns the txupdate payloads of what changed. */
+export async function applyDeposit(
+  trx: Trx,
+  ctx: LedgerContext,
+  seen: DepositObservation,
+): Promise<TxUpdateData[]> {
+  const amounts = new Map<string, bigint>();
+  for (const r of seen.receives) amounts.set(r.address, (amounts.get(r.address) ?? 0n) + r.amount);
+  if (amounts.size === 0) return [];
+  const ours = await trx
+    .selectFrom("ca_address")
+    .selectAll()
+    .where("wallet_id", "=", ctx.walletId)
+    .where("account_id", "is not", null)
+    .where("address", "in", [...amounts.keys()])
+    .execute();
+  if (ours.length === 0) return [];
+
+  const now = Date.now();
+  let ntx = await findNetworkTransaction(trx, ctx, seen.txid, "deposit");
+  if (!ntx) {
+    const id = await insertReturningId(trx, ctx.engine, "ca_network_transaction", {
+      wallet_id: ctx.walletId,
+      txid: seen.txid,
+      transaction_type: "deposit",
+      confirmations: -1,
+      block_hash: null,
+      block_height: null,
+      conflicted_at_height: null,
+      tracked: 1,
+      fee: null,
+      opened_at: null,
+      closed_at: null,
+      created_at: now,
+      updated_at: now,
+    });
+    ntx = await trx
+      .selectFrom("ca_network_transaction")
+      .selectAll()
+      .where("id", "=", id)
+      .executeTakeFirstOrThrow();
+  }
+
+  const created = new Set<number>();
+  for (const address of ours) {
+    const amount = amounts.get(address.address) ?? 0n;
+    if (amount <= 0n) continue;
+    const existing = await trx
+      .selectFrom("ca_transaction")
+      .select("id")
+      .where("network_transaction_id", "=", ntx.id)
+      .where("address_id", "=", address.id)
+      .where("type", "=", "deposit")
+      .executeTakeFirst();
+    if (existing) continue;
+    const id = await insertReturningId(trx, ctx.engine, "ca_transaction", {
+      wallet_id: ctx.walletId,
+      type: "deposit",
+      state: "incoming",
+      amount,
+      sending_account_id: null,
+      receiving_account_id: address.account_id,
+      address_id: address.id,
+      network_transaction_id: ntx.id,
+      label: null,
+      credited_at: null,
+      processed_at: null,
+      created_at: now,
+      updated_at: now,
+    });
+    created.add(id);
+  }
+  return updateConfirmations(trx, ctx, ntx, seen, created);
+}
+
+/** Applies the chain state of one of our broadcasts; unknown txids yield nothing. */
+export async function applyBroadcastConfirmations(
+  trx: Trx,
+  ctx: LedgerContext,
+  seen: ChainObservation,
+): Promise<TxUpdateData[]> {
+  const ntx = await findNetworkTransaction(trx, ctx, seen.txid, "broadcast");
+  if (!ntx) return [];
+  return updateConfirmations(trx, ctx, ntx, seen, new Set());
+}
+
+/**
+ * Sets confirmations/block of a network transaction, credits or un-credits its deposits
+ * across the threshold, decides whether it is still tracked, and returns one txupdate per
+ * transaction whose confirmations or credited state changed (or that is new).
+ */
+export async function updateConfirmations(
+  trx: Trx,
+  ctx: LedgerContext,
+  ntx: NetworkTransaction,
+  seen: ChainObservation,
+  created: ReadonlySet<number>,
+): Promise<TxUpdateData[]> {
+  const confirmations = normalizeConfirmations(seen.confirmations);
+  const changed = confirmations !== ntx.confirmations;
+  const now = Date.now();
+
+  // A conflicted transaction is reported once (-1), then watched for max_confirmation_count
+  // blocks in case it comes back, then dropped from tracking.
+  const conflictedAt = confirmations < 0 ? (ntx.conflicted_at_height ?? seen.tipHeight ?? null) : null;
+  const conflictExpired =
+    confirmations < 0 &&
+    conflictedAt !== null &&
+    seen.tipHeight !== undefined &&
+    seen.tipHeight - conflictedAt >= ctx.maxConfirmations;
+  const tracked = confirmations >= ctx.maxConfirmations || conflictExpired ? 0 : 1;
+  const blockHash = confirmations > 0 ? (seen.blockHash ?? ntx.block_hash) : null;
+  const blockHeight = confirmations > 0 ? (seen.blockHeight ?? ntx.block_height) : null;
+
+  if (
+    changed ||
+    tracked !== ntx.tracked ||
+    conflictedAt !== ntx.conflicted_at_height ||
+    blockHash !== ntx.block_hash ||
+    blockHeight !== ntx.block_height
+  ) {
+    await trx
+      .updateTable("ca_network_transaction")
+      .set({
+        confirmations,
+        block_hash: blockHash,
+        block_height: blockHeight,
+        conflicted_at_height: conflictedAt,
+        tracked,
+        updated_at: now,
+      })
+      .where("id", "=", ntx.id)
+      .execute();
+  }
+
+  const rows = await trx
+    .selectFrom("ca_transaction as t")
+    .innerJoin("ca_address as a", "a.id", "t.address_id")
+    .select([
+      "t.id",
+      "t.type",
+      "t.state",
+      "t.amount",
+      "t.address_id",
+      "t.sending_account_id",
+      "t.receiving_account_id",
+      "a.address",
+    ])
+    .where("t.network_transaction_id", "=", ntx.id)
+    .where("t.type", "in", ["deposit", "broadcast"])
+    .orderBy("t.id")
+    .execute();
+
+  const credited = confirmations >= ctx.creditThreshold;
+  const updates: TxUpdateData[] = [];
+  for (const tx of rows) {
+    let creditChanged = false;
+    if (tx.type === "deposit" && tx.receiving_account_id !== null && tx.address_id !== null) {
+      const wasCredited = tx.state === "credited" || tx.state === "processed";
+      if (credited && !wasCredited) {
+        await adjustAccountBalance(trx, tx.receiving_account_id, tx.amount);
+        await adjustAddressBalance(trx, tx.address_id, tx.amount);
+        await trx
+          .updateTable("ca_transaction")
+          .set({ state: "credited", credited_at: now, updated_at: now })
+          .where("id", "=", tx.id)
+          .execute();
+        creditChanged = true;
+      } else if (!credited && wasCredited) {
+        // Reorg or double spend took the deposit back below the threshold: so does the money.
+        await adjustAccountBalance(trx, tx.receiving_account_id, -tx.amount);
+        await adjustAddressBalance(trx, tx.address_id, -tx.amount);
+        await trx
+          .updateTable("ca_transaction")
+          .set({ state: "incoming", credited_at: null, updated_at: now })
+          .where("id", "=", tx.id)
+          .execute();
+        creditChanged = true;
+      }
+    }
+    if (!changed && !creditChanged && !created.has(tx.id)) continue;
+    const account = tx.type === "deposit" ? tx.receiving_account_id : tx.sending_account_id;
+    updates.push({
+      coin_name: ctx.coin.name,
+      transaction: tx.id,
+      network_transaction: ntx.id,
+      transaction_type: tx.type === "deposit" ? "deposit" : "broadcast",
+      txid: seen.txid,
+      account: account ?? 0,
+      address: tx.address,
+      amount: formatAmount(tx.amount, ctx.coin.decimals),
+      credited,
+      confirmations,
+    });
+  }
+  return updates;
+}
+
+async function adjustAddressBalance(trx: Trx, addressId: number, delta: bigint): Promise<void> {
+  await trx
+    .updateTable("ca_address")
+    .set((eb) => ({ balance: eb("balance", "+", delta) }))
+    .where("id", "=", addressId)
+    .execute();
+}
