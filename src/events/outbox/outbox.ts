@@ -1,0 +1,50 @@
+/**
+ * The outbox as the rest of the product sees it: `write` inside a ledger transaction,
+ * then `notifyCommitted` after the commit so a local dispatcher wakes at once.
+ */
+import type { Database } from "../../db/open.js";
+import type { Trx } from "../../db/serializable.js";
+import type { TxUpdateData } from "../types.js";
+import { type NewEvent, type WrittenEvent, writeEvents } from "./write-events.js";
+
+export interface EventSink {
+  /** Writes the events in the caller's transaction. */
+  write(trx: Trx, events: readonly NewEvent[]): Promise<WrittenEvent[]>;
+  /** Call after the transaction that wrote events committed. */
+  notifyCommitted(): void;
+}
+
+export class Outbox implements EventSink {
+  private readonly listeners = new Set<() => void>();
+  /** Events written through this outbox (counter for metrics). */
+  created = 0;
+
+  constructor(
+    readonly database: Database,
+    /** Every handler that must receive each event (configured ones and code subscriptions). */
+    readonly handlerNames: readonly string[],
+  ) {}
+
+  async write(trx: Trx, events: readonly NewEvent[]): Promise<WrittenEvent[]> {
+    const written = await writeEvents(trx, this.database.engine, this.handlerNames, events);
+    return written;
+  }
+
+  /** Convenience for the chain follower: one txupdate per payload. */
+  writeTxUpdates(trx: Trx, updates: readonly TxUpdateData[]): Promise<WrittenEvent[]> {
+    return this.write(
+      trx,
+      updates.map((data) => ({ event_name: "txupdate" as const, data })),
+    );
+  }
+
+  notifyCommitted(): void {
+    for (const listener of this.listeners) listener();
+  }
+
+  /** The dispatcher subscribes here for in-process wake-ups. */
+  onCommitted(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+}
