@@ -26,7 +26,9 @@ export class Outbox implements EventSink {
   ) {}
 
   async write(trx: Trx, events: readonly NewEvent[]): Promise<WrittenEvent[]> {
+    // Counted after commit would be more exact; a rolled-back write is retried and counted again.
     const written = await writeEvents(trx, this.database.engine, this.handlerNames, events);
+    this.created += written.length;
     return written;
   }
 
