@@ -40,11 +40,14 @@ export async function openDatabase(url: string, options: OpenOptions = {}): Prom
       dialect = new SqliteDialect({ database: sqlite });
       break;
     }
-    case "postgres":
-      dialect = new PostgresDialect({
-        pool: new pg.Pool({ connectionString: target.connectionString, max: poolSize }),
-      });
+    case "postgres": {
+      const pool = new pg.Pool({ connectionString: target.connectionString, max: poolSize });
+      // An idle pooled connection can die (server restart, admin kill); without a listener
+      // that error would crash the process. The next query simply gets a fresh connection.
+      pool.on("error", (error) => logger.warn({ err: error.message }, "idle PostgreSQL connection lost"));
+      dialect = new PostgresDialect({ pool });
       break;
+    }
     case "mysql":
       dialect = new MysqlDialect({
         // bigNumberStrings: BIGINT arrives as text, never as a lossy JS number.

@@ -36,6 +36,12 @@ export interface SerializableOptions {
   baseDelayMs?: number;
   maxDelayMs?: number;
   onRetry?: (attempt: number, error: unknown) => void;
+  /**
+   * "read committed" is for bookkeeping that touches only rows it owns by primary key
+   * (delivery outcomes): no money moves, and serializable would only add conflicts.
+   * SQLite always uses BEGIN IMMEDIATE.
+   */
+  isolation?: "serializable" | "read committed";
 }
 
 /** Serialization failures, deadlocks and lock timeouts: safe to run the whole function again. */
@@ -65,7 +71,7 @@ export async function runSerializable<T>(
   for (let attempt = 1; attempt <= maxAttempts; attempt++) {
     try {
       database.stats.transactions++;
-      return await runOnce(database, fn);
+      return await runOnce(database, fn, options.isolation ?? "serializable");
     } catch (error) {
       if (!isRetryableError(error)) throw error;
       lastError = error;
@@ -79,9 +85,13 @@ export async function runSerializable<T>(
   throw new TransactionRetryExhaustedError(maxAttempts, lastError);
 }
 
-async function runOnce<T>(database: Database, fn: (trx: Trx) => Promise<T>): Promise<T> {
+async function runOnce<T>(
+  database: Database,
+  fn: (trx: Trx) => Promise<T>,
+  isolation: "serializable" | "read committed",
+): Promise<T> {
   if (database.engine !== "sqlite") {
-    return database.db.transaction().setIsolationLevel("serializable").execute(fn);
+    return database.db.transaction().setIsolationLevel(isolation).execute(fn);
   }
   // SQLite: BEGIN IMMEDIATE takes the write lock up front, so a read-then-write can never
   // be interleaved with another writer (Kysely's own transactions use a deferred BEGIN).

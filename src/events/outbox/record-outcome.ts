@@ -31,33 +31,37 @@ export async function recordOutcome(
   const error = outcome.error?.slice(0, MAX_ERROR_TEXT) ?? null;
   const next = outcome.ok ? null : nextAttemptAt(attempts, retrySchedule, new Date(now));
   const transition: DeliveryTransition = outcome.ok ? "delivered" : next ? "retry" : "dead";
-  await runSerializable(database, async (trx) => {
-    await trx
-      .insertInto("ca_delivery_attempt")
-      .values({
-        delivery_id: deliveryId,
-        attempted_at: now,
-        outcome: outcome.ok ? "delivered" : "failed",
-        http_status: outcome.httpStatus ?? null,
-        exit_code: outcome.exitCode ?? null,
-        error,
-        duration_ms: Math.round(outcome.durationMs),
-      })
-      .execute();
-    await trx
-      .updateTable("ca_delivery")
-      .set({
-        state: transition === "delivered" ? "delivered" : transition === "dead" ? "dead" : "pending",
-        attempts,
-        next_attempt_at: next ? next.getTime() : now,
-        claimed_by: null,
-        claimed_until: null,
-        last_error: outcome.ok ? null : error,
-        last_status: outcome.httpStatus ?? outcome.exitCode ?? null,
-        delivered_at: outcome.ok ? now : null,
-      })
-      .where("id", "=", deliveryId)
-      .execute();
-  });
+  await runSerializable(
+    database,
+    async (trx) => {
+      await trx
+        .insertInto("ca_delivery_attempt")
+        .values({
+          delivery_id: deliveryId,
+          attempted_at: now,
+          outcome: outcome.ok ? "delivered" : "failed",
+          http_status: outcome.httpStatus ?? null,
+          exit_code: outcome.exitCode ?? null,
+          error,
+          duration_ms: Math.round(outcome.durationMs),
+        })
+        .execute();
+      await trx
+        .updateTable("ca_delivery")
+        .set({
+          state: transition === "delivered" ? "delivered" : transition === "dead" ? "dead" : "pending",
+          attempts,
+          next_attempt_at: next ? next.getTime() : now,
+          claimed_by: null,
+          claimed_until: null,
+          last_error: outcome.ok ? null : error,
+          last_status: outcome.httpStatus ?? outcome.exitCode ?? null,
+          delivered_at: outcome.ok ? now : null,
+        })
+        .where("id", "=", deliveryId)
+        .execute();
+    },
+    { isolation: "read committed" },
+  );
   return transition;
 }
