@@ -1,0 +1,106 @@
+/**
+ * bitcoind result objects → the Backend interface's types. Amounts keep bitcoind's signs (a
+ * `send` detail and its fee are negative); confirmations are not normalized (negative means
+ * conflicted). Fields we do not use (hex, wtxid, parent_descs…) are dropped here so the rest
+ * of the product never depends on them.
+ */
+import type {
+  ChainTip,
+  DetailCategory,
+  SinceBlockEntry,
+  SinceBlockResult,
+  TransactionDetail,
+  WalletTransaction,
+} from "../backend.js";
+import { UnexpectedResponseError } from "../errors.js";
+import { RpcReader } from "./values.js";
+
+const CATEGORIES: ReadonlySet<string> = new Set<DetailCategory>([
+  "send",
+  "receive",
+  "generate",
+  "immature",
+  "orphan",
+]);
+
+function category(reader: RpcReader): DetailCategory {
+  const value = reader.string("category");
+  if (!CATEGORIES.has(value)) {
+    throw new UnexpectedResponseError(`${reader.where}.category: unknown category ${JSON.stringify(value)}`);
+  }
+  return value as DetailCategory;
+}
+
+/** The per-output part shared by `gettransaction.details[]` and `listsinceblock` entries. */
+function detailFields(reader: RpcReader): TransactionDetail {
+  const detail: TransactionDetail = {
+    category: category(reader),
+    amount: reader.amount("amount"),
+    vout: reader.integer("vout"),
+  };
+  const address = reader.optionalString("address");
+  if (address !== undefined) detail.address = address;
+  const fee = reader.optionalAmount("fee");
+  if (fee !== undefined) detail.fee = fee;
+  const label = reader.optionalString("label");
+  if (label !== undefined) detail.label = label;
+  const abandoned = reader.optionalBoolean("abandoned");
+  if (abandoned !== undefined) detail.abandoned = abandoned;
+  return detail;
+}
+
+function blockFields(reader: RpcReader, target: { blockhash?: string; blockheight?: number }): void {
+  const blockhash = reader.optionalString("blockhash");
+  if (blockhash !== undefined) target.blockhash = blockhash;
+  const blockheight = reader.optionalInteger("blockheight");
+  if (blockheight !== undefined) target.blockheight = blockheight;
+}
+
+export function toWalletTransaction(result: unknown, decimals: number): WalletTransaction {
+  const reader = RpcReader.of(result, "gettransaction", decimals);
+  const tx: WalletTransaction = {
+    txid: reader.string("txid"),
+    confirmations: reader.integer("confirmations"),
+    amount: reader.amount("amount"),
+    details: reader
+      .array("details")
+      .map((item, index) => detailFields(RpcReader.of(item, `gettransaction.details[${index}]`, decimals))),
+    walletconflicts: reader.strings("walletconflicts"),
+    time: reader.integer("time"),
+  };
+  blockFields(reader, tx);
+  const fee = reader.optionalAmount("fee");
+  if (fee !== undefined) tx.fee = fee;
+  return tx;
+}
+
+function toSinceBlockEntry(item: unknown, where: string, decimals: number): SinceBlockEntry {
+  const reader = RpcReader.of(item, where, decimals);
+  const entry: SinceBlockEntry = {
+    ...detailFields(reader),
+    txid: reader.string("txid"),
+    confirmations: reader.integer("confirmations"),
+  };
+  blockFields(reader, entry);
+  return entry;
+}
+
+export function toSinceBlockResult(result: unknown, decimals: number): SinceBlockResult {
+  const reader = RpcReader.of(result, "listsinceblock", decimals);
+  // `removed` is only present when include_removed was requested; absent means none.
+  const removed = reader.has("removed") ? reader.array("removed") : [];
+  return {
+    transactions: reader
+      .array("transactions")
+      .map((item, index) => toSinceBlockEntry(item, `listsinceblock.transactions[${index}]`, decimals)),
+    removed: removed.map((item, index) =>
+      toSinceBlockEntry(item, `listsinceblock.removed[${index}]`, decimals),
+    ),
+    lastblock: reader.string("lastblock"),
+  };
+}
+
+export function toChainTip(result: unknown): ChainTip {
+  const reader = RpcReader.of(result, "getblockchaininfo", 0);
+  return { height: reader.integer("blocks"), hash: reader.string("bestblockhash") };
+}

@@ -1,0 +1,12 @@
+/** The bitcoind JSON-RPC backend: client, Backend implementation, URL masking. */
+export { BitcoindBackend, type BitcoindBackendOptions } from "./backend.js";
+export {
+  type BatchOutcome,
+  BitcoindRpcClient,
+  type BitcoindRpcClientOptions,
+  DEFAULT_RPC_TIMEOUT_MS,
+  type RpcCall,
+  type RpcCallOptions,
+  type RpcStats,
+} from "./rpc-client.js";
+export { maskUrl, parseRpcUrl, type RpcEndpoint } from "./url.js";
