@@ -1,0 +1,163 @@
+import { execFile, spawn } from "node:child_process";
+import { mkdir, mkdtemp, rm, stat, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { NotifyConfigError, NotifyListenerStartError } from "../../src/notify/errors.js";
+import { PipeNotifyListener } from "../../src/notify/pipe-listener.js";
+import { captureLogs, randomHash, waitFor } from "./helpers.js";
+
+const execFileAsync = promisify(execFile);
+
+let dir: string;
+let fifo: string;
+const listeners: PipeNotifyListener[] = [];
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), "notify-pipe-"));
+  fifo = join(dir, "walletnotify");
+});
+
+afterEach(async () => {
+  await Promise.all(listeners.splice(0).map((listener) => listener.close()));
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function startListener(options: { mode?: number; removeOnClose?: boolean } = {}) {
+  const values: string[] = [];
+  const logs = captureLogs();
+  const listener = new PipeNotifyListener(
+    { fname: fifo, ...options },
+    (value) => {
+      values.push(value);
+    },
+    logs.logger,
+  );
+  listeners.push(listener);
+  await listener.start();
+  return { listener, values, logs };
+}
+
+/** What bitcoind's `walletnotify=sh -c 'echo %s > fifo'` does: a fresh writer process each time. */
+async function echoInto(path: string, text: string): Promise<void> {
+  await execFileAsync("sh", ["-c", `printf '%s\\n' "$1" > "$2"`, "sh", text, path]);
+}
+
+function pipeHandles(): number {
+  return process.getActiveResourcesInfo().filter((name) => name === "PipeWrap").length;
+}
+
+describe("PipeNotifyListener", () => {
+  it("creates the FIFO with mode 0600 and reads values from writers that open and close it repeatedly", async () => {
+    const { values, listener } = await startListener();
+    const info = await stat(fifo);
+    expect(info.isFIFO()).toBe(true);
+    expect(info.mode & 0o777).toBe(0o600);
+    expect(listener.describe()).toBe(`pipe:${fifo}`);
+
+    const txids = Array.from({ length: 6 }, () => randomHash());
+    for (const txid of txids) await echoInto(fifo, txid);
+    await waitFor(() => values.length === txids.length, "six values");
+    expect(values).toEqual(txids);
+
+    // A later writer, after the pipe sat without writers for a while, still gets through.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const late = randomHash();
+    await echoInto(fifo, late.toUpperCase());
+    await waitFor(() => values.length === 7, "the late value");
+    expect(values.at(-1)).toBe(late);
+  });
+
+  it("receives every line from many concurrent writer processes", async () => {
+    const { values } = await startListener();
+    const txids = Array.from({ length: 25 }, () => randomHash());
+    await Promise.all(txids.map((txid) => echoInto(fifo, txid)));
+    // One writer sending several lines at once, with CRLF endings.
+    const batch = [randomHash(), randomHash()];
+    await execFileAsync("sh", ["-c", `printf '%s\\r\\n%s\\r\\n' "$1" "$2" > "$3"`, "sh", ...batch, fifo]);
+    await waitFor(() => values.length === 27, "27 values");
+    expect([...values].sort()).toEqual([...txids, ...batch].sort());
+  });
+
+  it("logs and skips invalid and over-long lines, then keeps reading", async () => {
+    const { values, logs } = await startListener();
+    await echoInto(fifo, "not-a-txid");
+    await echoInto(fifo, "");
+    await execFileAsync("sh", [
+      "-c",
+      `head -c 20000 /dev/zero | tr '\\0' 'a' > "$1"; echo >> "$1"`,
+      "sh",
+      fifo,
+    ]);
+    await execFileAsync("sh", ["-c", `head -c 3000 /dev/urandom > "$1"; echo >> "$1"`, "sh", fifo]);
+    const txid = randomHash();
+    await echoInto(fifo, txid);
+    await waitFor(() => values.length === 1, "the valid value after the garbage");
+    expect(values).toEqual([txid]);
+    const messages = logs.lines.map((line) => line.msg);
+    expect(messages).toContain("skipped an invalid line in the notify pipe");
+    expect(messages).toContain("skipped an over-long line in the notify pipe");
+    expect(
+      logs.lines.find((line) => line.msg === "skipped an invalid line in the notify pipe")?.reason,
+    ).toMatch(/"not-a-txid" is not a txid/);
+  });
+
+  it("replaces a stale regular file and refuses a directory", async () => {
+    await writeFile(fifo, "left over from an old run\n");
+    await startListener({ mode: 0o620 });
+    const info = await stat(fifo);
+    expect(info.isFIFO()).toBe(true);
+    expect(info.mode & 0o777).toBe(0o620);
+
+    const blocked = join(dir, "a-directory");
+    await mkdir(blocked);
+    const listener = new PipeNotifyListener({ fname: blocked }, () => {});
+    await expect(listener.start()).rejects.toThrow(NotifyListenerStartError);
+    await expect(listener.start()).rejects.toThrow(/is not a FIFO or regular file; refusing to replace it/);
+    expect(() => new PipeNotifyListener({ fname: "" }, () => {})).toThrow(NotifyConfigError);
+    expect(() => new PipeNotifyListener({ fname: fifo, mode: 0o1777 }, () => {})).toThrow(/mode must be/);
+  });
+
+  it("reuses an existing FIFO so a writer already blocked on it is delivered", async () => {
+    await execFileAsync("mkfifo", ["-m", "644", fifo]);
+    const txid = randomHash();
+    // This writer blocks in open() until a reader appears, like a notify command run while the service was down.
+    const writer = spawn("sh", ["-c", `echo ${txid} > "${fifo}"`], { stdio: "ignore" });
+    const exited = new Promise<number | null>((resolve) => writer.on("exit", (code) => resolve(code)));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+
+    const { values } = await startListener();
+    await waitFor(() => values.length === 1, "the value from the blocked writer");
+    expect(values).toEqual([txid]);
+    expect(await exited).toBe(0);
+    expect((await stat(fifo)).mode & 0o777).toBe(0o600);
+  });
+
+  it("close() stops reading promptly, releases the pipe handle and leaves the FIFO unless asked", async () => {
+    // Let pipe handles of earlier child processes finish closing before counting.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const before = pipeHandles();
+    const { listener, values } = await startListener();
+    expect(pipeHandles()).toBe(before + 1);
+    await echoInto(fifo, randomHash());
+    await waitFor(() => values.length === 1, "one value");
+
+    const started = Date.now();
+    await listener.close();
+    expect(Date.now() - started).toBeLessThan(1000);
+    await waitFor(() => pipeHandles() === before, "the FIFO handle to be released", 1_000);
+    expect((await stat(fifo)).isFIFO()).toBe(true);
+    await listener.close(); // twice is harmless
+
+    // A new listener on the same path picks up where the old one stopped.
+    const second = await startListener({ removeOnClose: true });
+    const txid = randomHash();
+    await echoInto(fifo, txid);
+    await waitFor(() => second.values.length === 1, "a value on the second listener");
+    expect(second.values).toEqual([txid]);
+    expect(values).toHaveLength(1);
+    await second.listener.close();
+    await expect(stat(fifo)).rejects.toThrow(/ENOENT/);
+  });
+});
