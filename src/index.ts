@@ -1,2 +1,33 @@
 /** Public API of cryptoassets-core. */
+export type * from "./backends/backend.js";
+export * from "./backends/bitcoind/index.js";
+export * from "./backends/errors.js";
+export * from "./backends/null.js";
+export {
+  DEFAULT_RPC_PASSWORD,
+  DEFAULT_RPC_USER,
+  type Simulator,
+  type SimulatorOptions,
+  startSimulator,
+} from "./backends/simulator/index.js";
 export * from "./coins/index.js";
+export * from "./db/index.js";
+export {
+  type DeliverableHandler,
+  Dispatcher,
+  type DispatcherOptions,
+} from "./events/dispatcher/dispatcher.js";
+export * from "./events/outbox/index.js";
+export * from "./events/retry-schedule.js";
+export * from "./events/types.js";
+export {
+  Ledger,
+  type LedgerOptions,
+  LedgerStateError,
+  NotEnoughBalanceError,
+  SameAccountError,
+  UnknownAccountError,
+  UnknownTransactionError,
+} from "./ledger/index.js";
+export { createLogger, type Logger, silentLogger } from "./log.js";
+export * from "./notify/index.js";
