@@ -1,0 +1,4 @@
+export * from "./aliases.js";
+export * from "./errors.js";
+export * from "./load.js";
+export * from "./schema.js";

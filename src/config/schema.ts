@@ -1,0 +1,206 @@
+/**
+ * The configuration schema (zod). Layout follows the original cryptoassets.core YAML;
+ * every key is documented here and in the README's configuration reference. Unknown keys
+ * are rejected: in a money system a typo must not silently fall back to a default.
+ */
+import { z } from "zod";
+import { knownCoins } from "../coins/registry.js";
+import { DEFAULT_RETRY_SCHEDULE } from "../events/retry-schedule.js";
+
+const port = z.number().int().min(1).max(65535);
+const seconds = z.number().positive();
+const host = z.string().min(1);
+
+const databaseUrl = z.string().refine((u) => /^(sqlite|postgres|postgresql|mysql|mariadb):\/\//.test(u), {
+  message: "expected a database URL: sqlite:///abs/path.db, sqlite://:memory:, postgresql://… or mysql://…",
+});
+
+/** walletnotify/blocknotify listeners. */
+export const notifySchema = z.discriminatedUnion("class", [
+  z.strictObject({
+    class: z.literal("http"),
+    /** Address to listen on (default 127.0.0.1). */
+    ip: host.default("127.0.0.1"),
+    /** Port (default 28882). */
+    port: port.default(28882),
+  }),
+  z.strictObject({
+    class: z.literal("pipe"),
+    /** Path of the named pipe (FIFO) bitcoind writes txids to. */
+    fname: z.string().min(1),
+    /** File mode of the FIFO (default 0o600); a number or an octal string like "0600". */
+    mode: z
+      .union([z.number().int(), z.string().regex(/^0?o?[0-7]{3,4}$/)])
+      .transform((m) => (typeof m === "number" ? m : Number.parseInt(m.replace(/^0?o?/, ""), 8)))
+      .default(0o600),
+  }),
+  z.strictObject({
+    class: z.literal("redis"),
+    host: host.default("127.0.0.1"),
+    port: port.default(6379),
+    password: z.string().optional(),
+    db: z.number().int().min(0).default(0),
+    /** Pub/sub channel bitcoind's notify command publishes to. */
+    channel: z.string().min(1).default("bitcoind_walletnotify"),
+  }),
+]);
+
+export const backendSchema = z.discriminatedUnion("class", [
+  z.strictObject({
+    class: z.literal("bitcoind"),
+    /** JSON-RPC URL with credentials, e.g. http://rpcuser:${RPC_PASSWORD}@127.0.0.1:8332/ */
+    url: z.url({ protocol: /^https?$/, error: "expected a URL" }),
+    /** Multiwallet: the wallet name (requests go to /wallet/<name>). */
+    wallet: z.string().optional(),
+    /** Seconds before an RPC call times out (default 15). */
+    timeout: seconds.default(15),
+    /** How bitcoind tells us about wallet transactions (optional: without it, only scans and blocks). */
+    walletnotify: notifySchema.optional(),
+    /** How bitcoind tells us about new blocks (optional: without it the tip is polled). */
+    blocknotify: notifySchema.optional(),
+  }),
+  z.strictObject({
+    class: z.literal("null"),
+    walletnotify: notifySchema.optional(),
+    blocknotify: notifySchema.optional(),
+  }),
+]);
+
+export const coinSchema = z
+  .strictObject({
+    backend: backendSchema,
+    /** mainnet | testnet | regtest (the original's `testnet: true` means testnet). */
+    network: z.enum(["mainnet", "testnet", "regtest"]).optional(),
+    /** Original key; prefer `network`. */
+    testnet: z.boolean().default(false),
+    /** Confirmations after which a transaction is final and no longer tracked (default 15). */
+    max_confirmation_count: z.number().int().min(1).default(15),
+    /** Confirmations at which a deposit is credited to the account (default 3). */
+    credit_threshold: z.number().int().min(0).default(3),
+    /** Name of the ledger wallet for this coin (default "default"). */
+    wallet_name: z.string().min(1).default("default"),
+    /** Original key (Python models module): accepted and ignored. */
+    models: z.string().optional(),
+  })
+  .transform(({ testnet, models: _models, ...coin }) => ({
+    ...coin,
+    network: coin.network ?? (testnet ? ("testnet" as const) : ("mainnet" as const)),
+  }))
+  .refine((coin) => coin.credit_threshold <= coin.max_confirmation_count, {
+    message: "credit_threshold must not exceed max_confirmation_count",
+    path: ["credit_threshold"],
+  });
+
+export const eventHandlerSchema = z.discriminatedUnion("class", [
+  z.strictObject({
+    class: z.literal("http"),
+    /** Where to POST events. */
+    url: z.url({ protocol: /^https?$/, error: "expected a URL" }),
+    /** Standard Webhooks signing secret (whsec_… or any string). */
+    secret: z.string().min(1).optional(),
+    /** Seconds per request (default 10). */
+    timeout: seconds.default(10),
+    /** form (default, wire-compatible with the original) or json. */
+    format: z.enum(["form", "json"]).default("form"),
+    /** Extra request headers. */
+    headers: z.record(z.string(), z.string()).default({}),
+  }),
+  z.strictObject({
+    class: z.literal("script"),
+    /** Shell command run per event with CRYPTOASSETS_EVENT_NAME/DATA/ID in its environment. */
+    script: z.string().min(1),
+    /** Log the script's stdout/stderr at info level (default false). */
+    log_output: z.boolean().default(false),
+    /** Seconds before the script's process group is killed (default 60). */
+    timeout: seconds.default(60),
+  }),
+  z.strictObject({
+    class: z.literal("in-process"),
+    /** "<module>#<export>": a path relative to the config file, or a package specifier. */
+    callback: z.string().regex(/^[^#]+#[A-Za-z_$][\w$]*$/, 'expected "<module>#<export>"'),
+  }),
+]);
+
+export const configSchema = z.strictObject({
+  database: z
+    .strictObject({
+      /** Connection URL (default: sqlite file cryptoassets.db next to the config file). */
+      url: databaseUrl.optional(),
+      /** Original key: log SQL (accepted, ignored). */
+      echo: z.boolean().optional(),
+    })
+    .default({}),
+  coins: z
+    .record(
+      z.string().refine((name) => knownCoins().includes(name.toLowerCase()), {
+        message: `unknown coin; known coins: ${knownCoins().join(", ")}`,
+      }),
+      coinSchema,
+    )
+    .refine((coins) => Object.keys(coins).length > 0, { message: "configure at least one coin" }),
+  events: z
+    .record(z.string().regex(/^[\w.-]+$/, "handler names use letters, digits, _ . -"), eventHandlerSchema)
+    .default({}),
+  "status-server": z
+    .strictObject({
+      ip: host.default("127.0.0.1"),
+      port: port.default(18881),
+      /** Bearer token for mutating actions (redeliver); without it the dashboard is read-only. */
+      admin_token: z.string().min(1).optional(),
+    })
+    .default({ ip: "127.0.0.1", port: 18881 }),
+  service: z
+    .strictObject({
+      /** Seconds between broadcasts of pending sends (default 30). */
+      broadcast_period: seconds.default(30),
+      /** block (one listsinceblock per new block) or poll (the original: one RPC per open transaction). */
+      confirmation_strategy: z.enum(["block", "poll"]).default("block"),
+      /** Seconds between tip polls without blocknotify, and between polls of the poll strategy (default 10). */
+      poll_period: seconds.default(10),
+      /** Seconds between full re-checks of open transactions (default 600). */
+      recheck_period: seconds.default(600),
+      /** Seconds to finish in-flight work on SIGTERM (default 10). */
+      shutdown_grace_period: seconds.default(10),
+      /** Original: a Python logging dict. Only `level` is used. */
+      logging: z.looseObject({ level: z.string().optional() }).optional(),
+      dispatcher: z
+        .strictObject({
+          /** Concurrent deliveries per handler (default 8). */
+          concurrency: z.number().int().min(1).default(8),
+          /** Seconds between attempts; after the last one the delivery is dead (default ≈3 days). */
+          retry_schedule: z
+            .array(seconds)
+            .min(1)
+            .default([...DEFAULT_RETRY_SCHEDULE]),
+          /** Delivered events older than this are purged (default 30). */
+          retention_days: z.number().positive().default(30),
+          /** Seconds between safety polls of the outbox (default 5). */
+          poll_interval: seconds.default(5),
+        })
+        .default({
+          concurrency: 8,
+          retry_schedule: [...DEFAULT_RETRY_SCHEDULE],
+          retention_days: 30,
+          poll_interval: 5,
+        }),
+    })
+    .default({
+      broadcast_period: 30,
+      confirmation_strategy: "block",
+      poll_period: 10,
+      recheck_period: 600,
+      shutdown_grace_period: 10,
+      dispatcher: {
+        concurrency: 8,
+        retry_schedule: [...DEFAULT_RETRY_SCHEDULE],
+        retention_days: 30,
+        poll_interval: 5,
+      },
+    }),
+});
+
+export type CryptoassetsConfig = z.output<typeof configSchema> & { database: { url: string } };
+export type CoinConfig = z.output<typeof coinSchema>;
+export type BackendConfig = z.output<typeof backendSchema>;
+export type NotifyConfig = z.output<typeof notifySchema>;
+export type EventHandlerConfig = z.output<typeof eventHandlerSchema>;
