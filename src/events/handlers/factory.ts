@@ -1,0 +1,85 @@
+/**
+ * Builds a handler from one `events.<name>` entry of the configuration. The config schema
+ * (src/config) validates and normalizes the entries, including the original's long class
+ * names, into this union; the factory turns them into live handlers.
+ */
+import { type Logger, silentLogger } from "../../log.js";
+import { type EventHandler, EventHandlerConfigError } from "./handler.js";
+import { HttpEventHandler } from "./http.js";
+import type { WebhookFormat } from "./http-body.js";
+import { InProcessEventHandler } from "./in-process.js";
+import { ScriptEventHandler } from "./script.js";
+
+export interface HttpEventHandlerConfig {
+  class: "http";
+  url: string;
+  secret?: string;
+  /** Seconds (default 10). */
+  timeout?: number;
+  format?: WebhookFormat;
+  headers?: Record<string, string>;
+}
+
+export interface ScriptEventHandlerConfig {
+  class: "script";
+  script: string;
+  log_output?: boolean;
+  /** Seconds (default 60). */
+  timeout?: number;
+}
+
+export interface InProcessEventHandlerConfig {
+  class: "in-process";
+  callback: string;
+  /** Seconds (default 60). */
+  timeout?: number;
+}
+
+export type EventHandlerConfig =
+  | HttpEventHandlerConfig
+  | ScriptEventHandlerConfig
+  | InProcessEventHandlerConfig;
+
+export interface CreateEventHandlerOptions {
+  logger?: Logger;
+  /** Folder relative `callback` specifiers are resolved against: the config file's folder. */
+  baseDir?: string;
+}
+
+export function createEventHandler(
+  name: string,
+  config: EventHandlerConfig,
+  options: CreateEventHandlerOptions = {},
+): EventHandler {
+  const logger = options.logger ?? silentLogger;
+  switch (config.class) {
+    case "http":
+      return new HttpEventHandler(name, {
+        url: config.url,
+        logger,
+        ...(config.secret !== undefined ? { secret: config.secret } : {}),
+        ...(config.timeout !== undefined ? { timeout: config.timeout } : {}),
+        ...(config.format !== undefined ? { format: config.format } : {}),
+        ...(config.headers !== undefined ? { headers: config.headers } : {}),
+      });
+    case "script":
+      return new ScriptEventHandler(name, {
+        script: config.script,
+        logger,
+        ...(config.log_output !== undefined ? { log_output: config.log_output } : {}),
+        ...(config.timeout !== undefined ? { timeout: config.timeout } : {}),
+      });
+    case "in-process":
+      return new InProcessEventHandler(name, {
+        callback: config.callback,
+        ...(options.baseDir !== undefined ? { baseDir: options.baseDir } : {}),
+        ...(config.timeout !== undefined ? { timeout: config.timeout } : {}),
+      });
+    default: {
+      const unknown = (config as { class?: unknown }).class;
+      throw new EventHandlerConfigError(
+        `events.${name}.class "${String(unknown)}" is not one of "http", "script", "in-process"`,
+      );
+    }
+  }
+}

@@ -1,0 +1,79 @@
+/**
+ * Calls a JavaScript function per event: the in-process handler once its module is loaded,
+ * and library users who subscribe in code (`new FunctionEventHandler("audit", fn)`).
+ * The function gets the original's arguments `(eventName, data)` plus the whole event as a
+ * third argument, for its event_id (idempotency) and created_at.
+ */
+import type { CryptoassetsEvent, EventDataByName, EventName } from "../types.js";
+import { DeliveryFailedError, type DeliveryResult, type EventHandler, secondsToMs } from "./handler.js";
+
+export type EventCallback = <N extends EventName>(
+  eventName: N,
+  data: EventDataByName[N],
+  event: CryptoassetsEvent<N>,
+) => unknown;
+
+export interface FunctionEventHandlerOptions {
+  /**
+   * Seconds after which a still-pending promise counts as a failed attempt (default 60).
+   * The function itself cannot be cancelled; it keeps running, and the event is retried.
+   */
+  timeout?: number;
+}
+
+export const DEFAULT_FUNCTION_TIMEOUT_SECONDS = 60;
+
+export class FunctionEventHandler implements EventHandler {
+  readonly kind = "function" as const;
+  readonly timeoutMs: number;
+
+  constructor(
+    readonly name: string,
+    private readonly fn: EventCallback,
+    options: FunctionEventHandlerOptions = {},
+  ) {
+    this.timeoutMs = secondsToMs(
+      options.timeout ?? DEFAULT_FUNCTION_TIMEOUT_SECONDS,
+      `events.${name}.timeout`,
+    );
+  }
+
+  deliver(event: CryptoassetsEvent): Promise<DeliveryResult> {
+    return callWithTimeout(this.fn, event, this.timeoutMs, "function");
+  }
+
+  async close(): Promise<void> {}
+}
+
+/** Calls fn(eventName, data, event); a throw, a rejection or a timeout is a failed attempt. */
+export async function callWithTimeout(
+  fn: EventCallback,
+  event: CryptoassetsEvent,
+  timeoutMs: number,
+  what: string,
+): Promise<DeliveryResult> {
+  const started = performance.now();
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new DeliveryFailedError(`${what} did not settle within ${timeoutMs / 1000} s`, {
+            code: "ETIMEDOUT",
+          }),
+        ),
+      timeoutMs,
+    );
+  });
+  try {
+    // Promise.resolve().then turns a synchronous throw into a rejection like any other.
+    await Promise.race([Promise.resolve().then(() => fn(event.event_name, event.data, event)), timeout]);
+    return { durationMs: performance.now() - started };
+  } catch (error) {
+    if (error instanceof DeliveryFailedError) throw error;
+    const message = error instanceof Error ? error.message : String(error);
+    throw new DeliveryFailedError(`${what} failed: ${message}`, { code: "ECALLBACK", cause: error });
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,26 @@
+export {
+  type CreateEventHandlerOptions,
+  createEventHandler,
+  type EventHandlerConfig,
+  type HttpEventHandlerConfig,
+  type InProcessEventHandlerConfig,
+  type ScriptEventHandlerConfig,
+} from "./factory.js";
+export { type EventCallback, FunctionEventHandler, type FunctionEventHandlerOptions } from "./function.js";
+export {
+  DeliveryFailedError,
+  type DeliveryFailure,
+  type DeliveryResult,
+  type EventHandler,
+  EventHandlerConfigError,
+  type EventHandlerKind,
+} from "./handler.js";
+export { HttpEventHandler, type HttpEventHandlerOptions } from "./http.js";
+export { encodeWebhookBody, type WebhookFormat } from "./http-body.js";
+export {
+  InProcessEventHandler,
+  type InProcessEventHandlerOptions,
+  parseCallbackReference,
+} from "./in-process.js";
+export { ScriptEventHandler, type ScriptEventHandlerOptions, ScriptNotificationFailed } from "./script.js";
+export { USER_AGENT } from "./user-agent.js";
