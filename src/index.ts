@@ -11,14 +11,35 @@ export {
   startSimulator,
 } from "./backends/simulator/index.js";
 export * from "./coins/index.js";
+export * from "./config/index.js";
 export * from "./db/index.js";
 export {
   type DeliverableHandler,
   Dispatcher,
   type DispatcherOptions,
 } from "./events/dispatcher/dispatcher.js";
+export {
+  createEventHandler,
+  DeliveryFailedError,
+  type DeliveryResult,
+  type EventCallback,
+  type EventHandler,
+  EventHandlerConfigError,
+  FunctionEventHandler,
+  HttpEventHandler,
+  InProcessEventHandler,
+  ScriptEventHandler,
+  ScriptNotificationFailed,
+} from "./events/handlers/index.js";
 export * from "./events/outbox/index.js";
+export {
+  parseWebhookBody,
+  verifyWebhook,
+  type WebhookHeaders,
+  WebhookVerificationError,
+} from "./events/receiver.js";
 export * from "./events/retry-schedule.js";
+export { generateWebhookSecret, InvalidWebhookSecretError } from "./events/signing.js";
 export * from "./events/types.js";
 export {
   Ledger,

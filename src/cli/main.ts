@@ -1,11 +1,15 @@
 /** The `cryptoassets` command line. Each subcommand lives in its own module under src/cli/. */
 import { Command } from "commander";
+import { registerEventsCommand } from "./events.js";
+import { registerInitializeDatabaseCommand } from "./initialize-database.js";
 import { registerSimulateBitcoindCommand } from "./simulate-bitcoind.js";
 
 const program = new Command("cryptoassets")
   .description("Accept and send cryptocurrency safely: SQL ledger, bitcoind chain following, durable events.")
   .version("0.1.0");
 
+registerInitializeDatabaseCommand(program);
+registerEventsCommand(program);
 registerSimulateBitcoindCommand(program);
 
 program

@@ -1,0 +1,116 @@
+/**
+ * The operator CLI as users run it: real child processes of bin/cryptoassets.js (dist/ is
+ * built by `npm test` before vitest runs).
+ */
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { initializeDatabase, openDatabase, runSerializable } from "../../src/db/index.js";
+import { Outbox } from "../../src/events/outbox/index.js";
+
+const BIN = join(import.meta.dirname, "../../bin/cryptoassets.js");
+const dir = mkdtempSync(join(tmpdir(), "ca-cli-"));
+const configPath = join(dir, "config.yaml");
+const dbPath = join(dir, "ledger.db");
+
+function cli(...args: string[]) {
+  const result = spawnSync(process.execPath, [BIN, ...args], { encoding: "utf8", timeout: 20_000 });
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+beforeAll(() => {
+  writeFileSync(
+    configPath,
+    [
+      `database: { url: "sqlite://${dbPath}" }`,
+      "coins:",
+      "  btc:",
+      "    backend: { class: bitcoind, url: 'http://u:secretpw@127.0.0.1:18443/' }",
+      "events:",
+      "  app: { class: http, url: 'http://127.0.0.1:9/' }",
+    ].join("\n"),
+  );
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe("operator CLI", () => {
+  it("initialize-database creates the schema, then reports it up to date", () => {
+    const first = cli("initialize-database", configPath, "--json");
+    expect(first.code).toBe(0);
+    expect(JSON.parse(first.stdout).applied).toEqual(["0001_initial"]);
+    const again = cli("initialize-database", configPath);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toMatch(/schema already up to date/);
+  });
+
+  it("fails with the key path on a bad config, exit code 1, no secret printed", () => {
+    const bad = join(dir, "bad.yaml");
+    writeFileSync(
+      bad,
+      "coins:\n  btc:\n    backend: { class: bitcoind, url: 'nope' }\n    max_confirmations: 3\n",
+    );
+    const result = cli("initialize-database", bad);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/coins\.btc\.backend\.url: expected a URL/);
+    expect(result.stderr).toMatch(/coins\.btc: unknown key\(s\) max_confirmations/);
+    const missing = cli("initialize-database", join(dir, "missing.yaml"));
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/cannot read configuration file .*missing\.yaml: ENOENT/);
+  });
+
+  it("events list / show / redeliver", async () => {
+    const database = await openDatabase(`sqlite://${dbPath}`);
+    await initializeDatabase(database);
+    const outbox = new Outbox(database, ["app"]);
+    const [written] = await runSerializable(database, (trx) =>
+      outbox.writeTxUpdates(trx, [
+        {
+          coin_name: "btc",
+          transaction: 7,
+          network_transaction: 3,
+          transaction_type: "deposit",
+          txid: "ab".repeat(32),
+          account: 1,
+          address: "bcrt1qzg7qqeanfzm40dz06d5zh2wl24gva8dtj34jdm",
+          amount: "0.50000000",
+          credited: false,
+          confirmations: 0,
+        },
+      ]),
+    );
+    await database.db
+      .updateTable("ca_delivery")
+      .set({ state: "dead", attempts: 18, last_error: "HTTP 500" })
+      .execute();
+    await database.close();
+    const eventId = written?.event_id ?? "";
+
+    const listed = cli("events", "list", configPath, "--state", "dead", "--json");
+    expect(listed.code).toBe(0);
+    expect(JSON.parse(listed.stdout)).toEqual([
+      expect.objectContaining({
+        event_id: eventId,
+        handler: "app",
+        state: "dead",
+        attempts: 18,
+        last_error: "HTTP 500",
+      }),
+    ]);
+    const table = cli("events", "list", configPath);
+    expect(table.stdout).toMatch(/event_id\s+event\s+key\s+handler\s+state/);
+    expect(table.stdout).toContain(eventId);
+
+    const shown = cli("events", "show", configPath, eventId, "--json");
+    expect(JSON.parse(shown.stdout).data.amount).toBe("0.50000000");
+    expect(cli("events", "show", configPath, "nope").code).toBe(1);
+
+    expect(cli("events", "list", configPath, "--state", "bogus").code).not.toBe(0);
+    expect(cli("events", "redeliver", configPath).code).toBe(1);
+    const redelivered = cli("events", "redeliver", configPath, "--dead", "--json");
+    expect(JSON.parse(redelivered.stdout)).toEqual({ redelivered: 1 });
+    const pending = cli("events", "list", configPath, "--state", "failed", "--json");
+    expect(JSON.parse(pending.stdout)).toHaveLength(1);
+  });
+});
