@@ -36,6 +36,11 @@ export interface DispatcherOptions {
   retrySchedule?: readonly number[];
   /** Safety poll in ms (default 5000). */
   pollIntervalMs?: number;
+  /**
+   * Extra time beyond a handler's timeout before another dispatcher may take over a
+   * claimed delivery (default 30 s). After a crash, deliveries resume once it expires.
+   */
+  leaseMarginMs?: number;
   logger?: Logger;
   onOutcome?: (
     handler: string,
@@ -157,7 +162,7 @@ class HandlerWorker {
     private readonly options: DispatcherOptions,
   ) {
     this.concurrency = options.concurrency ?? 8;
-    this.leaseMs = (handler.timeoutMs ?? 60_000) + LEASE_MARGIN_MS;
+    this.leaseMs = (handler.timeoutMs ?? 60_000) + (options.leaseMarginMs ?? LEASE_MARGIN_MS);
     this.schedule = options.retrySchedule ?? DEFAULT_RETRY_SCHEDULE;
   }
 
