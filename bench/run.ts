@@ -1,0 +1,21 @@
+/**
+ * `npm run bench [-- --events N] [-- --no-postgres]`: prints figures; compares engines and
+ * handler mixes in the same run. Targets loopback only and stops by itself.
+ */
+import { cpus, totalmem } from "node:os";
+import { eventDeliveryBench } from "./event-delivery.js";
+
+const args = process.argv.slice(2);
+const flag = (name: string) => args.indexOf(name);
+const eventsAt = flag("--events");
+const events = eventsAt >= 0 ? Number(args[eventsAt + 1]) : 2000;
+const postgresUrl =
+  flag("--no-postgres") >= 0
+    ? undefined
+    : (process.env.CRYPTOASSETS_TEST_POSTGRES_URL ?? "postgresql://postgres@127.0.0.1:5432/test");
+
+console.log(
+  `machine: ${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}`,
+);
+console.log(`\n== event delivery (${events} events per scenario) ==`);
+await eventDeliveryBench({ events, postgresUrl });
