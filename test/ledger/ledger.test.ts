@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { NullBackend } from "../../src/backends/null.js";
+import { getCoin, isValidAddress } from "../../src/coins/index.js";
 import {
   applyBroadcastConfirmations,
   applyDeposit,
@@ -70,6 +72,30 @@ describe.each(ENGINES)("ledger on %s", (engine) => {
     const names = (await ledger.listAccounts()).map((a) => a.name);
     expect(names).toContain("alice");
     expect(names).toContain("network-fee");
+  });
+
+  it("receiving addresses come from the backend, with labels and archiving", async () => {
+    const withBackend = await Ledger.open({
+      database: t.database,
+      coin: "btc",
+      network: "regtest",
+      backend: new NullBackend({ coin: "btc", seed: `ledger-${engine}` }),
+    });
+    const acct = await withBackend.createAccount("addresses");
+    const first = await withBackend.createReceivingAddress(acct.id, { label: "order 1" });
+    const second = await withBackend.createReceivingAddress("addresses");
+    expect(isValidAddress(getCoin("btc"), "regtest", first.address)).toBe(true);
+    expect(first.address).not.toBe(second.address);
+    expect(first.label).toBe("order 1");
+    await withBackend.setAddressLabel(second.address, "order 2");
+    await withBackend.archiveAddress(first.address);
+    const listed = await withBackend.listAddresses(acct.id);
+    expect(listed.map((a) => [a.label, a.archived_at !== null])).toEqual([
+      ["order 1", true],
+      ["order 2", false],
+    ]);
+    await expect(withBackend.archiveAddress(EXTERNAL)).rejects.toThrow(/not a receiving address/);
+    await expect(ledger.createReceivingAddress(acct.id)).rejects.toThrow(/no backend configured/);
   });
 
   it("credits a deposit at the threshold, un-credits on a reorg, and reports every change", async () => {
