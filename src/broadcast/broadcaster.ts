@@ -1,0 +1,259 @@
+/**
+ * The broadcaster (DESIGN.md §6): every `broadcast_period`, the wallet's pending sends go
+ * out as one `sendmany`, in three steps that each commit before the next begins:
+ *
+ *   1. open:  the sends are tied to a new broadcast with `opened_at` set     (DB commit)
+ *   2. send:  `sendmany` to the daemon                                        (RPC)
+ *   3. close: txid, `closed_at`, the fee charged to the network-fee account,
+ *             and a txupdate (0 confirmations) per send                       (DB commit)
+ *
+ * Why opened_at first: if the process dies during step 2, nobody knows whether the daemon
+ * paid. A broadcast found opened but never closed is "interrupted" — it is never re-sent
+ * automatically (that could pay twice), only reported for an operator to resolve.
+ *
+ * What a failed sendmany means:
+ * - the daemon answered with a JSON-RPC error (insufficient funds, bad address, warming up),
+ *   or the request demonstrably never reached it (connection refused, HTTP 401/403, client
+ *   closed, outputs rejected before sending): nothing was sent → the broadcast is released
+ *   and its sends stay pending for the next period;
+ * - a timeout, a reset connection or a garbled reply AFTER the request was sent is
+ *   ambiguous — the daemon may have paid and only the answer was lost. It is left open
+ *   (interrupted), never retried: a stuck payment is an operator's five minutes, a double
+ *   payment is lost money.
+ */
+import type { Backend } from "../backends/backend.js";
+import { BackendError, RpcError, RpcTransportError, UnexpectedResponseError } from "../backends/errors.js";
+import { ChainLock } from "../chain/lock.js";
+import { commitWithEvents, type TxUpdateSink } from "../chain/sink.js";
+import { InvalidAmountError } from "../coins/errors.js";
+import type { TxUpdateData } from "../events/types.js";
+import {
+  closeBroadcast,
+  listInterruptedBroadcasts,
+  listPendingSends,
+  openBroadcast,
+  releaseBroadcast,
+} from "../ledger/broadcasts.js";
+import type { Ledger } from "../ledger/ledger.js";
+import { type NetworkTransaction, updateConfirmations } from "../ledger/network-transactions.js";
+import { type Logger, silentLogger } from "../log.js";
+
+export interface BroadcasterOptions {
+  ledger: Ledger;
+  backend: Backend;
+  sink: TxUpdateSink;
+  /** Shared with the chain follower so a fresh txid is recorded before a tick can look for it. */
+  lock?: ChainLock;
+  logger?: Logger;
+}
+
+export type BroadcastOutcome =
+  | { status: "idle" }
+  /** Sent: the network transaction, its txid, the fee charged and the sends it carried. */
+  | {
+      status: "broadcasted";
+      networkTransactionId: number;
+      txid: string;
+      fee: bigint;
+      sendIds: number[];
+      feeKnown: boolean;
+    }
+  /** The daemon refused or was unreachable before the request: the sends stay pending. */
+  | { status: "released"; sendIds: number[]; error: Error }
+  /** Unknown whether the daemon paid: left open for an operator, never retried. */
+  | { status: "interrupted"; networkTransactionId: number; sendIds: number[]; error: Error };
+
+export interface BroadcasterStats {
+  broadcasts: number;
+  released: number;
+  interrupted: number;
+  lastOutcome: BroadcastOutcome["status"] | undefined;
+  lastError: string | undefined;
+}
+
+/** True when the failure proves the request did not reach (or was not executed by) the daemon. */
+export function nothingWasSent(err: unknown): boolean {
+  if (err instanceof RpcError) return true; // the daemon answered: it refused
+  if (err instanceof RpcTransportError) {
+    if (err.failure === "refused" || err.failure === "unauthorized") return true;
+    // bitcoind checks rpcallowip (403) and credentials (401) before reading the request.
+    return err.failure === "http-status" && (err.status === 401 || err.status === 403);
+  }
+  // A reply arrived but made no sense: the daemon may well have executed the call.
+  if (err instanceof UnexpectedResponseError) return false;
+  // Client closed, outputs rejected locally, a backend that cannot send: raised before any request.
+  return err instanceof BackendError || err instanceof InvalidAmountError;
+}
+
+export class Broadcaster {
+  readonly lock: ChainLock;
+  readonly #options: BroadcasterOptions;
+  readonly #logger: Logger;
+  readonly #reportedInterrupted = new Set<number>();
+  readonly #stats: BroadcasterStats = {
+    broadcasts: 0,
+    released: 0,
+    interrupted: 0,
+    lastOutcome: undefined,
+    lastError: undefined,
+  };
+  #timer: NodeJS.Timeout | undefined;
+  #inFlight: Promise<unknown> | undefined;
+
+  constructor(options: BroadcasterOptions) {
+    this.#options = options;
+    this.lock = options.lock ?? new ChainLock();
+    this.#logger = (options.logger ?? silentLogger).child({
+      module: "broadcast",
+      coin: options.ledger.coin.name,
+    });
+  }
+
+  stats(): BroadcasterStats {
+    return { ...this.#stats };
+  }
+
+  /** Broadcasts opened but never closed: for the status page and operators. */
+  listInterrupted(): Promise<NetworkTransaction[]> {
+    return this.#options.ledger.run((trx, ctx) => listInterruptedBroadcasts(trx, ctx));
+  }
+
+  /** One broadcast period: all pending sends of the wallet in one sendmany. */
+  broadcastPending(): Promise<BroadcastOutcome> {
+    const run = this.lock.run(() => this.#broadcast());
+    this.#inFlight = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Runs broadcastPending every `periodMs`; failures are logged and the next period retries. */
+  start(periodMs: number): void {
+    if (this.#timer) return;
+    const tick = async () => {
+      try {
+        await this.reportInterrupted();
+        await this.broadcastPending();
+      } catch (err) {
+        this.#stats.lastError = err instanceof Error ? err.message : String(err);
+        this.#logger.error({ err: this.#stats.lastError }, "broadcast period failed; retrying next period");
+      }
+    };
+    this.#timer = setInterval(() => void tick(), periodMs);
+    void tick();
+  }
+
+  /** Stops the timer and waits for a broadcast in flight to finish its steps. */
+  async stop(): Promise<void> {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = undefined;
+    await this.#inFlight;
+  }
+
+  /** Logs each interrupted broadcast once per process, loudly: money may or may not have left. */
+  async reportInterrupted(): Promise<NetworkTransaction[]> {
+    const interrupted = await this.listInterrupted();
+    for (const ntx of interrupted) {
+      if (this.#reportedInterrupted.has(ntx.id)) continue;
+      this.#reportedInterrupted.add(ntx.id);
+      this.#logger.error(
+        {
+          networkTransaction: ntx.id,
+          openedAt: ntx.opened_at === null ? null : new Date(ntx.opened_at).toISOString(),
+        },
+        "interrupted broadcast: opened but never closed; it will NOT be re-sent. Check the daemon's wallet for the payment and resolve it by hand",
+      );
+    }
+    return interrupted;
+  }
+
+  async #broadcast(): Promise<BroadcastOutcome> {
+    const { ledger, backend, sink } = this.#options;
+    const pending = await ledger.run((trx, ctx) => listPendingSends(trx, ctx));
+    if (pending.length === 0) return { status: "idle" };
+    const sendIds = pending.map((send) => send.id);
+    // sendmany takes one amount per address: sends to the same address are paid together.
+    const outputs = new Map<string, bigint>();
+    for (const send of pending) outputs.set(send.address, (outputs.get(send.address) ?? 0n) + send.amount);
+
+    const ntxId = await ledger.run((trx, ctx) => openBroadcast(trx, ctx, sendIds));
+    this.#logger.info(
+      { networkTransaction: ntxId, sends: sendIds.length, outputs: outputs.size },
+      "broadcast opened",
+    );
+
+    let txid: string;
+    try {
+      txid = await backend.sendMany(outputs);
+    } catch (err) {
+      const error = err instanceof Error ? err : new Error(String(err));
+      this.#stats.lastError = error.message;
+      if (nothingWasSent(err)) {
+        await ledger.run((trx, ctx) => releaseBroadcast(trx, ctx, ntxId));
+        this.#stats.released++;
+        this.#stats.lastOutcome = "released";
+        this.#logger.warn(
+          { networkTransaction: ntxId, sends: sendIds.length, err: error.message },
+          "sendmany failed before anything was sent; the sends stay pending for the next period",
+        );
+        return { status: "released", sendIds, error };
+      }
+      this.#stats.interrupted++;
+      this.#stats.lastOutcome = "interrupted";
+      this.#reportedInterrupted.add(ntxId);
+      this.#logger.error(
+        { networkTransaction: ntxId, sends: sendIds.length, err: error.message },
+        "sendmany outcome unknown (the request may have reached the daemon): broadcast left interrupted, NOT retried; an operator must check the daemon's wallet",
+      );
+      return { status: "interrupted", networkTransactionId: ntxId, sendIds, error };
+    }
+
+    const { fee, known } = await this.#feeOf(txid);
+    await commitWithEvents(ledger, sink, async (trx, ctx) => {
+      await closeBroadcast(trx, ctx, ntxId, txid, fee);
+      const ntx = await trx
+        .selectFrom("ca_network_transaction")
+        .selectAll()
+        .where("id", "=", ntxId)
+        .executeTakeFirstOrThrow();
+      // closeBroadcast set confirmations to 0 without events; announce that state for each send.
+      const produced: TxUpdateData[] = await updateConfirmations(
+        trx,
+        ctx,
+        ntx,
+        { txid, confirmations: 0 },
+        new Set(sendIds),
+      );
+      return produced;
+    });
+    this.#stats.broadcasts++;
+    this.#stats.lastOutcome = "broadcasted";
+    this.#logger.info(
+      { networkTransaction: ntxId, txid, fee: fee.toString(), sends: sendIds.length },
+      "broadcast sent",
+    );
+    return { status: "broadcasted", networkTransactionId: ntxId, txid, fee, sendIds, feeKnown: known };
+  }
+
+  /**
+   * The fee of our new transaction, from `gettransaction` (negative there). If the daemon
+   * cannot tell us right now, the broadcast is still closed — recording the txid matters
+   * most — with a zero fee and an error log so an operator books the fee by hand.
+   */
+  async #feeOf(txid: string): Promise<{ fee: bigint; known: boolean }> {
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      try {
+        const tx = await this.#options.backend.getTransaction(txid);
+        return { fee: tx.fee === undefined ? 0n : -tx.fee, known: true };
+      } catch (err) {
+        if (attempt === 3) {
+          this.#logger.error(
+            { txid, err: err instanceof Error ? err.message : String(err) },
+            "broadcast sent but its fee could not be read; closing it with a zero fee — book the fee to the network-fee account by hand",
+          );
+        } else {
+          await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
+        }
+      }
+    }
+    return { fee: 0n, known: false };
+  }
+}

@@ -1,0 +1,83 @@
+/**
+ * Chain data → ledger, inside the caller's serializable transaction. Every path that
+ * follows the chain (walletnotify, block ticks, the re-check, the per-transaction poll,
+ * the start-up scan) ends here, so they cannot disagree about what a snapshot means.
+ */
+import type { Trx } from "../db/serializable.js";
+import type { TxUpdateData } from "../events/types.js";
+import type { LedgerContext } from "../ledger/context.js";
+import {
+  applyBroadcastConfirmations,
+  applyDeposit,
+  findNetworkTransaction,
+  type NetworkTransaction,
+  updateConfirmations,
+} from "../ledger/network-transactions.js";
+import type { TxSnapshot } from "./snapshot.js";
+
+/**
+ * Applies one transaction as the daemon sees it: a deposit (created on first sight when it
+ * pays an address of ours; addresses that are not ours are skipped) and/or one of our
+ * broadcasts. Returns the txupdate payloads of what changed; none when the txid is not ours.
+ */
+export async function applySnapshot(
+  trx: Trx,
+  ctx: LedgerContext,
+  snapshot: TxSnapshot,
+  tipHeight: number | undefined,
+): Promise<TxUpdateData[]> {
+  const seen = {
+    txid: snapshot.txid,
+    confirmations: snapshot.confirmations,
+    blockHash: snapshot.blockHash,
+    blockHeight: snapshot.blockHeight,
+    tipHeight,
+  };
+  const updates: TxUpdateData[] = [];
+  if (snapshot.receives.length > 0) {
+    updates.push(...(await applyDeposit(trx, ctx, { ...seen, receives: snapshot.receives })));
+  } else {
+    // No receive outputs listed: Bitcoin Core drops the receive details of a conflicted
+    // transaction (depth < 0). Still follow the confirmations of a deposit we know.
+    const deposit = await findNetworkTransaction(trx, ctx, snapshot.txid, "deposit");
+    if (deposit) updates.push(...(await updateConfirmations(trx, ctx, deposit, seen, new Set())));
+  }
+  updates.push(...(await applyBroadcastConfirmations(trx, ctx, seen)));
+  return updates;
+}
+
+/**
+ * Confirmations of a tracked network transaction the daemon did not mention since the last
+ * block, derived from the tip height and the height of its block: no RPC per transaction.
+ * Unmined (0) stays 0; conflicted (−1) stays −1 but counts towards the end of its tracking.
+ */
+export async function advanceToTip(
+  trx: Trx,
+  ctx: LedgerContext,
+  ntx: NetworkTransaction,
+  tipHeight: number,
+): Promise<TxUpdateData[]> {
+  if (ntx.txid === null) return [];
+  if (ntx.confirmations === 0) return [];
+  let confirmations = ntx.confirmations;
+  if (ntx.confirmations > 0) {
+    if (ntx.block_height === null) return [];
+    confirmations = tipHeight - ntx.block_height + 1;
+    // Its block is above the tip: the chain shrank without listsinceblock reporting it.
+    // Leave it for the periodic re-check rather than guess.
+    if (confirmations <= 0) return [];
+  }
+  return updateConfirmations(
+    trx,
+    ctx,
+    ntx,
+    {
+      txid: ntx.txid,
+      confirmations,
+      blockHash: ntx.block_hash,
+      blockHeight: ntx.block_height,
+      tipHeight,
+    },
+    new Set(),
+  );
+}

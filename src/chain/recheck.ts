@@ -1,0 +1,128 @@
+/**
+ * Re-reading every open network transaction from the daemon, two ways:
+ *
+ * - `batched` (the periodic full re-check, `recheck_period`): `gettransaction` for all of
+ *   them in JSON-RPC batches — one HTTP round trip per `rpcBatchSize` transactions. It
+ *   repairs whatever the block-driven tracker could not see (a lost notification, a block
+ *   processed while the database was down, a chain that shrank).
+ * - `per-transaction` (`confirmation_strategy: poll`, the original's behaviour): one
+ *   `gettransaction` call per open transaction every `poll_period`. Kept so the two
+ *   strategies can be compared; its cost grows with the number of open transactions.
+ *
+ * A tracked transaction the daemon no longer knows (a wallet restored from an old backup,
+ * a different daemon) is logged and left as it is: forgetting deposits is not ours to decide.
+ */
+import type { WalletTransaction } from "../backends/backend.js";
+import { TransactionNotFoundError } from "../backends/errors.js";
+import type { TxUpdateData } from "../events/types.js";
+import { listTrackedNetworkTransactions } from "../ledger/network-transactions.js";
+import { getChainState } from "../ledger/queries.js";
+import { type Logger, silentLogger } from "../log.js";
+import { applySnapshot } from "./apply.js";
+import { ChainConfigError } from "./errors.js";
+import { ChainLock } from "./lock.js";
+import { commitWithEvents } from "./sink.js";
+import { impliedTipHeight, snapshotFromWalletTransaction, type TxSnapshot } from "./snapshot.js";
+import type { ChainWorkerOptions } from "./updater.js";
+
+export type RecheckMode = "batched" | "per-transaction";
+
+export const DEFAULT_RPC_BATCH_SIZE = 250;
+
+export interface RecheckOptions extends ChainWorkerOptions {
+  mode?: RecheckMode;
+  /** gettransaction calls per HTTP request in batched mode (default 250). */
+  rpcBatchSize?: number;
+}
+
+export interface RecheckResult {
+  /** Open transactions looked up. */
+  checked: number;
+  /** Of those, unknown to the daemon (left as they were). */
+  missing: string[];
+  updates: TxUpdateData[];
+}
+
+export class OpenTransactionRechecker {
+  readonly lock: ChainLock;
+  readonly mode: RecheckMode;
+  readonly #options: RecheckOptions;
+  readonly #rpcBatchSize: number;
+  readonly #logger: Logger;
+
+  constructor(options: RecheckOptions) {
+    this.#options = options;
+    this.lock = options.lock ?? new ChainLock();
+    this.mode = options.mode ?? "batched";
+    this.#rpcBatchSize = options.rpcBatchSize ?? DEFAULT_RPC_BATCH_SIZE;
+    if (!Number.isInteger(this.#rpcBatchSize) || this.#rpcBatchSize < 1) {
+      throw new ChainConfigError(`re-check: rpcBatchSize must be an integer >= 1, got ${this.#rpcBatchSize}`);
+    }
+    this.#logger = (options.logger ?? silentLogger).child({
+      module: this.mode === "batched" ? "chain.recheck" : "chain.poll",
+      coin: options.ledger.coin.name,
+    });
+  }
+
+  /** Looks up every open network transaction and applies what the daemon says now. */
+  recheck(): Promise<RecheckResult> {
+    return this.lock.run(() => this.#recheck());
+  }
+
+  async #recheck(): Promise<RecheckResult> {
+    const { ledger, sink } = this.#options;
+    const open = await ledger.run((trx, ctx) => listTrackedNetworkTransactions(trx, ctx));
+    const txids = [...new Set(open.map((ntx) => ntx.txid).filter((txid): txid is string => txid !== null))];
+    const found = this.mode === "batched" ? await this.#fetchBatched(txids) : await this.#fetchEach(txids);
+    const snapshots: TxSnapshot[] = [];
+    const missing: string[] = [];
+    for (const txid of txids) {
+      const tx = found.get(txid);
+      if (tx) snapshots.push(snapshotFromWalletTransaction(tx));
+      else missing.push(txid);
+    }
+    if (missing.length > 0) {
+      this.#logger.warn(
+        { missing: missing.slice(0, 20), count: missing.length },
+        "open transactions unknown to the daemon; left unchanged",
+      );
+    }
+    const implied = snapshots
+      .map(impliedTipHeight)
+      .filter((height): height is number => height !== undefined);
+    const updates = await commitWithEvents(ledger, sink, async (trx, ctx) => {
+      const tipHeight =
+        implied.length > 0
+          ? Math.max(...implied)
+          : ((await getChainState(trx, ctx)).lastBlockHeight ?? undefined);
+      const produced: TxUpdateData[] = [];
+      for (const snapshot of snapshots)
+        produced.push(...(await applySnapshot(trx, ctx, snapshot, tipHeight)));
+      return produced;
+    });
+    this.#logger.info({ checked: txids.length, events: updates.length }, "open transactions re-checked");
+    return { checked: txids.length, missing, updates };
+  }
+
+  async #fetchBatched(txids: readonly string[]): Promise<Map<string, WalletTransaction | null>> {
+    const found = new Map<string, WalletTransaction | null>();
+    for (let i = 0; i < txids.length; i += this.#rpcBatchSize) {
+      const chunk = await this.#options.backend.getTransactions(txids.slice(i, i + this.#rpcBatchSize));
+      for (const [txid, tx] of chunk) found.set(txid, tx);
+    }
+    return found;
+  }
+
+  async #fetchEach(txids: readonly string[]): Promise<Map<string, WalletTransaction | null>> {
+    const found = new Map<string, WalletTransaction | null>();
+    for (const txid of txids) {
+      try {
+        found.set(txid, await this.#options.backend.getTransaction(txid));
+      } catch (err) {
+        if (!(err instanceof TransactionNotFoundError)) throw err;
+        found.set(txid, null);
+      }
+    }
+    return found;
+  }
+}

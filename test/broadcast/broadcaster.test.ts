@@ -1,0 +1,247 @@
+/**
+ * The broadcaster against the simulator over HTTP: pending sends become one sendmany, the
+ * fee is charged to the network-fee account, confirmations are tracked to final, balances
+ * agree with the daemon to the satoshi. Then the failure modes: refusals leave the sends
+ * pending and a later period sends them; an ambiguous failure (the request may have reached
+ * the daemon) leaves the broadcast interrupted and never re-sends it.
+ */
+import { afterEach, describe, expect, it } from "vitest";
+import { BitcoindBackend } from "../../src/backends/bitcoind/index.js";
+import { InsufficientFundsError, RpcTransportError } from "../../src/backends/errors.js";
+import { Broadcaster } from "../../src/broadcast/index.js";
+import { listPendingSends } from "../../src/ledger/index.js";
+import { type ChainEnv, expectedSequence, sats, sequences, startChainEnv } from "../chain/support/env.js";
+import { FaultyProxy } from "../chain/support/faulty-proxy.js";
+import { captureLogs } from "../chain/support/logs.js";
+
+/** Pays `amount` to a new address of `account` and mines it to credited. */
+async function fund(env: ChainEnv, accountId: number, amount: string) {
+  const address = (await env.runtime.ledger.createReceivingAddress(accountId)).address;
+  await env.payer.call("sendtoaddress", [address, amount]);
+  await env.mine(3);
+  await env.runtime.tracker.tick();
+}
+
+async function daemonBalance(env: ChainEnv): Promise<bigint> {
+  return sats(String(await env.ours.call("getbalance")));
+}
+
+describe.each(["sqlite", "postgres"] as const)("broadcasting on %s", (engine) => {
+  let env: ChainEnv | undefined;
+  afterEach(async () => {
+    await env?.close();
+    env = undefined;
+  });
+
+  it("batches pending sends into one sendmany, charges the fee, tracks confirmations to final", async () => {
+    env = await startChainEnv({ engine });
+    const { runtime } = env;
+    const ledger = runtime.ledger;
+    const alice = await ledger.createAccount("alice");
+    await fund(env, alice.id, "2.0");
+    const external1 = String(await env.payer.call("getnewaddress"));
+    const external2 = String(await env.payer.call("getnewaddress"));
+    const eventsBefore = (await env.events()).length;
+
+    const s1 = await ledger.send(alice.id, external1, "0.5");
+    const s2 = await ledger.send(alice.id, external2, "0.25");
+    const s3 = await ledger.send(alice.id, external1, "0.1"); // same address: paid together
+    expect(await ledger.accountBalance(alice.id)).toEqual({ confirmed: sats("1.15"), unconfirmed: 0n });
+
+    const outcome = await runtime.broadcaster.broadcastPending();
+    if (outcome.status !== "broadcasted") throw new Error(`expected a broadcast, got ${outcome.status}`);
+    expect(outcome.sendIds).toEqual([s1, s2, s3]);
+    expect(outcome.feeKnown).toBe(true);
+    const sent = (await env.ours.call("gettransaction", [outcome.txid])) as {
+      fee: unknown;
+      details: { address: string; amount: unknown; category: string }[];
+    };
+    expect(outcome.fee).toBe(-sats(String(sent.fee)));
+    expect(outcome.fee).toBeGreaterThan(0n);
+    const paid = new Map(sent.details.map((d) => [d.address, sats(String(d.amount).replace("-", ""))]));
+    expect(paid).toEqual(
+      new Map([
+        [external1, sats("0.6")],
+        [external2, sats("0.25")],
+      ]),
+    );
+    expect(await runtime.broadcaster.broadcastPending()).toEqual({ status: "idle" });
+
+    const fees = await ledger.getNetworkFeeAccount();
+    expect((await ledger.accountBalance(fees.id)).confirmed).toBe(-outcome.fee);
+    expect(await ledger.accountBalance(alice.id)).toEqual({ confirmed: sats("1.15"), unconfirmed: 0n });
+    // Ledger total (accounts incl. the fee account) = what the daemon's wallet holds.
+    expect((await ledger.walletBalance()).confirmed).toBe(await daemonBalance(env));
+    expect((await ledger.getTransaction(s1)).state).toBe("broadcasted");
+
+    for (let block = 1; block <= 16; block++) {
+      await env.mine(1);
+      await runtime.tracker.tick();
+    }
+    const later = (await env.events()).slice(eventsBefore);
+    // The funding deposit keeps getting its own confirmations; the rest are the broadcast's.
+    const broadcastEvents = later.filter((e) => e.transaction_type === "broadcast");
+    expect(later.filter((e) => e.transaction_type === "deposit").every((e) => e.txid !== outcome.txid)).toBe(
+      true,
+    );
+    expect(broadcastEvents.every((e) => e.txid === outcome.txid)).toBe(true);
+    expect(broadcastEvents.every((e) => e.account === alice.id)).toBe(true);
+    const perSend = sequences(broadcastEvents);
+    expect([...perSend.keys()]).toEqual([s1, s2, s3]);
+    for (const sequence of perSend.values()) expect(sequence).toEqual(expectedSequence(15, 3));
+    expect(broadcastEvents.find((e) => e.transaction === s3)).toMatchObject({
+      address: external1,
+      amount: "0.10000000",
+    });
+    expect((await ledger.walletBalance()).confirmed).toBe(await daemonBalance(env));
+    expect(sats("2.0") - sats("0.85") - outcome.fee).toBe(await daemonBalance(env));
+  });
+
+  it("a daemon that refuses (insufficient funds) leaves the sends pending; the next period sends them", async () => {
+    env = await startChainEnv({ engine });
+    const { runtime, ours } = env;
+    const ledger = runtime.ledger;
+    const alice = await ledger.createAccount("alice");
+    await fund(env, alice.id, "1.0");
+    // Someone spends the daemon's coins behind the ledger's back.
+    await ours.call("sendtoaddress", [env.payerAddress, "1.0", "", "", true]);
+    await env.mine(1);
+    await runtime.tracker.tick();
+    const external = String(await env.payer.call("getnewaddress"));
+    const send = await ledger.send(alice.id, external, "0.4");
+
+    const refused = await runtime.broadcaster.broadcastPending();
+    expect(refused.status).toBe("released");
+    if (refused.status === "released") expect(refused.error).toBeInstanceOf(InsufficientFundsError);
+    expect((await ledger.run((trx, ctx) => listPendingSends(trx, ctx))).map((p) => p.id)).toEqual([send]);
+    expect(await runtime.broadcaster.listInterrupted()).toEqual([]);
+    expect(runtime.broadcaster.stats()).toMatchObject({ released: 1, lastOutcome: "released" });
+
+    // The operator tops up the daemon's wallet (an address the ledger does not know: no deposit).
+    const topUp = String(await ours.call("getnewaddress"));
+    await env.payer.call("sendtoaddress", [topUp, "1.0"]);
+    await env.mine(1);
+    await runtime.tracker.tick();
+    expect((await ledger.accountBalance(alice.id)).confirmed).toBe(sats("0.6"));
+
+    const retried = await runtime.broadcaster.broadcastPending();
+    expect(retried.status).toBe("broadcasted");
+    expect(await ledger.run((trx, ctx) => listPendingSends(trx, ctx))).toEqual([]);
+  });
+});
+
+describe("broadcasting through a misbehaving connection", () => {
+  let env: ChainEnv | undefined;
+  let proxy: FaultyProxy | undefined;
+  let backend: BitcoindBackend | undefined;
+  afterEach(async () => {
+    await backend?.close();
+    await env?.close();
+    await proxy?.close();
+    env = undefined;
+    proxy = undefined;
+    backend = undefined;
+  });
+
+  async function setUp() {
+    env = await startChainEnv({ engine: "sqlite" });
+    proxy = await FaultyProxy.start(env.sim.host, env.sim.port);
+    proxy.slowMs = 1000;
+    backend = new BitcoindBackend({
+      url: proxy.url(env.sim.rpcUser, env.sim.rpcPassword),
+      wallet: "ours",
+      timeoutMs: 300,
+    });
+    const broadcaster = new Broadcaster({
+      ledger: env.runtime.ledger,
+      backend,
+      sink: env.outbox,
+      lock: env.runtime.lock,
+    });
+    const alice = await env.runtime.ledger.createAccount("alice");
+    await fund(env, alice.id, "1.0");
+    const external = String(await env.payer.call("getnewaddress"));
+    return { broadcaster, alice, external, proxy, env };
+  }
+
+  it("refused connection or HTTP 401 before sending: released, retried, sent exactly once", async () => {
+    const { broadcaster, alice, external, proxy, env } = await setUp();
+    const send = await env.runtime.ledger.send(alice.id, external, "0.3");
+
+    await proxy.down();
+    const down = await broadcaster.broadcastPending();
+    expect(down.status).toBe("released");
+    if (down.status === "released") {
+      expect(down.error).toBeInstanceOf(RpcTransportError);
+      expect(down.error.message).toMatch(/connection refused/);
+    }
+    await proxy.up();
+
+    proxy.mode = "http401";
+    const unauthorized = await broadcaster.broadcastPending();
+    expect(unauthorized.status).toBe("released");
+    if (unauthorized.status === "released") expect(unauthorized.error.message).toMatch(/HTTP 401/);
+    expect(proxy.forwarded).toBe(0);
+
+    proxy.mode = "pass";
+    const sent = await broadcaster.broadcastPending();
+    expect(sent.status).toBe("broadcasted");
+    if (sent.status === "broadcasted") expect(sent.sendIds).toEqual([send]);
+    const sends = (await env.ours.call("listsinceblock", [])) as {
+      transactions: { category: string; address: string }[];
+    };
+    expect(sends.transactions.filter((t) => t.category === "send" && t.address === external).length).toBe(1);
+    expect(await broadcaster.listInterrupted()).toEqual([]);
+  });
+
+  it.each([
+    ["a timeout after the request was sent", "slow" as const, /timed out/],
+    ["an HTTP 500 without a JSON-RPC answer", "http500" as const, /HTTP 500/],
+  ])("%s: interrupted, reported, never re-sent", async (_label, mode, message) => {
+    const { broadcaster, alice, external, proxy, env } = await setUp();
+    const balanceBefore = await daemonBalance(env);
+    await env.runtime.ledger.send(alice.id, external, "0.3");
+
+    proxy.mode = mode;
+    const outcome = await broadcaster.broadcastPending();
+    expect(outcome.status).toBe("interrupted");
+    if (outcome.status !== "interrupted") return;
+    expect(outcome.error.message).toMatch(message);
+
+    proxy.mode = "pass";
+    // Not pending any more, so the next periods do nothing: no second payment.
+    expect(await broadcaster.broadcastPending()).toEqual({ status: "idle" });
+    expect(await broadcaster.broadcastPending()).toEqual({ status: "idle" });
+    const interrupted = await broadcaster.listInterrupted();
+    expect(interrupted.map((ntx) => ntx.id)).toEqual([outcome.networkTransactionId]);
+    expect(interrupted[0]).toMatchObject({ txid: null, closed_at: null });
+    expect(interrupted[0]?.opened_at).toBeGreaterThan(0);
+    expect(broadcaster.stats()).toMatchObject({ interrupted: 1, lastOutcome: "interrupted" });
+
+    // After a restart, the broadcaster reports it loudly — once — and still does not re-send it.
+    const { logger, lines } = captureLogs();
+    const restarted = new Broadcaster({
+      ledger: env.runtime.ledger,
+      backend: env.runtime.backend,
+      sink: env.outbox,
+      logger,
+    });
+    await restarted.reportInterrupted();
+    await restarted.reportInterrupted();
+    const reports = lines.filter((line) => String(line.msg).startsWith("interrupted broadcast"));
+    expect(reports).toHaveLength(1);
+    expect(reports[0]).toMatchObject({ level: 50, networkTransaction: outcome.networkTransactionId });
+    expect(await restarted.broadcastPending()).toEqual({ status: "idle" });
+
+    const sends = (await env.ours.call("listsinceblock", [])) as {
+      transactions: { category: string; address: string }[];
+    };
+    const payments = sends.transactions.filter((t) => t.category === "send" && t.address === external).length;
+    // Slow: the daemon did pay (only the answer was lost) — exactly once. 500: it never got the request.
+    expect(payments).toBe(mode === "slow" ? 1 : 0);
+    const spent = balanceBefore - (await daemonBalance(env));
+    if (mode === "slow")
+      expect(spent).toBeGreaterThan(sats("0.3")); // 0.3 plus the fee
+    else expect(spent).toBe(0n);
+  });
+});

@@ -1,0 +1,134 @@
+/**
+ * A real HTTP proxy on 127.0.0.1 in front of the simulator that can misbehave like a real
+ * network or daemon does: be down (connection refused), be slow (forward the request, hold
+ * the reply beyond the client's timeout), answer HTTP 500 with an HTML page, or 401. It does
+ * not imitate the daemon: in "pass" and "slow" modes every request reaches the simulator.
+ */
+import { createServer, type IncomingMessage, request, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo, Socket } from "node:net";
+
+export type FaultMode = "pass" | "slow" | "http500" | "http401";
+
+export class FaultyProxy {
+  mode: FaultMode = "pass";
+  /** How long "slow" holds each reply. */
+  slowMs = 1500;
+  /** Requests that reached the simulator. */
+  forwarded = 0;
+  #server: Server;
+  #port = 0;
+  readonly #sockets = new Set<Socket>();
+
+  private constructor(
+    private readonly targetHost: string,
+    private readonly targetPort: number,
+  ) {
+    this.#server = this.#create();
+  }
+
+  static async start(targetHost: string, targetPort: number): Promise<FaultyProxy> {
+    const proxy = new FaultyProxy(targetHost, targetPort);
+    await proxy.#listen(0);
+    return proxy;
+  }
+
+  get port(): number {
+    return this.#port;
+  }
+
+  /** The proxy's URL with the given credentials (passed through to the simulator). */
+  url(user: string, password: string): string {
+    return `http://${encodeURIComponent(user)}:${encodeURIComponent(password)}@127.0.0.1:${this.#port}/`;
+  }
+
+  /** Stop listening and drop every connection: clients get ECONNREFUSED. */
+  async down(): Promise<void> {
+    for (const socket of this.#sockets) socket.destroy();
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  }
+
+  /** Listen again on the same port. */
+  async up(): Promise<void> {
+    this.#server = this.#create();
+    await this.#listen(this.#port);
+  }
+
+  async close(): Promise<void> {
+    if (this.#server.listening) await this.down();
+  }
+
+  #create(): Server {
+    const server = createServer((req, res) => void this.#handle(req, res));
+    server.on("connection", (socket) => {
+      this.#sockets.add(socket);
+      socket.on("close", () => this.#sockets.delete(socket));
+    });
+    return server;
+  }
+
+  #listen(port: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.#server.once("error", reject);
+      this.#server.listen(port, "127.0.0.1", () => {
+        this.#port = (this.#server.address() as AddressInfo).port;
+        resolve();
+      });
+    });
+  }
+
+  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const body = Buffer.concat(chunks);
+    if (this.mode === "http500") {
+      res.writeHead(500, { "Content-Type": "text/html" });
+      res.end("<html><body><h1>500 Internal Server Error</h1></body></html>");
+      return;
+    }
+    if (this.mode === "http401") {
+      res.writeHead(401, { "WWW-Authenticate": 'Basic realm="jsonrpc"', "Content-Length": "0" });
+      res.end();
+      return;
+    }
+    const slow = this.mode === "slow";
+    this.forwarded++;
+    const upstream = await new Promise<{ status: number; headers: IncomingMessage["headers"]; body: Buffer }>(
+      (resolve, reject) => {
+        const forward = request(
+          {
+            host: this.targetHost,
+            port: this.targetPort,
+            method: req.method,
+            path: req.url,
+            headers: { ...req.headers, connection: "close" },
+          },
+          (reply) => {
+            const parts: Buffer[] = [];
+            reply.on("data", (part: Buffer) => parts.push(part));
+            reply.on("end", () =>
+              resolve({
+                status: reply.statusCode ?? 502,
+                headers: reply.headers,
+                body: Buffer.concat(parts),
+              }),
+            );
+            reply.on("error", reject);
+          },
+        );
+        forward.on("error", reject);
+        forward.end(body);
+      },
+    ).catch(() => undefined);
+    if (slow) await new Promise((resolve) => setTimeout(resolve, this.slowMs));
+    if (res.destroyed || res.writableEnded) return;
+    if (!upstream) {
+      res.writeHead(502);
+      res.end();
+      return;
+    }
+    res.writeHead(upstream.status, {
+      "Content-Type": String(upstream.headers["content-type"] ?? "application/json"),
+    });
+    res.end(upstream.body);
+  }
+}

@@ -1,0 +1,104 @@
+/**
+ * The walletnotify path in detail: txids that are not ours, repeated notifications, and the
+ * original's per-transaction polling strategy (kept for comparison) following a deposit.
+ */
+import { afterEach, describe, expect, it } from "vitest";
+import { ChainFollower } from "../../src/chain/index.js";
+import { findNetworkTransaction } from "../../src/ledger/index.js";
+import { type ChainEnv, sats, startChainEnv, waitUntil } from "./support/env.js";
+
+describe.each(["sqlite", "postgres"] as const)("transaction updater on %s", (engine) => {
+  let env: ChainEnv | undefined;
+  let follower: ChainFollower | undefined;
+  afterEach(async () => {
+    await follower?.stop();
+    await env?.close();
+    env = undefined;
+    follower = undefined;
+  });
+
+  it("ignores txids that are not ours, applies ours once, and coalesces repeated notifications", async () => {
+    env = await startChainEnv({ engine });
+    const { runtime, payer, ours } = env;
+    const alice = await runtime.ledger.createAccount("alice");
+    const address = (await runtime.ledger.createReceivingAddress(alice.id)).address;
+
+    // Not in the daemon's wallet at all.
+    expect(await runtime.updater.update("ab".repeat(32))).toEqual({
+      status: "ignored",
+      txid: "ab".repeat(32),
+      reason: "not a transaction of this wallet",
+    });
+    // In the daemon's wallet, but to an address the ledger never handed out.
+    const stray = String(
+      await payer.call("sendtoaddress", [String(await ours.call("getnewaddress")), "0.1"]),
+    );
+    expect(await runtime.updater.update(stray)).toMatchObject({
+      status: "ignored",
+      reason: "touches no address of ours",
+    });
+
+    const txid = String(await payer.call("sendtoaddress", [address, "0.3"]));
+    const first = await runtime.updater.update(txid);
+    expect(first.status).toBe("updated");
+    expect(await runtime.updater.update(txid)).toEqual({ status: "unchanged", txid });
+
+    // bitcoind notifies the same txid many times; the queue runs it at most twice more.
+    await env.mine(1);
+    const before = runtime.updater.stats().notifications;
+    for (let i = 0; i < 50; i++) runtime.follower.walletNotify(txid);
+    await runtime.follower.idle();
+    expect(runtime.updater.stats().notifications - before).toBeLessThanOrEqual(2);
+    expect((await env.events()).map((e) => [e.txid, e.confirmations])).toEqual([
+      [txid, 0],
+      [txid, 1],
+    ]);
+    expect(
+      await env.runtime.ledger.run((trx, ctx) => findNetworkTransaction(trx, ctx, stray, "deposit")),
+    ).toBeUndefined();
+    expect(runtime.updater.stats()).toMatchObject({ ignored: 2, events: 2 });
+  });
+
+  it("the poll strategy follows confirmations with one gettransaction per open transaction", async () => {
+    env = await startChainEnv({ engine });
+    const { runtime, payer } = env;
+    const alice = await runtime.ledger.createAccount("alice");
+    const address = (await runtime.ledger.createReceivingAddress(alice.id)).address;
+    follower = new ChainFollower({
+      updater: runtime.updater,
+      tracker: runtime.tracker,
+      rechecker: runtime.rechecker,
+      poller: runtime.poller,
+      strategy: "poll",
+      pollPeriodMs: 50,
+      scanOnStart: false,
+    });
+    await follower.start();
+    const txid = String(await payer.call("sendtoaddress", [address, "0.25"]));
+    follower.walletNotify(txid);
+    await follower.idle();
+    for (let block = 1; block <= 3; block++) {
+      await env.mine(1);
+      await waitUntil(
+        async () =>
+          (await runtime.ledger.run((trx, ctx) => findNetworkTransaction(trx, ctx, txid, "deposit")))
+            ?.confirmations === block,
+        `confirmation ${block} by polling`,
+      );
+    }
+    expect(await runtime.ledger.accountBalance(alice.id)).toEqual({
+      confirmed: sats("0.25"),
+      unconfirmed: 0n,
+    });
+    expect((await env.events()).map((e) => [e.confirmations, e.credited])).toEqual([
+      [0, false],
+      [1, false],
+      [2, false],
+      [3, true],
+    ]);
+    // The block tracker never ran: polling alone did it.
+    expect(runtime.tracker.lastTip).toBeUndefined();
+    expect(follower.status()).toMatchObject({ strategy: "poll", lastError: undefined });
+    expect(follower.status().ticks).toBeGreaterThanOrEqual(3);
+  });
+});
