@@ -10,6 +10,17 @@ export {
   type SimulatorOptions,
   startSimulator,
 } from "./backends/simulator/index.js";
+export * from "./broadcast/index.js";
+export {
+  BlockConfirmationTracker,
+  ChainFollower,
+  commitWithEvents,
+  createCoinRuntime,
+  OpenTransactionRechecker,
+  scanReceived,
+  TransactionUpdater,
+  type TxUpdateSink,
+} from "./chain/index.js";
 export * from "./coins/index.js";
 export * from "./config/index.js";
 export * from "./db/index.js";

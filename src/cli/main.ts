@@ -2,6 +2,7 @@
 import { Command } from "commander";
 import { registerEventsCommand } from "./events.js";
 import { registerInitializeDatabaseCommand } from "./initialize-database.js";
+import { registerScanReceivedCommand } from "./scan-received.js";
 import { registerSimulateBitcoindCommand } from "./simulate-bitcoind.js";
 
 const program = new Command("cryptoassets")
@@ -9,6 +10,7 @@ const program = new Command("cryptoassets")
   .version("0.1.0");
 
 registerInitializeDatabaseCommand(program);
+registerScanReceivedCommand(program);
 registerEventsCommand(program);
 registerSimulateBitcoindCommand(program);
 
