@@ -9,7 +9,7 @@ import { adjustAccountBalance, getNetworkFeeAccount } from "./accounts.js";
 import type { LedgerContext } from "./context.js";
 import { LedgerStateError } from "./errors.js";
 import { insertReturningId } from "./insert.js";
-import type { NetworkTransaction } from "./network-transactions.js";
+import { insertNetworkTransaction, type NetworkTransaction } from "./network-transactions.js";
 
 export interface PendingSend {
   id: number;
@@ -39,21 +39,12 @@ export async function openBroadcast(
 ): Promise<number> {
   if (sendIds.length === 0) throw new LedgerStateError("a broadcast needs at least one pending send");
   const now = Date.now();
-  const ntxId = await insertReturningId(trx, ctx.engine, "ca_network_transaction", {
-    wallet_id: ctx.walletId,
-    txid: null,
-    transaction_type: "broadcast",
-    confirmations: -1,
-    block_hash: null,
-    block_height: null,
-    conflicted_at_height: null,
-    tracked: 1,
-    fee: null,
-    opened_at: now,
-    closed_at: null,
-    created_at: now,
-    updated_at: now,
-  });
+  const ntxId = await insertNetworkTransaction(
+    trx,
+    ctx,
+    { txid: null, transaction_type: "broadcast", opened_at: now },
+    now,
+  );
   const result = await trx
     .updateTable("ca_transaction")
     .set({ network_transaction_id: ntxId, updated_at: now })

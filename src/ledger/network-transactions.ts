@@ -64,6 +64,30 @@ export async function listTrackedNetworkTransactions(
     .execute();
 }
 
+/** A new network transaction: unseen (-1 confirmations), tracked. */
+export async function insertNetworkTransaction(
+  trx: Trx,
+  ctx: LedgerContext,
+  fields: { txid: string | null; transaction_type: NetworkTransactionType; opened_at?: number },
+  now: number = Date.now(),
+): Promise<number> {
+  return insertReturningId(trx, ctx.engine, "ca_network_transaction", {
+    wallet_id: ctx.walletId,
+    txid: fields.txid,
+    transaction_type: fields.transaction_type,
+    confirmations: -1,
+    block_hash: null,
+    block_height: null,
+    conflicted_at_height: null,
+    tracked: 1,
+    fee: null,
+    opened_at: fields.opened_at ?? null,
+    closed_at: null,
+    created_at: now,
+    updated_at: now,
+  });
+}
+
 /** Applies a deposit as seen on the chain; returns the txupdate payloads of what changed. */
 export async function applyDeposit(
   trx: Trx,
@@ -85,21 +109,12 @@ export async function applyDeposit(
   const now = Date.now();
   let ntx = await findNetworkTransaction(trx, ctx, seen.txid, "deposit");
   if (!ntx) {
-    const id = await insertReturningId(trx, ctx.engine, "ca_network_transaction", {
-      wallet_id: ctx.walletId,
-      txid: seen.txid,
-      transaction_type: "deposit",
-      confirmations: -1,
-      block_hash: null,
-      block_height: null,
-      conflicted_at_height: null,
-      tracked: 1,
-      fee: null,
-      opened_at: null,
-      closed_at: null,
-      created_at: now,
-      updated_at: now,
-    });
+    const id = await insertNetworkTransaction(
+      trx,
+      ctx,
+      { txid: seen.txid, transaction_type: "deposit" },
+      now,
+    );
     ntx = await trx
       .selectFrom("ca_network_transaction")
       .selectAll()
