@@ -1,0 +1,247 @@
+/**
+ * One coin inside the helper service: its metered backend and reachability probe, and two
+ * singleton duties built from the chain runtime's parts (src/chain/coin-runtime.ts):
+ *
+ * - `<coin>.chain`: the walletnotify/blocknotify listeners, the start-up scan, the block
+ *   tracker and the periodic re-check (one ChainFollower);
+ * - `<coin>.broadcaster`: the pending-sends broadcaster.
+ *
+ * Each duty runs only while this instance holds its leader lock. A ChainFollower cannot be
+ * restarted once stopped, so every acquisition builds a fresh follower (and fresh listeners)
+ * from the same updater/tracker/re-checker.
+ */
+
+import type { CoinConfig, CoinRuntime } from "../chain/coin-runtime.js";
+import { ChainFollower } from "../chain/follower.js";
+import { createNotifyListener } from "../chain/listeners.js";
+import type { Logger } from "../log.js";
+import type { NotifyListener } from "../notify/listener.js";
+import { BackendProbe } from "./backend-probe.js";
+import type { LeaderLockFactory } from "./leadership.js";
+import type { MeteredBackend } from "./metered-backend.js";
+import type { ServiceMetrics } from "./metrics.js";
+import type { HelperServiceSettings } from "./service-config.js";
+import { SingletonDuty } from "./singleton-duty.js";
+import type { CoinStatus } from "./status.js";
+import type { SubsystemRegistry } from "./subsystems.js";
+
+export interface CoinServiceOptions {
+  name: string;
+  coin: CoinConfig;
+  settings: HelperServiceSettings;
+  runtime: CoinRuntime;
+  backend: MeteredBackend;
+  backendUrl: string;
+  locks: LeaderLockFactory;
+  subsystems: SubsystemRegistry;
+  metrics: ServiceMetrics;
+  logger: Logger;
+  leaderRetryMs?: number;
+  onFailure: (subsystem: string, error: unknown) => void;
+}
+
+export class CoinService {
+  readonly name: string;
+  readonly runtime: CoinRuntime;
+  readonly backend: MeteredBackend;
+  private readonly probe: BackendProbe;
+  private readonly chainDuty: SingletonDuty;
+  private readonly broadcasterDuty: SingletonDuty;
+  private follower: ChainFollower | undefined;
+  private listeners: NotifyListener[] = [];
+  private listenerRoles = new Map<NotifyListener, "walletnotify" | "blocknotify">();
+  private lastWalletNotify: { txid: string; at: number } | null = null;
+  private lastBlock: { hash: string; at: number } | null = null;
+
+  constructor(private readonly options: CoinServiceOptions) {
+    this.name = options.name;
+    this.runtime = options.runtime;
+    this.backend = options.backend;
+    const walletName = options.coin.wallet_name ?? "default";
+    this.probe = new BackendProbe({
+      name: `${this.name}.backend`,
+      backend: options.backend,
+      subsystems: options.subsystems,
+      logger: options.logger,
+    });
+    this.chainDuty = new SingletonDuty({
+      name: `${this.name}.chain`,
+      lock: options.locks.create(`chain:${this.name}:${walletName}`),
+      duty: { start: () => this.startChain(), stop: () => this.stopChain() },
+      subsystems: options.subsystems,
+      retryMs: options.leaderRetryMs,
+      logger: options.logger,
+      onFailure: (error) => options.onFailure(`${this.name}.chain`, error),
+    });
+    const periodMs = (options.settings.broadcast_period ?? 30) * 1000;
+    this.broadcasterDuty = new SingletonDuty({
+      name: `${this.name}.broadcaster`,
+      lock: options.locks.create(`broadcast:${this.name}:${walletName}`),
+      duty: {
+        start: async () => this.runtime.broadcaster.start(periodMs),
+        stop: () => this.runtime.broadcaster.stop(),
+      },
+      subsystems: options.subsystems,
+      retryMs: options.leaderRetryMs,
+      logger: options.logger,
+      onFailure: (error) => options.onFailure(`${this.name}.broadcaster`, error),
+    });
+  }
+
+  async start(): Promise<void> {
+    // Not awaited: a daemon that does not answer (a black-holed host waits for the RPC
+    // timeout) must not hold up the rest of the service.
+    void this.probe.start();
+    await this.chainDuty.start();
+    await this.broadcasterDuty.start();
+  }
+
+  async stop(): Promise<void> {
+    this.probe.stop();
+    await Promise.all([this.chainDuty.stop(), this.broadcasterDuty.stop()]);
+  }
+
+  get isChainLeader(): boolean {
+    return this.chainDuty.isLeader;
+  }
+
+  /** Resolves when the chain follower has no work queued or running (tests, the demo). */
+  async idle(): Promise<void> {
+    await this.follower?.idle();
+  }
+
+  private async startChain(): Promise<void> {
+    const { settings, coin, metrics, logger } = this.options;
+    const blocknotify = coin.backend.blocknotify;
+    const follower = new ChainFollower({
+      updater: this.runtime.updater,
+      tracker: this.runtime.tracker,
+      rechecker: this.runtime.rechecker,
+      poller: this.runtime.poller,
+      strategy: settings.confirmation_strategy,
+      pollPeriodMs: (settings.poll_period ?? 10) * 1000,
+      recheckPeriodMs: (settings.recheck_period ?? 600) * 1000,
+      pollTip: blocknotify === undefined,
+      logger: logger.child({ coin: this.name }),
+    });
+    const listeners: NotifyListener[] = [];
+    this.listenerRoles = new Map();
+    if (coin.backend.walletnotify) {
+      listeners.push(
+        createNotifyListener(
+          coin.backend.walletnotify,
+          (txid) => {
+            metrics.notificationReceived(this.name, "walletnotify");
+            this.lastWalletNotify = { txid, at: Date.now() };
+            follower.walletNotify(txid);
+          },
+          logger,
+        ),
+      );
+      this.listenerRoles.set(listeners[0] as NotifyListener, "walletnotify");
+    }
+    if (blocknotify) {
+      listeners.push(
+        createNotifyListener(
+          blocknotify,
+          (hash) => {
+            metrics.notificationReceived(this.name, "blocknotify");
+            this.lastBlock = { hash, at: Date.now() };
+            follower.blockNotify(hash);
+          },
+          logger,
+        ),
+      );
+      this.listenerRoles.set(listeners[listeners.length - 1] as NotifyListener, "blocknotify");
+    }
+    this.follower = follower;
+    // Listeners first: a txid notified during the start-up scan is queued, not lost.
+    try {
+      for (const listener of listeners) {
+        await listener.start();
+        this.listeners.push(listener);
+      }
+    } catch (error) {
+      await this.stopChain();
+      throw error;
+    }
+    await follower.start();
+  }
+
+  private async stopChain(): Promise<void> {
+    const listeners = this.listeners;
+    this.listeners = [];
+    await Promise.allSettled(listeners.map((listener) => listener.close()));
+    await this.follower?.stop();
+  }
+
+  /** Reflects the follower's own failures on the status page (it retries by itself). */
+  refreshSubsystems(subsystems: SubsystemRegistry): void {
+    const follower = this.follower;
+    const name = `${this.name}.chain`;
+    const entry = subsystems.get(name);
+    if (!follower || !this.chainDuty.isLeader || !entry) return;
+    const status = follower.status();
+    if (status.consecutiveFailures > 0 && status.lastError) {
+      subsystems.set(
+        name,
+        "degraded",
+        `${status.lastError.work} failed: ${status.lastError.message}; retrying`,
+      );
+    } else if (entry.state === "degraded") {
+      subsystems.set(name, "running");
+    }
+    const backendName = `${this.name}.backend`;
+    // A call failed since the probe last succeeded: report it now rather than at the next probe.
+    if (this.backend.health.state === "unreachable" && subsystems.get(backendName)?.state === "running") {
+      subsystems.set(
+        backendName,
+        "degraded",
+        `${this.backend.health.lastError ?? "daemon unreachable"}; retrying`,
+      );
+    } else if (
+      this.backend.health.state === "reachable" &&
+      subsystems.get(backendName)?.state === "degraded"
+    ) {
+      subsystems.set(backendName, "running");
+    }
+  }
+
+  /** Where the running listeners listen (`http://127.0.0.1:28882`, `pipe:/path`…), by role. */
+  listenerAddresses(): Array<{ role: "walletnotify" | "blocknotify"; address: string }> {
+    return this.listeners.map((listener) => ({
+      role: this.listenerRoles.get(listener) ?? "walletnotify",
+      address: listener.describe(),
+    }));
+  }
+
+  tipHeight(): number | undefined {
+    return this.tip()?.height;
+  }
+
+  private tip(): { height: number; hash: string } | undefined {
+    const fromTracker = this.follower?.status().lastTip;
+    const fromProbe = this.backend.lastTip;
+    if (fromTracker && fromProbe) return fromTracker.height >= fromProbe.height ? fromTracker : fromProbe;
+    return fromTracker ?? fromProbe;
+  }
+
+  status(): CoinStatus {
+    const tip = this.tip();
+    // Without blocknotify the tip is polled: record when we first saw each new tip.
+    if (tip && this.lastBlock?.hash !== tip.hash && !this.options.coin.backend.blocknotify) {
+      this.lastBlock = { hash: tip.hash, at: Date.now() };
+    }
+    return {
+      coin: this.name,
+      wallet: this.options.coin.wallet_name ?? "default",
+      backend_url: this.options.backendUrl,
+      backend: { ...this.backend.health },
+      follower_leader: this.chainDuty.isLeader,
+      broadcaster_leader: this.broadcasterDuty.isLeader,
+      tip: tip ? { height: tip.height, hash: tip.hash } : null,
+      last_walletnotify: this.lastWalletNotify,
+      last_block: this.lastBlock,
+    };
+  }
+}

@@ -1,0 +1,253 @@
+/**
+ * The HTML dashboard (GET /). Rendered on the server from the status snapshot; every value
+ * that comes from the database, the daemon or the configuration goes through `esc()` — txids,
+ * addresses, handler names and error messages are all data someone else controls.
+ *
+ * Auto-refresh: a small inline script re-fetches `/?fragment=1` (the same rendering,
+ * without the page shell) every two seconds and swaps it in, so the page stays put while
+ * the numbers move. Without JavaScript it is a static snapshot.
+ */
+import type { CoinStatus, StatusSnapshot } from "./status.js";
+import type { EventRow, ProblemDeliveryRow } from "./status-queries.js";
+
+const ESCAPES: Record<string, string> = {
+  "&": "&amp;",
+  "<": "&lt;",
+  ">": "&gt;",
+  '"': "&quot;",
+  "'": "&#39;",
+};
+
+export function esc(value: unknown): string {
+  if (value === null || value === undefined) return "";
+  return String(value).replace(/[&<>"']/g, (c) => ESCAPES[c] ?? c);
+}
+
+function ago(at: number | null | undefined, now: number): string {
+  if (at === null || at === undefined || at <= 0) return "never";
+  const seconds = Math.max(0, Math.round((now - at) / 1000));
+  if (seconds < 60) return `${seconds}s ago`;
+  if (seconds < 3600) return `${Math.floor(seconds / 60)}m ago`;
+  if (seconds < 86_400) return `${Math.floor(seconds / 3600)}h ago`;
+  return `${Math.floor(seconds / 86_400)}d ago`;
+}
+
+function until(at: number, now: number): string {
+  const seconds = Math.round((at - now) / 1000);
+  return seconds <= 0 ? "due now" : `in ${seconds}s`;
+}
+
+function short(hash: string | null | undefined, keep = 12): string {
+  if (!hash) return "";
+  return hash.length > keep + 1 ? `${hash.slice(0, keep)}…` : hash;
+}
+
+function badge(text: string, kind: "ok" | "warn" | "bad" | "info"): string {
+  return `<span class="badge ${kind}">${esc(text)}</span>`;
+}
+
+function stateBadge(state: string): string {
+  const kind =
+    state === "running" || state === "reachable" || state === "delivered"
+      ? "ok"
+      : state === "standby" || state === "pending" || state === "unknown"
+        ? "info"
+        : state === "failed" || state === "dead" || state === "unreachable"
+          ? "bad"
+          : "warn";
+  return badge(state, kind);
+}
+
+/** Headers starting with "#" head a numeric (right-aligned) column; the "#" is not shown. */
+function table(headers: string[], rows: string[], empty: string): string {
+  if (rows.length === 0) return `<p class="empty">${esc(empty)}</p>`;
+  const head = headers
+    .map((h) => (h.startsWith("#") ? `<th class="num">${esc(h.slice(1))}</th>` : `<th>${esc(h)}</th>`))
+    .join("");
+  return `<table><thead><tr>${head}</tr></thead><tbody>${rows.join("")}</tbody></table>`;
+}
+
+function coinRow(coin: CoinStatus, now: number): string {
+  const backend = coin.backend;
+  const backendCell =
+    backend.state === "unreachable"
+      ? `${stateBadge(backend.state)} <span class="err">${esc(backend.lastError)}</span> <span class="muted">since ${esc(ago(backend.since, now))}</span>`
+      : stateBadge(backend.state);
+  const roles = [
+    coin.follower_leader ? "chain follower" : "follower standby",
+    coin.broadcaster_leader ? "broadcaster" : "broadcaster standby",
+  ].join(", ");
+  return `<tr data-coin="${esc(coin.coin)}">
+<td><b>${esc(coin.coin.toUpperCase())}</b> <span class="muted">${esc(coin.wallet)}</span></td>
+<td><code>${esc(coin.backend_url)}</code><br>${backendCell}</td>
+<td class="num" data-tip-height="${esc(coin.tip?.height ?? "")}">${esc(coin.tip?.height ?? "–")}</td>
+<td>${coin.last_walletnotify ? `<code title="${esc(coin.last_walletnotify.txid)}">${esc(short(coin.last_walletnotify.txid))}</code> ${esc(ago(coin.last_walletnotify.at, now))}` : "never"}</td>
+<td>${coin.last_block ? `<code title="${esc(coin.last_block.hash)}">${esc(short(coin.last_block.hash))}</code> ${esc(ago(coin.last_block.at, now))}` : "never"}</td>
+<td>${esc(roles)}</td>
+</tr>`;
+}
+
+function dataField(row: { data: Record<string, unknown> }, key: string): unknown {
+  return row.data[key];
+}
+
+function eventRow(event: EventRow, now: number): string {
+  const deliveries = event.deliveries
+    .map(
+      (d) =>
+        `<span title="${esc(d.last_error ?? "")}">${esc(d.handler)} ${stateBadge(d.state === "pending" && d.attempts > 0 ? "failing" : d.state)}</span>`,
+    )
+    .join(" ");
+  const credited = dataField(event, "credited") === true;
+  return `<tr class="event" data-event-id="${esc(event.event_id)}" data-txid="${esc(dataField(event, "txid"))}" data-confirmations="${esc(dataField(event, "confirmations"))}">
+<td>${esc(ago(event.created_at, now))}</td>
+<td><code>${esc(event.event_id)}</code></td>
+<td>${esc(event.event_name)}</td>
+<td>${esc(String(dataField(event, "coin_name") ?? "").toUpperCase())} ${esc(dataField(event, "transaction_type"))}</td>
+<td><code title="${esc(dataField(event, "txid"))}">${esc(short(String(dataField(event, "txid") ?? "")))}</code></td>
+<td><code>${esc(dataField(event, "address"))}</code></td>
+<td class="num">${esc(dataField(event, "amount"))}</td>
+<td class="num">${esc(dataField(event, "confirmations"))}</td>
+<td>${credited ? badge("credited", "ok") : badge("not credited", "info")}</td>
+<td>${deliveries}</td>
+</tr>`;
+}
+
+function problemRow(row: ProblemDeliveryRow, now: number, admin: boolean): string {
+  const action = admin
+    ? `<button type="button" class="redeliver" data-event-id="${esc(row.event_id)}">Redeliver</button>`
+    : "";
+  return `<tr data-event-id="${esc(row.event_id)}">
+<td>${esc(row.handler)}</td>
+<td><code>${esc(row.event_id)}</code></td>
+<td><code>${esc(short(String(dataField(row, "txid") ?? "")))}</code> ${esc(dataField(row, "confirmations"))} conf.</td>
+<td class="num">${esc(row.attempts)}</td>
+<td class="err">${esc(row.last_status ?? "")} ${esc(row.last_error ?? "")}</td>
+<td>${row.state === "dead" ? "–" : esc(until(row.next_attempt_at, now))}</td>
+<td>${action}</td>
+</tr>`;
+}
+
+/** The part of the page that refreshes: everything below the title. */
+export function renderDashboardFragment(status: StatusSnapshot): string {
+  const now = status.generated_at;
+  const admin = status.service.admin_actions;
+  const health = status.health.ok
+    ? badge("healthy", "ok")
+    : `${badge("unhealthy", "bad")}<ul class="problems">${status.health.problems.map((p) => `<li>${esc(p)}</li>`).join("")}</ul>`;
+  const service = status.service;
+  const coins = table(
+    ["Coin", "Backend", "#Tip height", "Last walletnotify", "Last block", "Duties here"],
+    status.coins.map((c) => coinRow(c, now)),
+    "No coins configured.",
+  );
+  const subsystems = table(
+    ["Subsystem", "State", "Detail", "Since"],
+    status.subsystems.map(
+      (s) =>
+        `<tr><td>${esc(s.name)}</td><td>${stateBadge(s.state)}</td><td>${esc(s.detail ?? "")}</td><td>${esc(ago(s.since, now))}</td></tr>`,
+    ),
+    "No subsystems.",
+  );
+  const open = table(
+    ["Coin", "Type", "Txid", "#Amount", "#Confirmations", "Credited", "#Block"],
+    status.open_transactions.map(
+      (t) => `<tr class="open-tx" data-txid="${esc(t.txid)}" data-confirmations="${esc(t.confirmations)}">
+<td>${esc(t.coin.toUpperCase())}</td><td>${esc(t.type)}</td><td><code title="${esc(t.txid)}">${esc(short(t.txid, 16))}</code></td>
+<td class="num">${esc(t.amount)}</td><td class="num">${esc(t.confirmations)}</td>
+<td>${t.type === "deposit" ? (t.credited ? badge("credited", "ok") : badge("not yet", "info")) : ""}</td>
+<td class="num">${esc(t.block_height ?? "mempool")}</td></tr>`,
+    ),
+    "No open network transactions.",
+  );
+  const handlers = table(
+    ["Handler", "#Delivered", "#Pending", "#Failing", "#Dead"],
+    status.events.handlers.map(
+      (h) =>
+        `<tr><td>${esc(h.handler)}</td><td class="num">${esc(h.delivered)}</td><td class="num">${esc(h.pending)}</td><td class="num">${h.failing > 0 ? badge(String(h.failing), "warn") : "0"}</td><td class="num">${h.dead > 0 ? badge(String(h.dead), "bad") : "0"}</td></tr>`,
+    ),
+    "No deliveries yet.",
+  );
+  const recent = table(
+    ["When", "Event id", "Event", "Kind", "Txid", "Address", "#Amount", "#Conf.", "Credited", "Deliveries"],
+    status.events.recent.map((e) => eventRow(e, now)),
+    "No events yet.",
+  );
+  const problemHeaders = [
+    "Handler",
+    "Event id",
+    "Transaction",
+    "#Attempts",
+    "Last error",
+    "Next attempt",
+    "",
+  ];
+  const failing = table(
+    problemHeaders,
+    status.events.failing.map((r) => problemRow(r, now, admin)),
+    "No failing deliveries.",
+  );
+  const deadAction =
+    admin && status.events.dead.length > 0
+      ? `<p><button type="button" id="redeliver-dead">Redeliver all dead</button></p>`
+      : "";
+  const dead = table(
+    problemHeaders,
+    status.events.dead.map((r) => problemRow(r, now, admin)),
+    "No dead deliveries.",
+  );
+  const interrupted = table(
+    ["Coin", "Wallet", "#Network tx id", "Opened", "#Sends", "#Amount"],
+    status.interrupted_broadcasts.map(
+      (b) =>
+        `<tr><td>${esc(b.coin.toUpperCase())}</td><td>${esc(b.wallet)}</td><td class="num">${esc(b.id)}</td><td>${esc(ago(b.opened_at, now))}</td><td class="num">${esc(b.sends)}</td><td class="num">${esc(b.amount)}</td></tr>`,
+    ),
+    "None — every broadcast either completed or was never started.",
+  );
+  return `<section class="summary">${health}
+<p class="muted">instance <code>${esc(service.instance_id.slice(0, 8))}</code> · pid ${esc(service.pid)} · ${esc(service.state)} · up ${esc(service.uptime_seconds)}s ·
+database ${esc(service.database.engine)} <code>${esc(service.database.url)}</code> · leadership ${esc(service.leadership)} ·
+${admin ? "admin actions enabled (Bearer token)" : "read-only (no status-server.admin_token configured)"} · events written here ${esc(status.events.created_by_this_process)}</p></section>
+<h2>Coins</h2>${coins}
+<h2>Open transactions</h2>${open}
+<h2>Recent events</h2>${recent}
+<h2>Event handlers</h2>${handlers}
+<h2>Failing deliveries</h2>${failing}
+<h2>Dead deliveries</h2>${deadAction}${dead}
+<h2>Interrupted broadcasts</h2>${interrupted}
+<h2>Subsystems</h2>${subsystems}
+<p class="muted">Updated ${esc(new Date(now).toISOString())} · <a href="/status.json">status.json</a> · <a href="/metrics">metrics</a> · <a href="/health">health</a></p>`;
+}
+
+const STYLE = `
+body{font:14px/1.4 system-ui,sans-serif;margin:0;color:#1d2330;background:#f6f7f9}
+header{background:#1d2330;color:#fff;padding:10px 20px}header h1{margin:0;font-size:18px}
+main{padding:10px 20px 40px}h2{font-size:15px;margin:22px 0 6px}
+table{border-collapse:collapse;width:100%;background:#fff;box-shadow:0 1px 2px #0001}
+th,td{text-align:left;padding:4px 8px;border-bottom:1px solid #e4e7ec;vertical-align:top}
+th{background:#eef0f4;font-weight:600}td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
+code{font:12px ui-monospace,monospace}.muted{color:#6b7280}.err{color:#b42318}.empty{color:#6b7280;margin:4px 0}
+.badge{display:inline-block;padding:0 6px;border-radius:8px;font-size:12px;font-weight:600}
+.ok{background:#d1fadf;color:#05603a}.warn{background:#fef0c7;color:#93370d}.bad{background:#fee4e2;color:#b42318}.info{background:#e0eaff;color:#1d3f8f}
+.problems{margin:4px 0;color:#b42318}button{font-size:12px}`;
+
+const SCRIPT = `
+(function(){
+  var main=document.getElementById("main");
+  function token(){var t=sessionStorage.getItem("cryptoassets-admin-token");if(!t){t=prompt("Admin token (status-server.admin_token)");if(t)sessionStorage.setItem("cryptoassets-admin-token",t);}return t;}
+  function post(path){var t=token();if(!t)return;fetch(path,{method:"POST",headers:{authorization:"Bearer "+t}}).then(function(r){if(r.status===401||r.status===403)sessionStorage.removeItem("cryptoassets-admin-token");return r.text().then(function(b){alert(r.status+" "+b);refresh();});});}
+  main.addEventListener("click",function(e){var b=e.target;if(!(b instanceof HTMLButtonElement))return;
+    if(b.id==="redeliver-dead")post("/events/redeliver-dead");
+    else if(b.classList.contains("redeliver"))post("/events/"+encodeURIComponent(b.getAttribute("data-event-id"))+"/redeliver");});
+  function refresh(){fetch("/?fragment=1",{cache:"no-store"}).then(function(r){return r.ok?r.text():null}).then(function(html){if(html!==null)main.innerHTML=html;}).catch(function(){});}
+  setInterval(refresh,2000);
+})();`;
+
+export function renderDashboard(status: StatusSnapshot): string {
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<title>cryptoassets helper service</title><style>${STYLE}</style></head>
+<body><header><h1>cryptoassets helper service</h1></header>
+<main id="main">${renderDashboardFragment(status)}</main>
+<script>${SCRIPT}</script></body></html>`;
+}

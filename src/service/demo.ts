@@ -1,0 +1,295 @@
+/**
+ * `cryptoassets demo`: the whole product on one machine, no daemon or database server
+ * needed. It starts the bundled regtest simulator in-process (a "payer" wallet with 101
+ * mined blocks, and "ours"), a helper service on a SQLite file in a temp dir with two event
+ * handlers — a signed HTTP webhook to a small built-in receiver and a shell script that
+ * appends to a log file — then does what an application does: creates an account and a
+ * receiving address, gets paid, and watches the txupdate events arrive, confirmations
+ * 0 → 15 (credited at 3), while a block is mined about every half second.
+ *
+ * Blocks are paced by the events: the next block is mined once the receiver has seen the
+ * confirmations of the previous one, so every state is shown even on a slow machine.
+ *
+ * The simulator's walletnotify/blocknotify commands call the service's HTTP notify
+ * listeners exactly as bitcoind's `curl --data "txid=%s" …` would (with `node -e` when curl
+ * is missing). Listener ports are ephemeral unless `--port-base` is given; the commands read
+ * them from files in the temp dir, written once the listeners are up.
+ */
+import { randomBytes } from "node:crypto";
+import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { delimiter, isAbsolute, join, resolve } from "node:path";
+import { LosslessNumber } from "lossless-json";
+import { BitcoindRpcClient } from "../backends/bitcoind/rpc-client.js";
+import { type Simulator, shellQuote, startSimulator } from "../backends/simulator/index.js";
+import { formatAmount } from "../coins/amount.js";
+import type { CryptoassetsEvent, TxUpdateData } from "../events/types.js";
+import { type Logger, silentLogger } from "../log.js";
+import { startWebhookReceiver, type WebhookReceiver } from "./demo-receiver.js";
+import { ServiceError } from "./errors.js";
+import { type HelperService, startHelperService } from "./helper-service.js";
+import type { HelperServiceConfig } from "./service-config.js";
+
+export interface DemoOptions {
+  /** Stop once the deposit is final (max confirmations delivered); default false (run until aborted). */
+  once?: boolean;
+  /** Ports base..base+4: simulator, status server, webhook receiver, walletnotify, blocknotify. Default: ephemeral. */
+  portBase?: number;
+  /** Database URL, or a path to a SQLite file; default a SQLite file in the temp dir. */
+  db?: string;
+  /** Minimum time between blocks (default 500 ms). */
+  blockIntervalMs?: number;
+  /** How long to wait for one event before giving up (default 30 s). */
+  eventTimeoutMs?: number;
+  /** Where the demo's narrative goes (default console.log). */
+  print?: (line: string) => void;
+  /** The helper service's own logs (default: none). */
+  logger?: Logger;
+  /** Abort to stop the demo (Ctrl-C). */
+  signal?: AbortSignal;
+  /** Called once the dashboard is up (tests, the browser check). */
+  onReady?: (info: { dashboardUrl: string; address: string }) => void;
+}
+
+export interface DemoResult {
+  txid: string;
+  address: string;
+  /** Confirmation states delivered to the webhook receiver, in arrival order (duplicates removed). */
+  confirmations: number[];
+  /** The account's credited balance at the end, decimal string. */
+  balance: string;
+  dashboardUrl: string;
+}
+
+export class DemoError extends ServiceError {
+  override name = "DemoError";
+}
+
+const DEMO_AMOUNT = "0.50000000";
+const MAX_CONFIRMATIONS = 15;
+const CREDIT_THRESHOLD = 3;
+
+function onPath(command: string): boolean {
+  for (const dir of (process.env.PATH ?? "").split(delimiter)) {
+    try {
+      accessSync(join(dir, command), constants.X_OK);
+      return true;
+    } catch {
+      // not here
+    }
+  }
+  return false;
+}
+
+/** The -walletnotify / -blocknotify command: POST `<field>=%s` to the port read from portFile. */
+function notifyCommand(portFile: string, field: "txid" | "blockhash", onlyWallet?: string): string {
+  const file = shellQuote(portFile);
+  const url = `"http://127.0.0.1:$(cat ${file})/"`;
+  const post = onPath("curl")
+    ? `curl -s -m 5 --data ${field}=%s ${url}`
+    : `${shellQuote(process.execPath)} -e 'fetch(process.argv[1],{method:"POST",body:process.argv[2]}).catch(()=>{})' ${url} ${field}=%s`;
+  const guard = onlyWallet === undefined ? "" : `[ %w = ${shellQuote(onlyWallet)} ] && `;
+  // Until the listener is up there is no port file: the notification is dropped, as bitcoind's
+  // curl would fail against a service that is not running yet (the start-up scan catches up).
+  return `${guard}[ -r ${file} ] && ${post} >/dev/null 2>&1; true`;
+}
+
+function databaseUrl(db: string | undefined, dir: string): string {
+  if (db === undefined) return `sqlite://${join(dir, "demo.db")}`;
+  if (db.includes("://")) return db;
+  return `sqlite://${isAbsolute(db) ? db : resolve(db)}`;
+}
+
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolveSleep) => {
+    if (signal?.aborted) return resolveSleep();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolveSleep();
+    }
+    signal?.addEventListener("abort", done, { once: true });
+  });
+
+function describeEvent(data: TxUpdateData, eventId: string): string {
+  const conf = String(data.confirmations).padStart(2);
+  const credited = data.credited ? "credited    " : "not credited";
+  return `  txupdate  confirmations ${conf}  ${credited}  ${data.amount} ${data.coin_name.toUpperCase()}  ${data.transaction_type}  txid ${data.txid.slice(0, 16)}…  event ${eventId}`;
+}
+
+export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
+  const print = options.print ?? ((line: string) => console.log(line));
+  const signal = options.signal;
+  const interval = options.blockIntervalMs ?? 500;
+  const eventTimeout = options.eventTimeoutMs ?? 30_000;
+  const base = options.portBase;
+  const port = (offset: number) => (base === undefined ? 0 : base + offset);
+  const dir = mkdtempSync(join(tmpdir(), "cryptoassets-demo-"));
+  const walletnotifyPortFile = join(dir, "walletnotify.port");
+  const blocknotifyPortFile = join(dir, "blocknotify.port");
+  const scriptLog = join(dir, "script-handler.log");
+  const secret = `whsec_${randomBytes(24).toString("base64")}`;
+
+  let sim: Simulator | undefined;
+  let receiver: WebhookReceiver | undefined;
+  let service: HelperService | undefined;
+  const clients: BitcoindRpcClient[] = [];
+
+  // Events for our deposit address, deduplicated by event id (deliveries are at-least-once).
+  let address = "";
+  const received: CryptoassetsEvent<"txupdate">[] = [];
+  let wake: (() => void) | undefined;
+  const confirmationsSeen = () => received.map((event) => event.data.confirmations);
+  const waitForConfirmations = async (confirmations: number) => {
+    const deadline = Date.now() + eventTimeout;
+    while (!confirmationsSeen().includes(confirmations)) {
+      if (signal?.aborted) return false;
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        throw new DemoError(
+          `no txupdate with ${confirmations} confirmation(s) reached the webhook receiver within ${eventTimeout / 1000}s (seen: ${confirmationsSeen().join(", ") || "none"}); see the dashboard for failing deliveries`,
+        );
+      }
+      await new Promise<void>((resolveWait) => {
+        const timer = setTimeout(resolveWait, Math.min(left, 250));
+        wake = () => {
+          clearTimeout(timer);
+          resolveWait();
+        };
+      });
+    }
+    return true;
+  };
+
+  try {
+    sim = await startSimulator({
+      port: port(0),
+      walletNotify: notifyCommand(walletnotifyPortFile, "txid", "ours"),
+      blockNotify: notifyCommand(blocknotifyPortFile, "blockhash"),
+    });
+    const rpc = (wallet?: string) => {
+      const client = new BitcoindRpcClient({ url: sim?.url ?? "", ...(wallet ? { wallet } : {}) });
+      clients.push(client);
+      return client;
+    };
+    const root = rpc();
+    await root.call("createwallet", ["payer"]);
+    await root.call("createwallet", ["ours"]);
+    const payer = rpc("payer");
+    const payerAddress = String(await payer.call("getnewaddress"));
+    await payer.call("generatetoaddress", [101, payerAddress]);
+
+    receiver = await startWebhookReceiver({
+      port: port(2),
+      secret,
+      onEvent: (event, duplicate) => {
+        if (event.event_name !== "txupdate") return;
+        const data = (event as CryptoassetsEvent<"txupdate">).data;
+        if (data.address !== address) return;
+        if (duplicate) {
+          print(`  (repeated delivery of event ${event.event_id} ignored: deliveries are at-least-once)`);
+          return;
+        }
+        received.push(event as CryptoassetsEvent<"txupdate">);
+        print(describeEvent(data, event.event_id));
+        wake?.();
+      },
+    });
+
+    const config: HelperServiceConfig = {
+      database: { url: databaseUrl(options.db, dir) },
+      coins: {
+        btc: {
+          backend: {
+            class: "bitcoind",
+            url: sim.url,
+            wallet: "ours",
+            walletnotify: { class: "http", ip: "127.0.0.1", port: port(3) },
+            blocknotify: { class: "http", ip: "127.0.0.1", port: port(4) },
+          },
+          network: "regtest",
+          max_confirmation_count: MAX_CONFIRMATIONS,
+          credit_threshold: CREDIT_THRESHOLD,
+        },
+      },
+      events: {
+        webhook: { class: "http", url: receiver.url, secret, format: "form", timeout: 10 },
+        script: {
+          class: "script",
+          script: `echo "$CRYPTOASSETS_EVENT_ID $CRYPTOASSETS_EVENT_DATA" >> ${shellQuote(scriptLog)}`,
+          timeout: 10,
+        },
+      },
+      "status-server": { ip: "127.0.0.1", port: port(1) },
+      service: {
+        broadcast_period: 5,
+        poll_period: 2,
+        shutdown_grace_period: 5,
+        dispatcher: { poll_interval: 1 },
+      },
+    };
+    service = await startHelperService(config, { logger: options.logger ?? silentLogger });
+    const running = service;
+    void running.done.then((exit) => {
+      if (exit.code !== 0) print(`helper service stopped: ${exit.reason}`);
+    });
+    for (const listener of running.coin("btc").listenerAddresses()) {
+      const listenerPort = new URL(listener.address).port;
+      writeFileSync(
+        listener.role === "walletnotify" ? walletnotifyPortFile : blocknotifyPortFile,
+        listenerPort,
+      );
+    }
+    const dashboardUrl = running.statusUrl ?? "(status server disabled)";
+
+    print("cryptoassets demo — regtest simulator + helper service + webhook and script handlers");
+    print(`  bitcoind (simulator)  ${sim.maskedUrl}  wallets "payer" (101 blocks mined) and "ours"`);
+    print(`  database              ${running.database.url}`);
+    print(`  dashboard             ${dashboardUrl}`);
+    print(`  webhook receiver      ${receiver.url}  (Standard Webhooks signature verified)`);
+    print(`  script handler log    ${scriptLog}`);
+
+    const ledger = running.ledger("btc");
+    const account = await ledger.account("demo customer");
+    const created = await ledger.createReceivingAddress(account.id, { label: "demo deposit" });
+    address = created.address;
+    print(`account "demo customer" (#${account.id}) receiving address ${address}`);
+    options.onReady?.({ dashboardUrl, address });
+
+    const txid = String(await payer.call("sendtoaddress", [address, new LosslessNumber(DEMO_AMOUNT)]));
+    print(`payer sent ${DEMO_AMOUNT} BTC in ${txid}; mining a block about every ${interval / 1000}s`);
+
+    if (await waitForConfirmations(0)) {
+      for (let height = 1; height <= MAX_CONFIRMATIONS && !signal?.aborted; height++) {
+        const started = Date.now();
+        await payer.call("generatetoaddress", [1, payerAddress]);
+        if (!(await waitForConfirmations(height))) break;
+        await sleep(Math.max(0, interval - (Date.now() - started)), signal);
+      }
+    }
+    const balance = formatAmount((await ledger.accountBalance(account.id)).confirmed, 8);
+    const states = confirmationsSeen();
+    if (states.includes(MAX_CONFIRMATIONS)) {
+      print(
+        `deposit final: ${new Set(states).size} confirmation states delivered (credited at ${CREDIT_THRESHOLD}); account balance ${balance} BTC`,
+      );
+    }
+    if (!options.once && !signal?.aborted) {
+      print(
+        `still mining (a block every ${(interval * 4) / 1000}s); dashboard at ${dashboardUrl} — press Ctrl-C to stop`,
+      );
+      while (!signal?.aborted) {
+        await sleep(interval * 4, signal);
+        if (!signal?.aborted) await payer.call("generatetoaddress", [1, payerAddress]);
+      }
+    }
+    return { txid, address, confirmations: states, balance, dashboardUrl };
+  } finally {
+    await service?.stop("demo finished");
+    await receiver?.close();
+    await Promise.allSettled(clients.map((client) => client.close()));
+    await sim?.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,41 @@
+/**
+ * The part of the parsed configuration (src/config) the helper service reads, as a
+ * structural type: the full `CryptoassetsConfig` is assignable to it, and tests or
+ * embedding applications can pass a plain object with just these keys.
+ */
+import type { ChainServiceConfig, CoinConfig } from "../chain/coin-runtime.js";
+import type { EventHandlerConfig } from "../events/handlers/factory.js";
+
+export interface StatusServerConfig {
+  ip?: string;
+  /** 0 picks a free port. */
+  port?: number;
+  /** Enables POST /events/… admin actions (Bearer token). */
+  admin_token?: string;
+  /** false: no status server at all. */
+  enabled?: boolean;
+}
+
+export interface DispatcherConfig {
+  concurrency?: number;
+  /** Seconds between attempts. */
+  retry_schedule?: readonly number[];
+  /** Seconds; the safety poll when no wake-up arrives. */
+  poll_interval?: number;
+}
+
+export interface HelperServiceSettings extends ChainServiceConfig {
+  /** Seconds the service may take to stop on SIGTERM/SIGINT (default 10). */
+  shutdown_grace_period?: number;
+  dispatcher?: DispatcherConfig;
+}
+
+export interface HelperServiceConfig {
+  database: { url: string };
+  coins: Record<string, CoinConfig>;
+  events?: Record<string, EventHandlerConfig>;
+  "status-server"?: StatusServerConfig;
+  service?: HelperServiceSettings;
+}
+
+export const DEFAULT_SHUTDOWN_GRACE_SECONDS = 10;

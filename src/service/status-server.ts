@@ -1,0 +1,170 @@
+/**
+ * The status server (default 127.0.0.1:18881): health for load balancers and process
+ * supervisors, the snapshot as JSON, Prometheus metrics, and the HTML dashboard.
+ *
+ * Mutating actions (redeliver) need `status-server.admin_token` as a Bearer token. Without a
+ * configured token they answer 403 — a status page reachable by anyone on the network must
+ * not become a way to replay payments notifications. The token is compared in constant time
+ * and never rendered anywhere.
+ */
+import { createHash, timingSafeEqual } from "node:crypto";
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
+import { type Logger, silentLogger } from "../log.js";
+import { renderDashboard, renderDashboardFragment } from "./dashboard.js";
+import { StatusServerError } from "./errors.js";
+import type { StatusSource } from "./status.js";
+
+export const DEFAULT_STATUS_IP = "127.0.0.1";
+export const DEFAULT_STATUS_PORT = 18881;
+
+export interface StatusServerOptions {
+  ip?: string;
+  /** 0 picks a free port (read it back from `port`). */
+  port?: number;
+  adminToken?: string;
+  logger?: Logger;
+  /** Called when the server dies after it started (the service treats it as a failed subsystem). */
+  onFailure?: (error: Error) => void;
+}
+
+function sameToken(given: string, expected: string): boolean {
+  const digest = (text: string) => createHash("sha256").update(text).digest();
+  return timingSafeEqual(digest(given), digest(expected));
+}
+
+export class StatusServer {
+  private server: FastifyInstance | undefined;
+  private boundPort: number | undefined;
+  private readonly ip: string;
+  private readonly logger: Logger;
+
+  constructor(
+    private readonly source: StatusSource,
+    private readonly options: StatusServerOptions = {},
+  ) {
+    this.ip = options.ip ?? DEFAULT_STATUS_IP;
+    this.logger = (options.logger ?? silentLogger).child({ module: "service.status-server" });
+  }
+
+  get port(): number {
+    if (this.boundPort === undefined)
+      throw new StatusServerError("status server: port is known only after start()");
+    return this.boundPort;
+  }
+
+  get url(): string {
+    const host = this.ip.includes(":") ? `[${this.ip}]` : this.ip;
+    return `http://${host}:${this.boundPort ?? this.options.port ?? DEFAULT_STATUS_PORT}/`;
+  }
+
+  async start(): Promise<void> {
+    const server = this.build();
+    const port = this.options.port ?? DEFAULT_STATUS_PORT;
+    try {
+      await server.listen({ host: this.ip, port });
+    } catch (error) {
+      await server.close().catch(() => undefined);
+      throw new StatusServerError(
+        `status server could not listen on ${this.ip}:${port}: ${(error as Error).message} (set status-server.port)`,
+      );
+    }
+    const address = server.server.address();
+    this.boundPort = typeof address === "object" && address !== null ? address.port : port;
+    server.server.on("error", (error) => this.options.onFailure?.(error));
+    this.server = server;
+    this.logger.info({ url: this.url }, "status server listening");
+  }
+
+  async close(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    if (!server) return;
+    await server.close();
+  }
+
+  private authorize(request: FastifyRequest, reply: FastifyReply): boolean {
+    const expected = this.options.adminToken;
+    if (!expected) {
+      void reply
+        .code(403)
+        .type("text/plain")
+        .send("admin actions are disabled: set status-server.admin_token to enable them\n");
+      return false;
+    }
+    const header = request.headers.authorization ?? "";
+    const match = /^Bearer\s+(.+)$/i.exec(header);
+    if (!match || !sameToken((match[1] as string).trim(), expected)) {
+      this.logger.warn(
+        { remote: request.ip, url: request.url },
+        "rejected admin request without a valid token",
+      );
+      void reply
+        .code(401)
+        .header("www-authenticate", 'Bearer realm="cryptoassets"')
+        .type("text/plain")
+        .send("a valid admin token is required (Authorization: Bearer <status-server.admin_token>)\n");
+      return false;
+    }
+    return true;
+  }
+
+  private build(): FastifyInstance {
+    const server = Fastify({ logger: false, connectionTimeout: 30_000, requestTimeout: 30_000 });
+    const noStore = (reply: FastifyReply) => reply.header("cache-control", "no-store");
+
+    server.get("/health", async (_request, reply) => {
+      const health = this.source.health();
+      noStore(reply);
+      return reply.code(health.ok ? 200 : 503).send(health);
+    });
+
+    server.get("/status.json", async (_request, reply) => {
+      noStore(reply);
+      return reply.type("application/json").send(await this.source.snapshot());
+    });
+
+    server.get("/metrics", async (_request, reply) => {
+      const text = await this.source.metricsText();
+      return reply.type(this.source.metricsContentType).send(text);
+    });
+
+    server.get("/", async (request, reply) => {
+      const snapshot = await this.source.snapshot();
+      const fragment = (request.query as Record<string, unknown>).fragment !== undefined;
+      noStore(reply);
+      reply.header(
+        "content-security-policy",
+        "default-src 'self'; style-src 'unsafe-inline'; script-src 'unsafe-inline'",
+      );
+      return reply
+        .type("text/html; charset=utf-8")
+        .send(fragment ? renderDashboardFragment(snapshot) : renderDashboard(snapshot));
+    });
+
+    server.post("/events/redeliver-dead", async (request, reply) => {
+      if (!this.authorize(request, reply)) return reply;
+      const count = await this.source.redeliverDead();
+      this.logger.info({ count }, "operator redelivered every dead delivery");
+      return reply.send({ redelivered: count });
+    });
+
+    server.post("/events/:id/redeliver", async (request, reply) => {
+      if (!this.authorize(request, reply)) return reply;
+      const { id } = request.params as { id: string };
+      const count = await this.source.redeliverEvent(id);
+      if (count === 0) return reply.code(404).send({ error: `no event with id ${id}` });
+      this.logger.info({ event_id: id, count }, "operator redelivered an event");
+      return reply.send({ redelivered: count });
+    });
+
+    server.setErrorHandler(async (error: Error, request, reply) => {
+      this.logger.error({ err: error.message, url: request.url }, "status request failed");
+      const status = (error as { statusCode?: number }).statusCode;
+      return reply
+        .code(typeof status === "number" && status >= 400 && status < 600 ? status : 500)
+        .type("text/plain")
+        .send(`${error.message}\n`);
+    });
+    return server;
+  }
+}
