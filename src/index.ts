@@ -63,3 +63,16 @@ export {
 } from "./ledger/index.js";
 export { createLogger, type Logger, silentLogger } from "./log.js";
 export * from "./notify/index.js";
+export {
+  type DemoOptions,
+  type DemoResult,
+  type HelperService,
+  type HelperServiceConfig,
+  type HelperServiceOptions,
+  runDemo,
+  ServiceError,
+  type ServiceExit,
+  type StatusSnapshot,
+  SubsystemFailedError,
+  startHelperService,
+} from "./service/index.js";
