@@ -26,6 +26,7 @@ import { Dispatcher } from "../events/dispatcher/dispatcher.js";
 import { createEventHandler } from "../events/handlers/factory.js";
 import type { EventHandler } from "../events/handlers/handler.js";
 import { Outbox } from "../events/outbox/outbox.js";
+import { purgeDelivered } from "../events/outbox/queries.js";
 import type { Ledger } from "../ledger/ledger.js";
 import { type Logger, silentLogger } from "../log.js";
 import { CoinService } from "./coin-service.js";
@@ -99,6 +100,7 @@ class RunningHelperService implements HelperService, StatusSource {
   readonly coins = new Map<string, CoinService>();
   readonly done: Promise<ServiceExit>;
   dispatcher!: Dispatcher;
+  private purgeTimer: NodeJS.Timeout | undefined;
   outbox!: Outbox;
   statusServer: StatusServer | undefined;
   handlers: EventHandler[] = [];
@@ -249,6 +251,7 @@ class RunningHelperService implements HelperService, StatusSource {
     }
     this.subsystems.set("dispatcher", "starting");
     await this.dispatcher.start();
+    this.startRetentionPurge();
     this.subsystems.set("dispatcher", "running", `${this.handlers.length} handler(s)`);
     // Coins start side by side: one coin's long start-up scan does not hold up another.
     if (!this.shutdown) await Promise.all([...this.coins.values()].map((coin) => coin.start()));
@@ -258,6 +261,24 @@ class RunningHelperService implements HelperService, StatusSource {
       { coins: [...this.coins.keys()], handlers: this.handlers.map((h) => h.name), status: this.statusUrl },
       "helper service running",
     );
+  }
+
+  /**
+   * Delivered events past retention are deleted hourly (and once at start); dead and
+   * pending ones stay until an operator acts. Several instances purging at once is harmless.
+   */
+  private startRetentionPurge(): void {
+    const days = this.config.service?.dispatcher?.retention_days ?? DEFAULT_RETENTION_DAYS;
+    const purge = () => {
+      purgeDelivered(this.database, days * 86_400_000)
+        .then((purged) => {
+          if (purged > 0) this.logger.info({ purged, retention_days: days }, "purged delivered events");
+        })
+        .catch((error: Error) => this.logger.warn({ err: error.message }, "purging delivered events failed"));
+    };
+    purge();
+    this.purgeTimer = setInterval(purge, 3_600_000);
+    this.purgeTimer.unref();
   }
 
   health(): { ok: boolean; problems: string[] } {
@@ -340,6 +361,7 @@ class RunningHelperService implements HelperService, StatusSource {
 
   private async runShutdown(exit: ServiceExit): Promise<ServiceExit> {
     this.state = "stopping";
+    clearInterval(this.purgeTimer);
     const graceMs = (this.config.service?.shutdown_grace_period ?? DEFAULT_SHUTDOWN_GRACE_SECONDS) * 1000;
     const deadline = Date.now() + graceMs;
     this.logger.info({ reason: exit.reason, graceMs }, "helper service stopping");
@@ -382,6 +404,8 @@ class RunningHelperService implements HelperService, StatusSource {
 }
 
 /** Opens the database and starts every subsystem; see the module comment for the lifecycle. */
+const DEFAULT_RETENTION_DAYS = 30;
+
 export async function startHelperService(
   config: HelperServiceConfig,
   options: HelperServiceOptions = {},

@@ -22,6 +22,8 @@ export interface DispatcherConfig {
   retry_schedule?: readonly number[];
   /** Seconds; the safety poll when no wake-up arrives. */
   poll_interval?: number;
+  /** Delivered events older than this many days are purged (default 30). */
+  retention_days?: number;
 }
 
 export interface HelperServiceSettings extends ChainServiceConfig {

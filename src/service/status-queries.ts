@@ -9,7 +9,7 @@ import { formatAmount } from "../coins/amount.js";
 import { getCoin } from "../coins/registry.js";
 import type { Database } from "../db/open.js";
 import type { DeliveryState } from "../db/schema.js";
-import { runSerializable } from "../db/serializable.js";
+import { redeliver } from "../events/outbox/queries.js";
 
 export interface OpenTransactionRow {
   id: number;
@@ -279,51 +279,12 @@ export async function countDeliveriesByHandler(database: Database): Promise<Hand
   return [...byHandler.values()].sort((a, b) => a.handler.localeCompare(b.handler));
 }
 
-/**
- * Operator action: deliver one event again to every handler (or one), whatever its state.
- * The attempt history (ca_delivery_attempt) is kept; the delivery becomes pending, due now,
- * with a fresh retry schedule (attempts 0) so one more failure does not make it dead at once. Returns how many
- * deliveries were reset (0 when the event does not exist).
- */
-export async function redeliverEvent(database: Database, eventId: string, handler?: string): Promise<number> {
-  return runSerializable(database, async (trx) => {
-    const event = await trx
-      .selectFrom("ca_event")
-      .select("id")
-      .where("event_id", "=", eventId)
-      .executeTakeFirst();
-    if (!event) return 0;
-    let update = trx
-      .updateTable("ca_delivery")
-      .set({
-        state: "pending",
-        attempts: 0,
-        next_attempt_at: Date.now(),
-        claimed_by: null,
-        claimed_until: null,
-      })
-      .where("event_row_id", "=", event.id);
-    if (handler !== undefined) update = update.where("handler", "=", handler);
-    const result = await update.executeTakeFirst();
-    return Number(result.numUpdatedRows);
-  });
+/** Operator action: deliver one event again to every handler (or one), whatever its state. */
+export function redeliverEvent(database: Database, eventId: string, handler?: string): Promise<number> {
+  return redeliver(database, { eventId }, handler);
 }
 
 /** Operator action: every dead delivery (optionally of one handler) gets another round of attempts. */
-export async function redeliverDead(database: Database, handler?: string): Promise<number> {
-  return runSerializable(database, async (trx) => {
-    let update = trx
-      .updateTable("ca_delivery")
-      .set({
-        state: "pending",
-        attempts: 0,
-        next_attempt_at: Date.now(),
-        claimed_by: null,
-        claimed_until: null,
-      })
-      .where("state", "=", "dead");
-    if (handler !== undefined) update = update.where("handler", "=", handler);
-    const result = await update.executeTakeFirst();
-    return Number(result.numUpdatedRows);
-  });
+export function redeliverDead(database: Database, handler?: string): Promise<number> {
+  return redeliver(database, { allDead: true }, handler);
 }

@@ -110,7 +110,9 @@ describe("operator CLI", () => {
     expect(cli("events", "redeliver", configPath).code).toBe(1);
     const redelivered = cli("events", "redeliver", configPath, "--dead", "--json");
     expect(JSON.parse(redelivered.stdout)).toEqual({ redelivered: 1 });
-    const pending = cli("events", "list", configPath, "--state", "failed", "--json");
-    expect(JSON.parse(pending.stdout)).toHaveLength(1);
+    const pending = cli("events", "list", configPath, "--state", "pending", "--json");
+    expect(JSON.parse(pending.stdout)).toEqual([expect.objectContaining({ event_id: eventId, attempts: 0 })]);
+    const history = JSON.parse(cli("events", "show", configPath, eventId, "--json").stdout);
+    expect(history.deliveries[0].state).toBe("pending");
   });
 });

@@ -123,7 +123,8 @@ export async function showEvent(database: Database, eventId: string): Promise<Ev
 }
 
 /**
- * Puts deliveries back to pending, due now, attempt history kept. Either one event
+ * Puts deliveries back to pending, due now, with a fresh retry schedule (attempts 0, so one
+ * more failure does not make it dead at once); the attempt history rows are kept. Either one event
  * (optionally one handler) or every dead delivery. Returns how many were reset.
  */
 export async function redeliver(
@@ -132,9 +133,13 @@ export async function redeliver(
   handler?: string,
 ): Promise<number> {
   return runSerializable(database, async (trx) => {
-    let query = trx
-      .updateTable("ca_delivery")
-      .set({ state: "pending", next_attempt_at: Date.now(), claimed_by: null, claimed_until: null });
+    let query = trx.updateTable("ca_delivery").set({
+      state: "pending",
+      attempts: 0,
+      next_attempt_at: Date.now(),
+      claimed_by: null,
+      claimed_until: null,
+    });
     if ("eventId" in target) {
       const event = await trx
         .selectFrom("ca_event")
