@@ -4,11 +4,13 @@
  */
 import { cpus, totalmem } from "node:os";
 import { eventDeliveryBench } from "./event-delivery.js";
+import { serviceResourcesBench } from "./service-resources.js";
 
 const args = process.argv.slice(2);
 const flag = (name: string) => args.indexOf(name);
 const eventsAt = flag("--events");
 const events = eventsAt >= 0 ? Number(args[eventsAt + 1]) : 2000;
+const only = flag("--only") >= 0 ? args[flag("--only") + 1] : undefined;
 const postgresUrl =
   flag("--no-postgres") >= 0
     ? undefined
@@ -17,5 +19,12 @@ const postgresUrl =
 console.log(
   `machine: ${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}`,
 );
-console.log(`\n== event delivery (${events} events per scenario) ==`);
-await eventDeliveryBench({ events, postgresUrl });
+if (!only || only === "events") {
+  console.log(`\n== event delivery (${events} events per scenario) ==`);
+  await eventDeliveryBench({ events, postgresUrl });
+}
+
+if (!only || only === "service") {
+  console.log("\n== helper service resources (real child process) ==");
+  await serviceResourcesBench({ depositsPerSecond: 20, seconds: 30 });
+}
