@@ -6,6 +6,7 @@ import { registerHelperServiceCommand } from "./helper-service.js";
 import { registerInitializeDatabaseCommand } from "./initialize-database.js";
 import { registerScanReceivedCommand } from "./scan-received.js";
 import { registerSimulateBitcoindCommand } from "./simulate-bitcoind.js";
+import { registerWalletCommand } from "./wallet-command.js";
 
 const program = new Command("cryptoassets")
   .description("Accept and send cryptocurrency safely: SQL ledger, bitcoind chain following, durable events.")
@@ -17,5 +18,6 @@ registerInitializeDatabaseCommand(program);
 registerScanReceivedCommand(program);
 registerEventsCommand(program);
 registerSimulateBitcoindCommand(program);
+registerWalletCommand(program);
 
 await program.parseAsync(process.argv);

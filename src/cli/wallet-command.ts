@@ -1,0 +1,223 @@
+/**
+ * `cryptoassets wallet <config> <subcommand> …`: accounts, addresses, sends, transactions and
+ * balances from the command line, for operators and scripts (`--json`, amounts as decimal
+ * strings). The database is migrated on first use, like the helper service does.
+ */
+import { type Command, InvalidArgumentError } from "commander";
+import { createBackend } from "../chain/coin-runtime.js";
+import { formatAmount } from "../coins/amount.js";
+import type { CryptoassetsConfig } from "../config/schema.js";
+import { initializeDatabase } from "../db/initialize.js";
+import type { Database } from "../db/open.js";
+import { Ledger } from "../ledger/ledger.js";
+import { fail, formatTable, isoTime, toJson, withDatabase } from "./common.js";
+
+interface WalletOptions {
+  coin?: string;
+  label?: string;
+  account?: string;
+  limit: number;
+  json?: boolean;
+}
+
+const SUBCOMMANDS = [
+  "accounts",
+  "create-account",
+  "create-address",
+  "send",
+  "transactions",
+  "balance",
+] as const;
+type Subcommand = (typeof SUBCOMMANDS)[number];
+
+class UsageError extends Error {}
+
+function pickCoin(config: CryptoassetsConfig, wanted: string | undefined): string {
+  const coins = Object.keys(config.coins);
+  if (wanted) {
+    if (!coins.includes(wanted.toLowerCase())) {
+      throw new UsageError(`coin ${wanted} is not configured; configured: ${coins.join(", ")}`);
+    }
+    return wanted.toLowerCase();
+  }
+  if (coins.length > 1)
+    throw new UsageError(`several coins are configured (${coins.join(", ")}): pick one with --coin`);
+  return coins[0] as string;
+}
+
+async function openLedger(
+  config: CryptoassetsConfig,
+  database: Database,
+  coinName: string,
+  withBackend: boolean,
+) {
+  const coin = config.coins[coinName];
+  if (!coin) throw new UsageError(`coin ${coinName} is not configured`);
+  await initializeDatabase(database);
+  const backend = withBackend ? createBackend(coinName, coin.backend) : undefined;
+  const ledger = await Ledger.open({
+    database,
+    coin: coinName,
+    network: coin.network,
+    walletName: coin.wallet_name,
+    creditThreshold: coin.credit_threshold,
+    maxConfirmations: coin.max_confirmation_count,
+    backend,
+  });
+  return { ledger, backend };
+}
+
+/** Account by id (digits) or by name. */
+const accountRef = (text: string): number | string => (/^\d+$/.test(text) ? Number(text) : text);
+
+function need(args: string[], count: number, usage: string): string[] {
+  if (args.length !== count) throw new UsageError(`usage: cryptoassets wallet <config> ${usage}`);
+  return args;
+}
+
+export function registerWalletCommand(program: Command): void {
+  program
+    .command("wallet")
+    .description(
+      `accounts, addresses, sends and balances: wallet <config> ${SUBCOMMANDS.join(" | ")} (see --help)`,
+    )
+    .argument("<config>", "configuration YAML file")
+    .argument("<subcommand>", SUBCOMMANDS.join(" | "))
+    .argument(
+      "[args...]",
+      "create-account <name> · create-address <account> · send <account> <address> <amount>",
+    )
+    .option("--coin <name>", "which coin, when several are configured")
+    .option("--label <text>", "label for create-address / send")
+    .option("--account <account>", "transactions / balance of one account (id or name)")
+    .option(
+      "--limit <n>",
+      "transactions: at most this many (default 50)",
+      (v: string) => {
+        const n = Number(v);
+        if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError("expected a positive whole number");
+        return n;
+      },
+      50,
+    )
+    .option("--json", "machine-readable output (amounts as decimal strings)")
+    .action(async (configPath: string, subcommand: string, args: string[], options: WalletOptions) => {
+      if (!(SUBCOMMANDS as readonly string[]).includes(subcommand)) {
+        fail(new Error(`unknown wallet subcommand ${subcommand}; use one of ${SUBCOMMANDS.join(", ")}`));
+        return;
+      }
+      await withDatabase(configPath, async ({ config, database }) => {
+        const coinName = pickCoin(config, options.coin);
+        const { ledger, backend } = await openLedger(
+          config,
+          database,
+          coinName,
+          subcommand === "create-address",
+        );
+        try {
+          await run(ledger, subcommand as Subcommand, args, options);
+        } finally {
+          await backend?.close();
+        }
+      });
+    });
+}
+
+async function run(
+  ledger: Ledger,
+  subcommand: Subcommand,
+  args: string[],
+  options: WalletOptions,
+): Promise<void> {
+  const decimals = ledger.coin.decimals;
+  const money = (units: bigint) => formatAmount(units, decimals);
+  const print = (json: unknown, text: () => string) => console.log(options.json ? toJson(json) : text());
+  switch (subcommand) {
+    case "accounts": {
+      need(args, 0, "accounts");
+      const rows = (await ledger.listAccounts()).map((a) => ({
+        id: a.id,
+        name: a.name,
+        kind: a.kind,
+        balance: money(a.balance),
+      }));
+      print(rows, () => formatTable(rows, ["id", "name", "kind", "balance"]));
+      return;
+    }
+    case "create-account": {
+      const [name] = need(args, 1, "create-account <name>");
+      const account = await ledger.createAccount(name as string);
+      print({ id: account.id, name: account.name }, () => `created account ${account.name} (#${account.id})`);
+      return;
+    }
+    case "create-address": {
+      const [account] = need(args, 1, "create-address <account> [--label L]");
+      const address = await ledger.createReceivingAddress(accountRef(account as string), {
+        label: options.label,
+      });
+      print(
+        { address: address.address, account: address.account_id, label: address.label },
+        () => address.address,
+      );
+      return;
+    }
+    case "send": {
+      const [from, to, amount] = need(args, 3, "send <account> <address> <amount>");
+      const account = await ledger.getAccount(accountRef(from as string));
+      const id = await ledger.send(account.id, to as string, amount as string, { label: options.label });
+      const units = ledger.parseAmount(amount as string);
+      print(
+        { transaction: id, account: account.id, address: to, amount: money(units), state: "pending" },
+        () =>
+          `send #${id}: ${money(units)} ${ledger.coin.name} from ${account.name} to ${to} is pending; the helper service broadcasts it`,
+      );
+      return;
+    }
+    case "transactions": {
+      need(args, 0, "transactions [--account A] [--limit N]");
+      const accountId = options.account
+        ? (await ledger.getAccount(accountRef(options.account))).id
+        : undefined;
+      const rows = (await ledger.listTransactions({ accountId, limit: options.limit })).map((t) => ({
+        id: t.id,
+        type: t.type,
+        state: t.state,
+        amount: money(t.amount),
+        from: t.sending_account_id,
+        to: t.receiving_account_id,
+        label: t.label,
+        created: isoTime(t.created_at),
+      }));
+      print(rows, () =>
+        formatTable(rows, ["id", "type", "state", "amount", "from", "to", "label", "created"]),
+      );
+      return;
+    }
+    case "balance": {
+      need(args, 0, "balance [--account A]");
+      if (options.account) {
+        const account = await ledger.getAccount(accountRef(options.account));
+        const balance = await ledger.accountBalance(account.id);
+        const out = {
+          account: account.id,
+          name: account.name,
+          confirmed: money(balance.confirmed),
+          unconfirmed: money(balance.unconfirmed),
+        };
+        print(
+          out,
+          () => `${account.name}: ${out.confirmed} ${ledger.coin.name} (unconfirmed ${out.unconfirmed})`,
+        );
+      } else {
+        const balance = await ledger.walletBalance();
+        const out = {
+          coin: ledger.coin.name,
+          confirmed: money(balance.confirmed),
+          unconfirmed: money(balance.unconfirmed),
+        };
+        print(out, () => `wallet: ${out.confirmed} ${ledger.coin.name} (unconfirmed ${out.unconfirmed})`);
+      }
+      return;
+    }
+  }
+}

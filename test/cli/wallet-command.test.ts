@@ -1,0 +1,123 @@
+/** `cryptoassets wallet …` as operators run it: real child processes against the simulator. */
+import { execFile } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { BitcoindRpcClient } from "../../src/backends/bitcoind/index.js";
+import { type Simulator, startSimulator } from "../../src/backends/simulator/index.js";
+import { getCoin, isValidAddress } from "../../src/coins/index.js";
+import { openDatabase } from "../../src/db/index.js";
+import { applyDeposit, Ledger } from "../../src/ledger/index.js";
+
+const BIN = join(import.meta.dirname, "../../bin/cryptoassets.js");
+const dir = mkdtempSync(join(tmpdir(), "ca-wallet-cli-"));
+const dbPath = join(dir, "ledger.db");
+const config = join(dir, "one.yaml");
+const twoCoins = join(dir, "two.yaml");
+let sim: Simulator;
+
+// Asynchronous on purpose: the simulator runs in this process and must keep answering.
+function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [BIN, "wallet", ...args], { timeout: 30_000 }, (error, stdout, stderr) => {
+      resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
+const json = async (...args: string[]) => {
+  const result = await cli(...args, "--json");
+  expect(result.stderr).toBe("");
+  expect(result.code).toBe(0);
+  return JSON.parse(result.stdout);
+};
+
+beforeAll(async () => {
+  sim = await startSimulator({ port: 0 });
+  const root = new BitcoindRpcClient({ url: sim.url });
+  await root.call("createwallet", ["payer"]);
+  await root.call("createwallet", ["ours"]);
+  const backend = `{ class: bitcoind, url: "${sim.url}", wallet: ours }`;
+  writeFileSync(
+    config,
+    `database: { url: "sqlite://${dbPath}" }\ncoins:\n  btc: { network: regtest, backend: ${backend} }\n`,
+  );
+  writeFileSync(
+    twoCoins,
+    `database: { url: "sqlite://${dbPath}" }\ncoins:\n  btc: { network: regtest, backend: ${backend} }\n  ltc: { network: regtest, backend: { class: "null" } }\n`,
+  );
+});
+afterAll(async () => {
+  await sim?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe("cryptoassets wallet", () => {
+  it("creates accounts and receiving addresses, shows a deposit, records a send", async () => {
+    expect(await json(config, "create-account", "alice")).toMatchObject({ name: "alice" });
+    const { address } = await json(config, "create-address", "alice", "--label", "order 7");
+    expect(isValidAddress(getCoin("btc"), "regtest", address)).toBe(true);
+    expect((await cli(config, "accounts")).stdout).toMatch(/alice\s+user\s+0\.00000000/);
+
+    // A deposit reaching the credit threshold, applied through the ledger.
+    const database = await openDatabase(`sqlite://${dbPath}`);
+    const ledger = await Ledger.open({ database, coin: "btc", network: "regtest" });
+    await ledger.run((trx, ctx) =>
+      applyDeposit(trx, ctx, {
+        txid: "aa".repeat(32),
+        confirmations: 3,
+        blockHeight: 103,
+        receives: [{ address, amount: 150_000_000n }],
+      }),
+    );
+    await database.close();
+
+    expect(await json(config, "balance", "--account", "alice")).toEqual({
+      account: expect.any(Number),
+      name: "alice",
+      confirmed: "1.50000000",
+      unconfirmed: "0.00000000",
+    });
+    const payee = "bcrt1qzg7qqeanfzm40dz06d5zh2wl24gva8dtj34jdm";
+    const sent = await json(config, "send", "alice", payee, "0.25");
+    expect(sent).toMatchObject({ address: payee, amount: "0.25000000", state: "pending" });
+    expect((await json(config, "balance", "--account", "alice")).confirmed).toBe("1.25000000");
+    expect(await json(config, "balance")).toMatchObject({ coin: "btc", confirmed: "1.25000000" });
+    const txs = await json(config, "transactions", "--account", "alice");
+    expect(
+      txs.map((t: { type: string; state: string; amount: string }) => [t.type, t.state, t.amount]),
+    ).toEqual([
+      ["broadcast", "pending", "0.25000000"],
+      ["deposit", "credited", "1.50000000"],
+    ]);
+  });
+
+  it("fails with exit code 1 and a clear message", async () => {
+    const payee = "bcrt1qzg7qqeanfzm40dz06d5zh2wl24gva8dtj34jdm";
+    const broke = await cli(config, "send", "alice", payee, "100");
+    expect(broke.code).toBe(1);
+    expect(broke.stderr).toMatch(/has 1\.25000000 btc, cannot spend 100\.00000000/);
+    expect((await cli(config, "send", "nobody", payee, "1")).stderr).toMatch(/no btc account "nobody"/);
+    expect((await cli(config, "send", "alice", payee, "0.000000001")).stderr).toMatch(
+      /more than 8 decimal places/,
+    );
+    expect((await cli(config, "send", "alice", "1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2", "0.1")).stderr).toMatch(
+      /not a btc regtest address/,
+    );
+    expect((await cli(config, "frobnicate")).stderr).toMatch(/unknown wallet subcommand frobnicate/);
+    expect((await cli(config, "send", "alice")).stderr).toMatch(/usage: cryptoassets wallet <config> send/);
+  });
+
+  it("--coin picks the coin when several are configured", async () => {
+    const ambiguous = await cli(twoCoins, "accounts");
+    expect(ambiguous.code).toBe(1);
+    expect(ambiguous.stderr).toMatch(/several coins are configured \(btc, ltc\): pick one with --coin/);
+    expect(await json(twoCoins, "create-account", "bob", "--coin", "ltc")).toMatchObject({ name: "bob" });
+    const ltcAccounts = (await json(twoCoins, "accounts", "--coin", "ltc")).map(
+      (a: { name: string }) => a.name,
+    );
+    expect(ltcAccounts).toContain("bob");
+    expect(ltcAccounts).not.toContain("alice");
+    expect((await cli(twoCoins, "accounts", "--coin", "xyz")).stderr).toMatch(/coin xyz is not configured/);
+  });
+});
