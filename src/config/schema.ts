@@ -7,7 +7,8 @@ import { z } from "zod";
 import { knownCoins } from "../coins/registry.js";
 import { DEFAULT_RETRY_SCHEDULE } from "../events/retry-schedule.js";
 
-const port = z.number().int().min(1).max(65535);
+// Coerced so `port: ${NOTIFY_PORT:-28882}` (a string after interpolation) works.
+const port = z.coerce.number().int().min(1).max(65535);
 const seconds = z.number().positive();
 const host = z.string().min(1);
 
