@@ -3,6 +3,7 @@
  * handler mixes in the same run. Targets loopback only and stops by itself.
  */
 import { cpus, totalmem } from "node:os";
+import { depositIngestBench } from "./deposit-ingest.js";
 import { eventDeliveryBench } from "./event-delivery.js";
 import { serviceResourcesBench } from "./service-resources.js";
 
@@ -19,6 +20,18 @@ const postgresUrl =
 console.log(
   `machine: ${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}`,
 );
+const sizesAt = flag("--ingest-sizes");
+const sizes =
+  sizesAt >= 0
+    ? String(args[sizesAt + 1])
+        .split(",")
+        .map(Number)
+    : [1000, 10_000];
+if (!only || only === "ingest") {
+  console.log(`\n== deposit ingest through the HTTP walletnotify listener ==`);
+  await depositIngestBench({ sizes, postgresUrl });
+}
+
 if (!only || only === "events") {
   console.log(`\n== event delivery (${events} events per scenario) ==`);
   await eventDeliveryBench({ events, postgresUrl });

@@ -1,0 +1,132 @@
+/**
+ * Deposit ingest: N distinct deposit notifications POSTed to the HTTP walletnotify
+ * listener (as bitcoind's `curl --data "txid=%s"` would), each fetched with gettransaction
+ * and committed with its txupdate into the ledger and outbox. Prints deposits/s and
+ * notification→commit latency (commit time = the network transaction row's created_at,
+ * written inside the committing transaction), on SQLite and PostgreSQL. Beside it, the
+ * ceiling: the same machine's PostgreSQL commit rate for one-row transactions.
+ */
+import { createServer } from "node:net";
+import pg from "pg";
+import { startChainEnv } from "../test/chain/support/env.js";
+import { percentile, row } from "./support.js";
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function ingest(engine: "sqlite" | "postgres", n: number): Promise<void> {
+  const port = await freePort();
+  const env = await startChainEnv({
+    engine,
+    initialBlocks: 400,
+    notify: () => ({ walletnotify: { class: "http", port } }),
+  });
+  try {
+    const account = await env.runtime.ledger.createAccount("ingest");
+    const addresses: string[] = [];
+    for (let i = 0; i < 20; i++)
+      addresses.push((await env.runtime.ledger.createReceivingAddress(account.id)).address);
+    await env.runtime.start();
+    // Payments first (the simulator has no walletnotify here): we send the notifications ourselves.
+    const txids: string[] = [];
+    for (let i = 0; i < n; i += 250) {
+      const outcomes = await env.payer.batch(
+        Array.from({ length: Math.min(250, n - i) }, (_, k) => ({
+          method: "sendtoaddress",
+          params: [addresses[(i + k) % addresses.length], "0.0001"],
+        })),
+      );
+      for (const o of outcomes) if (o.ok) txids.push(String(o.result));
+      await env.mine(1); // keep the simulator's mempool short
+    }
+    const sentAt = new Map<string, number>();
+    const url = `http://127.0.0.1:${port}/`;
+    const started = Date.now();
+    let next = 0;
+    const sender = async () => {
+      while (next < txids.length) {
+        const txid = txids[next++] as string;
+        sentAt.set(txid, Date.now());
+        const response = await fetch(url, {
+          method: "POST",
+          body: `txid=${txid}`,
+          headers: { "content-type": "application/x-www-form-urlencoded" },
+        });
+        await response.arrayBuffer();
+      }
+    };
+    await Promise.all(Array.from({ length: 16 }, sender));
+    const deadline = Date.now() + 600_000;
+    let rows: Array<{ txid: string | null; created_at: number }> = [];
+    while (Date.now() < deadline) {
+      rows = await env.db.database.db
+        .selectFrom("ca_network_transaction")
+        .select(["txid", "created_at"])
+        .where("transaction_type", "=", "deposit")
+        .execute();
+      if (rows.length >= txids.length) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const latencies = rows
+      .map((r) => r.created_at - (sentAt.get(r.txid ?? "") ?? r.created_at))
+      .sort((a, b) => a - b);
+    const last = Math.max(...rows.map((r) => r.created_at));
+    row(`ingest ${engine}, ${n} notifications`, {
+      committed: rows.length,
+      "deposits/s": (rows.length / (last - started)) * 1000,
+      p50_ms: percentile(latencies, 50),
+      p99_ms: percentile(latencies, 99),
+      events: (await env.events()).length,
+    });
+  } finally {
+    await env.close();
+  }
+}
+
+/** The storage limit: one-row transactions, one connection and eight. */
+async function postgresCeiling(serverUrl: string, transactions: number): Promise<void> {
+  const setup = new pg.Client({ connectionString: serverUrl });
+  await setup.connect();
+  await setup.query("create temporary table if not exists ca_bench_probe (id serial primary key, v bigint)");
+  await setup.query("drop table if exists ca_bench_ceiling");
+  await setup.query("create table ca_bench_ceiling (id serial primary key, v bigint)");
+  for (const connections of [1, 8]) {
+    const clients = await Promise.all(
+      Array.from({ length: connections }, async () => {
+        const c = new pg.Client({ connectionString: serverUrl });
+        await c.connect();
+        return c;
+      }),
+    );
+    const started = performance.now();
+    let next = 0;
+    await Promise.all(
+      clients.map(async (c) => {
+        while (next++ < transactions) {
+          await c.query("begin");
+          await c.query("insert into ca_bench_ceiling (v) values ($1)", [next]);
+          await c.query("commit");
+        }
+      }),
+    );
+    const seconds = (performance.now() - started) / 1000;
+    row(`postgres ceiling, ${connections} connection(s)`, { "commits/s": transactions / seconds });
+    await Promise.all(clients.map((c) => c.end()));
+  }
+  await setup.query("drop table ca_bench_ceiling");
+  await setup.end();
+}
+
+export async function depositIngestBench(options: { sizes: number[]; postgresUrl?: string }): Promise<void> {
+  for (const n of options.sizes) {
+    await ingest("sqlite", n);
+    if (options.postgresUrl) await ingest("postgres", n);
+  }
+  if (options.postgresUrl) await postgresCeiling(options.postgresUrl, 2000);
+}
