@@ -36,7 +36,7 @@ async function seedAddress(ledger: Ledger, accountId: number, address: string) {
 }
 
 /** Credits `amount` to an account through a real deposit reaching the threshold. */
-async function fund(ledger: Ledger, accountId: number, address: string, amount: bigint, id: number) {
+async function fund(ledger: Ledger, _accountId: number, address: string, amount: bigint, id: number) {
   await ledger.run((trx, ctx) =>
     applyDeposit(trx, ctx, {
       txid: txid(id),
