@@ -30,7 +30,7 @@ export class TransactionRetryExhaustedError extends CryptoassetsError {
 }
 
 export interface SerializableOptions {
-  /** Attempts in total, including the first (default 10). */
+  /** Attempts in total, including the first (default 20: a busy wallet on PostgreSQL needs a few). */
   maxAttempts?: number;
   /** First backoff in ms; doubles each retry, with full jitter (default 5). */
   baseDelayMs?: number;
@@ -64,7 +64,7 @@ export async function runSerializable<T>(
   fn: (trx: Trx) => Promise<T>,
   options: SerializableOptions = {},
 ): Promise<T> {
-  const maxAttempts = options.maxAttempts ?? 10;
+  const maxAttempts = options.maxAttempts ?? 20;
   const baseDelayMs = options.baseDelayMs ?? 5;
   const maxDelayMs = options.maxDelayMs ?? 500;
   let lastError: unknown;
