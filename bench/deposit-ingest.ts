@@ -9,16 +9,8 @@
 import { createServer } from "node:net";
 import pg from "pg";
 import { startChainEnv } from "../test/chain/support/env.js";
+import { freePort } from "../test/support/ports.js";
 import { percentile, row } from "./support.js";
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 async function ingest(engine: "sqlite" | "postgres", n: number): Promise<void> {
   const port = await freePort();

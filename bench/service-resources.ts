@@ -12,19 +12,10 @@ import { BitcoindBackend, BitcoindRpcClient } from "../src/backends/bitcoind/ind
 import { startSimulator } from "../src/backends/simulator/index.js";
 import { initializeDatabase, openDatabase } from "../src/db/index.js";
 import { Ledger } from "../src/ledger/index.js";
+import { freePort } from "../test/support/ports.js";
 import { row, startReceiver } from "./support.js";
 
 const BIN = join(import.meta.dirname, "../../bin/cryptoassets.js");
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.listen(0, "127.0.0.1", () => {
-      const port = (server.address() as { port: number }).port;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 function sample(pid: number): { rssMiB: number; cpuSeconds: number } {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");

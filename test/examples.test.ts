@@ -6,19 +6,11 @@ import { join } from "node:path";
 import { afterAll, expect, it } from "vitest";
 import { BitcoindRpcClient } from "../src/backends/bitcoind/index.js";
 import { type Simulator, startSimulator } from "../src/backends/simulator/index.js";
+import { freePort } from "./support/ports.js";
 
 const APP = join(import.meta.dirname, "../examples/cli-wallet/wallet.mjs");
 const CONFIG = join(import.meta.dirname, "../examples/cli-wallet/config.yaml");
 const DB = "/tmp/cryptoassets-example-wallet.db";
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 let sim: Simulator | undefined;
 let listener: ChildProcess | undefined;

@@ -9,6 +9,7 @@ import { createClient } from "redis";
 import { afterEach, describe, expect, it } from "vitest";
 import { NotifyListenerStartError } from "../../src/notify/errors.js";
 import { RedisNotifyListener } from "../../src/notify/redis-listener.js";
+import { freePort } from "../support/ports.js";
 import { captureLogs, randomHash, waitFor } from "./helpers.js";
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -16,15 +17,6 @@ const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (typeof address !== "object" || address === null) throw new Error("no port");
-  return address.port;
-}
 
 /** Starts redis-server without persistence; resolves once it accepts connections. */
 async function startRedisServer(port: number, password: string): Promise<ChildProcess> {

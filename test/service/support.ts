@@ -5,7 +5,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { createServer as createNetServer } from "node:net";
 import { resolve } from "node:path";
 import { parseWebhookBody } from "../../src/events/receiver.js";
 import type { CryptoassetsEvent, TxUpdateData } from "../../src/events/types.js";
@@ -69,14 +68,7 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): CliProcess 
   };
 }
 
-/** A free TCP port on 127.0.0.1 (for config files, whose ports must be 1–65535). */
-export async function freePort(): Promise<number> {
-  const server = createNetServer();
-  await new Promise<void>((resolveListen) => server.listen(0, "127.0.0.1", resolveListen));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolveClose) => server.close(() => resolveClose()));
-  return port;
-}
+export { freePort } from "../support/ports.js";
 
 export async function waitFor<T>(
   what: string,
