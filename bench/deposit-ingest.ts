@@ -6,7 +6,6 @@
  * written inside the committing transaction), on SQLite and PostgreSQL. Beside it, the
  * ceiling: the same machine's PostgreSQL commit rate for one-row transactions.
  */
-import { createServer } from "node:net";
 import pg from "pg";
 import { startChainEnv } from "../test/chain/support/env.js";
 import { freePort } from "../test/support/ports.js";

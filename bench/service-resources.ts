@@ -5,7 +5,6 @@
  */
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BitcoindBackend, BitcoindRpcClient } from "../src/backends/bitcoind/index.js";

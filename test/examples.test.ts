@@ -1,7 +1,6 @@
 /** The examples/cli-wallet app, run exactly as its README says, against the simulator. */
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { afterAll, expect, it } from "vitest";
 import { BitcoindRpcClient } from "../src/backends/bitcoind/index.js";
@@ -65,6 +64,17 @@ it("the example wallet shows an address, prints txupdate events, and reports the
     }
   };
   await waitFor(/listening/);
+  // Healthy = every subsystem running, the walletnotify listener bound among them.
+  const deadline = Date.now() + 20_000;
+  while (
+    (await fetch(`http://127.0.0.1:${status}/health`).then(
+      (r) => r.status,
+      () => 0,
+    )) !== 200
+  ) {
+    if (Date.now() > deadline) throw new Error("example's helper service never became healthy");
+    await new Promise((r) => setTimeout(r, 50));
+  }
   await payer.call("sendtoaddress", [address, "0.5"]);
   await waitFor(/0\.50000000 BTC to .*0 confirmations, not credited yet/);
   await payer.call("generatetoaddress", [3, payerAddress]);

@@ -4,7 +4,6 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { createServer } from "node:net";
 import { createClient } from "redis";
 import { afterEach, describe, expect, it } from "vitest";
 import { NotifyListenerStartError } from "../../src/notify/errors.js";
