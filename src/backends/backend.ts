@@ -73,8 +73,17 @@ export interface Backend {
   /** Every wallet transaction touched since `blockhash` (all of them when undefined). */
   listSinceBlock(blockhash?: string): Promise<SinceBlockResult>;
   getTip(): Promise<ChainTip>;
-  /** Pays every address its amount in one transaction; returns the txid. */
-  sendMany(outputs: ReadonlyMap<string, bigint>): Promise<string>;
+  /**
+   * Pays every address its amount in one transaction; returns the txid. `comment` is stored
+   * with the transaction in the daemon's wallet (bitcoind's `sendmany` comment), so a send
+   * whose answer was lost can be found again with findSendByComment.
+   */
+  sendMany(outputs: ReadonlyMap<string, bigint>, comment?: string): Promise<string>;
+  /**
+   * The txid of the wallet's send that carries `comment`, looking back to transactions the
+   * wallet received at or after `since` (milliseconds); undefined when there is none.
+   */
+  findSendByComment(comment: string, since: number): Promise<string | undefined>;
   /** Spendable wallet balance. */
   getBalance(): Promise<bigint>;
   /** Whether the daemon considers `address` valid for its chain. */

@@ -77,6 +77,10 @@ export class NullBackend implements Backend {
     );
   }
 
+  async findSendByComment(_comment: string, _since: number): Promise<string | undefined> {
+    return undefined;
+  }
+
   async getBalance(): Promise<bigint> {
     return 0n;
   }

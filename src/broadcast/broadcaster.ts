@@ -9,7 +9,11 @@
  *
  * Why opened_at first: if the process dies during step 2, nobody knows whether the daemon
  * paid. A broadcast found opened but never closed is "interrupted" — it is never re-sent
- * automatically (that could pay twice), only reported for an operator to resolve.
+ * automatically (that could pay twice). Every sendmany carries the comment
+ * `cryptoassets:ntx:<id>`, which bitcoind keeps with the transaction: each period the
+ * broadcaster looks for the comments of interrupted broadcasts in the daemon's wallet and
+ * closes those it finds (the daemon did pay). The rest are reported for an operator
+ * (`cryptoassets broadcasts`), who releases them once sure nothing left.
  *
  * What a failed sendmany means:
  * - the daemon answered with a JSON-RPC error (insufficient funds, bad address, warming up),
@@ -67,8 +71,15 @@ export interface BroadcasterStats {
   broadcasts: number;
   released: number;
   interrupted: number;
+  /** Interrupted broadcasts found in the daemon's wallet by their comment and closed. */
+  recovered: number;
   lastOutcome: BroadcastOutcome["status"] | undefined;
   lastError: string | undefined;
+}
+
+/** The sendmany comment that identifies a broadcast in the daemon's wallet. */
+export function broadcastComment(networkTransactionId: number): string {
+  return `cryptoassets:ntx:${networkTransactionId}`;
 }
 
 /** True when the failure proves the request did not reach (or was not executed by) the daemon. */
@@ -94,6 +105,7 @@ export class Broadcaster {
     broadcasts: 0,
     released: 0,
     interrupted: 0,
+    recovered: 0,
     lastOutcome: undefined,
     lastError: undefined,
   };
@@ -130,6 +142,7 @@ export class Broadcaster {
     if (this.#timer) return;
     const tick = async () => {
       try {
+        await this.recoverInterrupted();
         await this.reportInterrupted();
         await this.broadcastPending();
       } catch (err) {
@@ -148,6 +161,48 @@ export class Broadcaster {
     await this.#inFlight;
   }
 
+  /**
+   * Closes each interrupted broadcast whose comment is in the daemon's wallet (the daemon
+   * paid; only its answer was lost), with its fee and txupdates as if the answer had come.
+   * Returns how many were closed. A broadcast not found stays interrupted: the daemon may
+   * not have paid, or a request from a killed process may still be on its way — it is looked
+   * for again next period, never re-sent.
+   */
+  recoverInterrupted(): Promise<number> {
+    return this.lock.run(async () => {
+      const interrupted = await this.listInterrupted();
+      let recovered = 0;
+      for (const ntx of interrupted) {
+        const txid = await this.#options.backend.findSendByComment(
+          broadcastComment(ntx.id),
+          ntx.opened_at ?? 0,
+        );
+        if (txid === undefined) continue;
+        const sendIds = await this.#options.ledger.run((trx) =>
+          trx
+            .selectFrom("ca_transaction")
+            .select("id")
+            .where("network_transaction_id", "=", ntx.id)
+            .where("type", "=", "broadcast")
+            .execute(),
+        );
+        const fee = await this.#close(
+          ntx.id,
+          txid,
+          sendIds.map((send) => send.id),
+        );
+        recovered++;
+        this.#stats.recovered++;
+        this.#reportedInterrupted.delete(ntx.id);
+        this.#logger.warn(
+          { networkTransaction: ntx.id, txid, fee: fee.toString(), sends: sendIds.length },
+          "interrupted broadcast found in the daemon's wallet by its comment: closed as sent",
+        );
+      }
+      return recovered;
+    });
+  }
+
   /** Logs each interrupted broadcast once per process, loudly: money may or may not have left. */
   async reportInterrupted(): Promise<NetworkTransaction[]> {
     const interrupted = await this.listInterrupted();
@@ -159,14 +214,14 @@ export class Broadcaster {
           networkTransaction: ntx.id,
           openedAt: ntx.opened_at === null ? null : new Date(ntx.opened_at).toISOString(),
         },
-        "interrupted broadcast: opened but never closed; it will NOT be re-sent. Check the daemon's wallet for the payment and resolve it by hand",
+        "interrupted broadcast: opened but never closed, and no transaction in the daemon's wallet carries its comment yet; it will NOT be re-sent. Once sure the daemon did not pay, release it: cryptoassets broadcasts <config> release <id>",
       );
     }
     return interrupted;
   }
 
   async #broadcast(): Promise<BroadcastOutcome> {
-    const { ledger, backend, sink } = this.#options;
+    const { ledger, backend } = this.#options;
     const pending = await ledger.run((trx, ctx) => listPendingSends(trx, ctx));
     if (pending.length === 0) return { status: "idle" };
     const sendIds = pending.map((send) => send.id);
@@ -182,7 +237,7 @@ export class Broadcaster {
 
     let txid: string;
     try {
-      txid = await backend.sendMany(outputs);
+      txid = await backend.sendMany(outputs, broadcastComment(ntxId));
     } catch (err) {
       const error = err instanceof Error ? err : new Error(String(err));
       this.#stats.lastError = error.message;
@@ -207,7 +262,20 @@ export class Broadcaster {
     }
 
     const { fee, known } = await this.#feeOf(txid);
-    await commitWithEvents(ledger, sink, async (trx, ctx) => {
+    await this.#close(ntxId, txid, sendIds, fee);
+    this.#stats.broadcasts++;
+    this.#stats.lastOutcome = "broadcasted";
+    this.#logger.info(
+      { networkTransaction: ntxId, txid, fee: fee.toString(), sends: sendIds.length },
+      "broadcast sent",
+    );
+    return { status: "broadcasted", networkTransactionId: ntxId, txid, fee, sendIds, feeKnown: known };
+  }
+
+  /** Records the txid and fee and announces 0 confirmations for each send; returns the fee. */
+  async #close(ntxId: number, txid: string, sendIds: number[], knownFee?: bigint): Promise<bigint> {
+    const fee = knownFee ?? (await this.#feeOf(txid)).fee;
+    await commitWithEvents(this.#options.ledger, this.#options.sink, async (trx, ctx) => {
       await closeBroadcast(trx, ctx, ntxId, txid, fee);
       const ntx = await trx
         .selectFrom("ca_network_transaction")
@@ -224,13 +292,7 @@ export class Broadcaster {
       );
       return produced;
     });
-    this.#stats.broadcasts++;
-    this.#stats.lastOutcome = "broadcasted";
-    this.#logger.info(
-      { networkTransaction: ntxId, txid, fee: fee.toString(), sends: sendIds.length },
-      "broadcast sent",
-    );
-    return { status: "broadcasted", networkTransactionId: ntxId, txid, fee, sendIds, feeKnown: known };
+    return fee;
   }
 
   /**

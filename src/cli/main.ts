@@ -1,5 +1,6 @@
 /** The `cryptoassets` command line. Each subcommand lives in its own module under src/cli/. */
 import { Command } from "commander";
+import { registerBroadcastsCommand } from "./broadcasts.js";
 import { registerDemoCommand } from "./demo.js";
 import { registerEventsCommand } from "./events.js";
 import { registerHelperServiceCommand } from "./helper-service.js";
@@ -12,6 +13,7 @@ const program = new Command("cryptoassets")
   .description("Accept and send cryptocurrency safely: SQL ledger, bitcoind chain following, durable events.")
   .version("0.1.0");
 
+registerBroadcastsCommand(program);
 registerDemoCommand(program);
 registerHelperServiceCommand(program);
 registerInitializeDatabaseCommand(program);

@@ -4,13 +4,10 @@
  * strings). The database is migrated on first use, like the helper service does.
  */
 import { type Command, InvalidArgumentError } from "commander";
-import { createBackend } from "../chain/coin-runtime.js";
 import { formatAmount } from "../coins/amount.js";
-import type { CryptoassetsConfig } from "../config/schema.js";
-import { initializeDatabase } from "../db/initialize.js";
-import type { Database } from "../db/open.js";
-import { Ledger } from "../ledger/ledger.js";
+import type { Ledger } from "../ledger/ledger.js";
 import { fail, formatTable, isoTime, toJson, withDatabase } from "./common.js";
+import { openLedger, pickCoin, UsageError } from "./open-ledger.js";
 
 interface WalletOptions {
   coin?: string;
@@ -29,43 +26,6 @@ const SUBCOMMANDS = [
   "balance",
 ] as const;
 type Subcommand = (typeof SUBCOMMANDS)[number];
-
-class UsageError extends Error {}
-
-function pickCoin(config: CryptoassetsConfig, wanted: string | undefined): string {
-  const coins = Object.keys(config.coins);
-  if (wanted) {
-    if (!coins.includes(wanted.toLowerCase())) {
-      throw new UsageError(`coin ${wanted} is not configured; configured: ${coins.join(", ")}`);
-    }
-    return wanted.toLowerCase();
-  }
-  if (coins.length > 1)
-    throw new UsageError(`several coins are configured (${coins.join(", ")}): pick one with --coin`);
-  return coins[0] as string;
-}
-
-async function openLedger(
-  config: CryptoassetsConfig,
-  database: Database,
-  coinName: string,
-  withBackend: boolean,
-) {
-  const coin = config.coins[coinName];
-  if (!coin) throw new UsageError(`coin ${coinName} is not configured`);
-  await initializeDatabase(database);
-  const backend = withBackend ? createBackend(coinName, coin.backend) : undefined;
-  const ledger = await Ledger.open({
-    database,
-    coin: coinName,
-    network: coin.network,
-    walletName: coin.wallet_name,
-    creditThreshold: coin.credit_threshold,
-    maxConfirmations: coin.max_confirmation_count,
-    backend,
-  });
-  return { ledger, backend };
-}
 
 /** Account by id (digits) or by name. */
 const accountRef = (text: string): number | string => (/^\d+$/.test(text) ? Number(text) : text);

@@ -100,8 +100,18 @@ export async function closeBroadcast(
   }
 }
 
-/** The daemon refused before anything was sent: the sends go back to pending. */
+/** Nothing was sent (the daemon refused, or an operator checked): the sends go back to pending. */
 export async function releaseBroadcast(trx: Trx, ctx: LedgerContext, ntxId: number): Promise<void> {
+  const ntx = await trx
+    .selectFrom("ca_network_transaction")
+    .select(["closed_at", "transaction_type"])
+    .where("id", "=", ntxId)
+    .where("wallet_id", "=", ctx.walletId)
+    .executeTakeFirst();
+  // A closed broadcast was paid: putting its sends back to pending would pay them twice.
+  if (ntx?.transaction_type !== "broadcast" || ntx.closed_at !== null) {
+    throw new LedgerStateError(`network transaction ${ntxId} is not an open broadcast of this wallet`);
+  }
   await trx
     .updateTable("ca_transaction")
     .set({ network_transaction_id: null, updated_at: Date.now() })

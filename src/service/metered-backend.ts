@@ -94,8 +94,12 @@ export class MeteredBackend implements Backend {
     return tip;
   }
 
-  sendMany(outputs: ReadonlyMap<string, bigint>): Promise<string> {
-    return this.metered("sendmany", () => this.inner.sendMany(outputs));
+  sendMany(outputs: ReadonlyMap<string, bigint>, comment?: string): Promise<string> {
+    return this.metered("sendmany", () => this.inner.sendMany(outputs, comment));
+  }
+
+  findSendByComment(comment: string, since: number): Promise<string | undefined> {
+    return this.metered("listtransactions", () => this.inner.findSendByComment(comment, since));
   }
 
   getBalance(): Promise<bigint> {

@@ -5,6 +5,9 @@
  * pending and a later period sends them; an ambiguous failure (the request may have reached
  * the daemon) leaves the broadcast interrupted and never re-sends it.
  */
+import { execFile } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { BitcoindBackend } from "../../src/backends/bitcoind/index.js";
 import { InsufficientFundsError, RpcTransportError } from "../../src/backends/errors.js";
@@ -13,6 +16,7 @@ import { listPendingSends } from "../../src/ledger/index.js";
 import { type ChainEnv, expectedSequence, sats, sequences, startChainEnv } from "../chain/support/env.js";
 import { FaultyProxy } from "../chain/support/faulty-proxy.js";
 import { captureLogs } from "../chain/support/logs.js";
+import { CLI } from "../service/support.js";
 
 /** Pays `amount` to a new address of `account` and mines it to credited. */
 async function fund(env: ChainEnv, accountId: number, amount: string) {
@@ -234,14 +238,139 @@ describe("broadcasting through a misbehaving connection", () => {
     expect(await restarted.broadcastPending()).toEqual({ status: "idle" });
 
     const sends = (await env.ours.call("listsinceblock", [])) as {
-      transactions: { category: string; address: string }[];
+      transactions: { category: string; address: string; txid: string }[];
     };
-    const payments = sends.transactions.filter((t) => t.category === "send" && t.address === external).length;
+    const payments = sends.transactions.filter((t) => t.category === "send" && t.address === external);
     // Slow: the daemon did pay (only the answer was lost) — exactly once. 500: it never got the request.
-    expect(payments).toBe(mode === "slow" ? 1 : 0);
+    expect(payments.length).toBe(mode === "slow" ? 1 : 0);
     const spent = balanceBefore - (await daemonBalance(env));
     if (mode === "slow")
       expect(spent).toBeGreaterThan(sats("0.3")); // 0.3 plus the fee
     else expect(spent).toBe(0n);
+
+    // Recovery by the sendmany comment: the paid one is found and closed as sent, with its
+    // fee and a txupdate; the unpaid one stays interrupted (never re-sent automatically).
+    const eventsBefore = (await env.events()).length;
+    expect(await restarted.recoverInterrupted()).toBe(mode === "slow" ? 1 : 0);
+    const left = await restarted.listInterrupted();
+    if (mode === "slow") {
+      expect(left).toEqual([]);
+      const closed = await env.runtime.ledger.run((trx) =>
+        trx
+          .selectFrom("ca_network_transaction")
+          .selectAll()
+          .where("id", "=", outcome.networkTransactionId)
+          .executeTakeFirstOrThrow(),
+      );
+      expect(closed.txid).toBe(payments[0]?.txid);
+      expect(closed.fee).toBe(spent - sats("0.3"));
+      expect((await env.runtime.ledger.walletBalance()).confirmed).toBe(await daemonBalance(env));
+      const events = (await env.events()).slice(eventsBefore);
+      expect(events.map((e) => [e.txid, e.confirmations])).toEqual([[payments[0]?.txid, 0]]);
+      expect(restarted.stats().recovered).toBe(1);
+    } else {
+      expect(left.map((ntx) => ntx.id)).toEqual([outcome.networkTransactionId]);
+      expect((await env.events()).length).toBe(eventsBefore);
+    }
+  });
+
+  it("the operator CLI lists interrupted broadcasts and releases only one the daemon did not pay", async () => {
+    const { broadcaster, alice, proxy, env } = await setUp();
+    const paidTo = String(await env.payer.call("getnewaddress"));
+    const unpaidTo = String(await env.payer.call("getnewaddress"));
+    await env.runtime.ledger.send(alice.id, paidTo, "0.2");
+    proxy.mode = "slow"; // sendmany executes, the answer is lost
+    const paid = await broadcaster.broadcastPending();
+    await env.runtime.ledger.send(alice.id, unpaidTo, "0.1");
+    proxy.mode = "http500"; // the request never reaches the daemon
+    const unpaid = await broadcaster.broadcastPending();
+    proxy.mode = "pass";
+    if (paid.status !== "interrupted" || unpaid.status !== "interrupted") {
+      throw new Error(`expected two interrupted broadcasts, got ${paid.status} and ${unpaid.status}`);
+    }
+
+    const config = join(env.dir, "operator.yaml");
+    writeFileSync(
+      config,
+      `database: { url: "${env.db.url}" }\ncoins:\n  btc:\n    network: regtest\n    backend: { class: bitcoind, url: "${env.sim.url}", wallet: ours }\n`,
+    );
+    // Asynchronous: the simulator lives in this process and must keep answering.
+    const cli = (...args: string[]) =>
+      new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+        execFile(
+          process.execPath,
+          [CLI, "broadcasts", ...args],
+          { timeout: 20_000 },
+          (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
+        );
+      });
+    const listed = await cli("list", config, "--json");
+    expect(listed.stderr).toBe("");
+    const views = JSON.parse(listed.stdout) as {
+      id: number;
+      sends: number;
+      amount: string;
+      found_txid: string | null;
+    }[];
+    const payment = (await env.ours.call("listtransactions", ["*", 50])) as {
+      address: string;
+      txid: string;
+      category: string;
+    }[];
+    const paidTxid = payment.find((t) => t.category === "send" && t.address === paidTo)?.txid;
+    expect(paidTxid).toMatch(/^[0-9a-f]{64}$/);
+    expect(views).toEqual([
+      expect.objectContaining({
+        id: paid.networkTransactionId,
+        sends: 1,
+        amount: "0.20000000",
+        found_txid: paidTxid,
+      }),
+      expect.objectContaining({
+        id: unpaid.networkTransactionId,
+        sends: 1,
+        amount: "0.10000000",
+        found_txid: null,
+      }),
+    ]);
+
+    // Paid: refused, it would pay twice. Unpaid but just opened: refused, the call may still run.
+    const refusedPaid = await cli("release", config, String(paid.networkTransactionId));
+    expect(refusedPaid.code).toBe(1);
+    expect(refusedPaid.stderr).toMatch(
+      new RegExp(`broadcast ${paid.networkTransactionId} was paid: .*${paidTxid}`),
+    );
+    const tooSoon = await cli("release", config, String(unpaid.networkTransactionId));
+    expect(tooSoon.code).toBe(1);
+    expect(tooSoon.stderr).toMatch(/may still be running at the daemon/);
+
+    // A minute later (moved back in the database rather than waited for), release goes through.
+    await env.db.database.db
+      .updateTable("ca_network_transaction")
+      .set({ opened_at: Date.now() - 120_000 })
+      .where("id", "=", unpaid.networkTransactionId)
+      .execute();
+    const released = await cli("release", config, String(unpaid.networkTransactionId));
+    expect(released.stderr).toBe("");
+    expect(released.code).toBe(0);
+    expect(released.stdout).toMatch(
+      /released broadcast \d+: its 1 send\(s\) \(0\.10000000 BTC\) are pending again/,
+    );
+    expect((await cli("release", config, String(unpaid.networkTransactionId))).stderr).toMatch(
+      /is not interrupted/,
+    );
+
+    // The service's next period: the paid one is recovered by its comment, the released one sent once.
+    expect(await broadcaster.recoverInterrupted()).toBe(1);
+    const resent = await broadcaster.broadcastPending();
+    expect(resent.status).toBe("broadcasted");
+    expect(await broadcaster.listInterrupted()).toEqual([]);
+    const all = (await env.ours.call("listtransactions", ["*", 50])) as {
+      address: string;
+      category: string;
+    }[];
+    expect(all.filter((t) => t.category === "send" && t.address === paidTo)).toHaveLength(1);
+    expect(all.filter((t) => t.category === "send" && t.address === unpaidTo)).toHaveLength(1);
+    expect((await env.runtime.ledger.walletBalance()).confirmed).toBe(await daemonBalance(env));
   });
 });

@@ -10,7 +10,7 @@ import { getCoin } from "../../coins/registry.js";
 import { type Logger, silentLogger } from "../../log.js";
 import type { Backend, ChainTip, SinceBlockResult, WalletTransaction } from "../backend.js";
 import { TransactionNotFoundError } from "../errors.js";
-import { toChainTip, toSinceBlockResult, toWalletTransaction } from "./convert.js";
+import { toChainTip, toCommentedEntries, toSinceBlockResult, toWalletTransaction } from "./convert.js";
 import { BitcoindRpcClient, type RpcStats } from "./rpc-client.js";
 import { amountParam, RpcReader, toAmount, toStringValue } from "./values.js";
 
@@ -27,6 +27,9 @@ export interface BitcoindBackendOptions {
   /** Use this client instead of creating one (its URL, wallet and timeout then apply). */
   client?: BitcoindRpcClient;
 }
+
+/** listtransactions entries per request when looking for a comment. */
+const COMMENT_SEARCH_PAGE = 500;
 
 export class BitcoindBackend implements Backend {
   readonly coin: string;
@@ -89,7 +92,7 @@ export class BitcoindBackend implements Backend {
     return toChainTip(await this.client.call("getblockchaininfo"));
   }
 
-  async sendMany(outputs: ReadonlyMap<string, bigint>): Promise<string> {
+  async sendMany(outputs: ReadonlyMap<string, bigint>, comment?: string): Promise<string> {
     if (outputs.size === 0) throw new InvalidAmountError("sendMany: no outputs to pay");
     const amounts: Record<string, ReturnType<typeof amountParam>> = {};
     for (const [address, units] of outputs) {
@@ -101,7 +104,24 @@ export class BitcoindBackend implements Backend {
       amounts[address] = amountParam(formatAmount(units, this.decimals));
     }
     this.logger.info({ outputs: outputs.size }, "sendmany");
-    return toStringValue(await this.client.call("sendmany", ["", amounts]), "sendmany");
+    // Positional: dummy "", amounts, minconf (1, Core's default), comment.
+    const params = comment === undefined ? ["", amounts] : ["", amounts, 1, comment];
+    return toStringValue(await this.client.call("sendmany", params), "sendmany");
+  }
+
+  async findSendByComment(comment: string, since: number): Promise<string | undefined> {
+    // listtransactions pages back from the newest; stop once a page reaches transactions
+    // received well before `since` (an hour of margin for clock skew with the daemon).
+    const oldestWanted = Math.floor(since / 1000) - 3600;
+    for (let skip = 0; ; skip += COMMENT_SEARCH_PAGE) {
+      const page = toCommentedEntries(
+        await this.client.call("listtransactions", ["*", COMMENT_SEARCH_PAGE, skip, true]),
+      );
+      const match = page.find((entry) => entry.category === "send" && entry.comment === comment);
+      if (match) return match.txid;
+      if (page.length < COMMENT_SEARCH_PAGE) return undefined;
+      if (Math.min(...page.map((entry) => entry.timereceived)) < oldestWanted) return undefined;
+    }
   }
 
   async getBalance(): Promise<bigint> {

@@ -104,3 +104,28 @@ export function toChainTip(result: unknown): ChainTip {
   const reader = RpcReader.of(result, "getblockchaininfo", 0);
   return { height: reader.integer("blocks"), hash: reader.string("bestblockhash") };
 }
+
+/** What findSendByComment needs of a `listtransactions` entry. */
+export interface CommentedEntry {
+  txid: string;
+  category: string;
+  timereceived: number;
+  comment?: string;
+}
+
+export function toCommentedEntries(result: unknown): CommentedEntry[] {
+  if (!Array.isArray(result)) {
+    throw new UnexpectedResponseError(`listtransactions: expected an array, got ${typeof result}`);
+  }
+  return result.map((item: unknown, index) => {
+    const entry = RpcReader.of(item, `listtransactions[${index}]`, 0);
+    const commented: CommentedEntry = {
+      txid: entry.string("txid"),
+      category: entry.string("category"),
+      timereceived: entry.integer("timereceived"),
+    };
+    const comment = entry.optionalString("comment");
+    if (comment !== undefined) commented.comment = comment;
+    return commented;
+  });
+}
