@@ -9,14 +9,21 @@
 import pg from "pg";
 import { startChainEnv } from "../test/chain/support/env.js";
 import { freePort } from "../test/support/ports.js";
+import { withCpuProfile } from "./cpu-profile.js";
 import { percentile, row } from "./support.js";
 
-async function ingest(engine: "sqlite" | "postgres", n: number): Promise<void> {
+async function ingest(
+  engine: "sqlite" | "postgres",
+  n: number,
+  batch: number,
+  profileDir?: string,
+): Promise<void> {
   const port = await freePort();
   const env = await startChainEnv({
     engine,
     initialBlocks: 400,
     notify: () => ({ walletnotify: { class: "http", port } }),
+    service: { poll_period: 3600, recheck_period: 0, broadcast_period: 3600, update_batch_size: batch },
   });
   try {
     const account = await env.runtime.ledger.createAccount("ingest");
@@ -39,36 +46,38 @@ async function ingest(engine: "sqlite" | "postgres", n: number): Promise<void> {
     const sentAt = new Map<string, number>();
     const url = `http://127.0.0.1:${port}/`;
     const started = Date.now();
-    let next = 0;
-    const sender = async () => {
-      while (next < txids.length) {
-        const txid = txids[next++] as string;
-        sentAt.set(txid, Date.now());
-        const response = await fetch(url, {
-          method: "POST",
-          body: `txid=${txid}`,
-          headers: { "content-type": "application/x-www-form-urlencoded" },
-        });
-        await response.arrayBuffer();
-      }
-    };
-    await Promise.all(Array.from({ length: 16 }, sender));
-    const deadline = Date.now() + 600_000;
     let rows: Array<{ txid: string | null; created_at: number }> = [];
-    while (Date.now() < deadline) {
-      rows = await env.db.database.db
-        .selectFrom("ca_network_transaction")
-        .select(["txid", "created_at"])
-        .where("transaction_type", "=", "deposit")
-        .execute();
-      if (rows.length >= txids.length) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await withCpuProfile(profileDir, `ingest-${engine}-${n}-batch${batch}`, async () => {
+      let next = 0;
+      const sender = async () => {
+        while (next < txids.length) {
+          const txid = txids[next++] as string;
+          sentAt.set(txid, Date.now());
+          const response = await fetch(url, {
+            method: "POST",
+            body: `txid=${txid}`,
+            headers: { "content-type": "application/x-www-form-urlencoded" },
+          });
+          await response.arrayBuffer();
+        }
+      };
+      await Promise.all(Array.from({ length: 16 }, sender));
+      const deadline = Date.now() + 600_000;
+      while (Date.now() < deadline) {
+        rows = await env.db.database.db
+          .selectFrom("ca_network_transaction")
+          .select(["txid", "created_at"])
+          .where("transaction_type", "=", "deposit")
+          .execute();
+        if (rows.length >= txids.length) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    });
     const latencies = rows
       .map((r) => r.created_at - (sentAt.get(r.txid ?? "") ?? r.created_at))
       .sort((a, b) => a - b);
     const last = Math.max(...rows.map((r) => r.created_at));
-    row(`ingest ${engine}, ${n} notifications`, {
+    row(`ingest ${engine}, ${n} notifications, batch ${batch}`, {
       committed: rows.length,
       "deposits/s": (rows.length / (last - started)) * 1000,
       p50_ms: percentile(latencies, 50),
@@ -114,10 +123,18 @@ async function postgresCeiling(serverUrl: string, transactions: number): Promise
   await setup.end();
 }
 
-export async function depositIngestBench(options: { sizes: number[]; postgresUrl?: string }): Promise<void> {
+export async function depositIngestBench(options: {
+  sizes: number[];
+  postgresUrl?: string;
+  /** Write a CPU profile of each ingest run here (set-up excluded) and print its summary. */
+  profileDir?: string;
+}): Promise<void> {
+  // Batch 1 is the update path without group commit: the baseline, in the same run.
   for (const n of options.sizes) {
-    await ingest("sqlite", n);
-    if (options.postgresUrl) await ingest("postgres", n);
+    for (const batch of [1, 32]) {
+      await ingest("sqlite", n, batch, options.profileDir);
+      if (options.postgresUrl) await ingest("postgres", n, batch, options.profileDir);
+    }
   }
   if (options.postgresUrl) await postgresCeiling(options.postgresUrl, 2000);
 }

@@ -50,6 +50,8 @@ export interface ChainServiceConfig {
   confirmation_strategy?: ConfirmationStrategy;
   poll_period?: number;
   recheck_period?: number;
+  /** Most walletnotify txids committed in one database transaction (default 32; 1 = none batched). */
+  update_batch_size?: number;
 }
 
 export interface CoinRuntimeOptions {
@@ -121,7 +123,7 @@ export async function createCoinRuntime(options: CoinRuntimeOptions): Promise<Co
   });
   const lock = new ChainLock();
   const worker = { ledger, backend, sink: options.sink, lock, logger };
-  const updater = new TransactionUpdater(worker);
+  const updater = new TransactionUpdater({ ...worker, maxBatch: service.update_batch_size });
   const tracker = new BlockConfirmationTracker(worker);
   const rechecker = new OpenTransactionRechecker({ ...worker, mode: "batched" });
   const poller = new OpenTransactionRechecker({ ...worker, mode: "per-transaction" });

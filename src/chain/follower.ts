@@ -21,7 +21,7 @@ import { ChainConfigError } from "./errors.js";
 import type { OpenTransactionRechecker } from "./recheck.js";
 import { scanReceived } from "./scan.js";
 import type { BlockConfirmationTracker } from "./tracker.js";
-import type { TransactionUpdater } from "./updater.js";
+import { MAX_UPDATE_BATCH, type TransactionUpdater } from "./updater.js";
 
 export type ConfirmationStrategy = "block" | "poll";
 
@@ -113,7 +113,12 @@ export class ChainFollower {
     this.#retryDelayMs = positive("retryDelayMs", options.retryDelayMs ?? this.#pollPeriodMs);
     this.#maxTxRetries = options.maxTxRetries ?? 20;
     this.#logger = (options.logger ?? silentLogger).child({ module: "chain.follower" });
-    this.#txQueue = new CoalescingQueue((txid) => this.#updateTx(txid), { logger: this.#logger });
+    // Many txids in flight at once: the updater commits those that wait together as one
+    // batch (group commit), so this is the batch size under load, not parallel transactions.
+    this.#txQueue = new CoalescingQueue((txid) => this.#updateTx(txid), {
+      concurrency: MAX_UPDATE_BATCH,
+      logger: this.#logger,
+    });
     // One chain-wide run at a time: ticks and re-checks coalesce instead of piling up.
     this.#workQueue = new CoalescingQueue((work) => this.#runWork(work), {
       concurrency: 1,

@@ -4,8 +4,14 @@
  * un-credits, and writes the txupdate events. bitcoind notifies every txid its wallet sees
  * (and, with several wallets on one daemon, other wallets' txids too), so a txid that is
  * not ours is normal: it is logged and ignored, never an error.
+ *
+ * Group commit: txids that arrive while the wallet's chain lock is busy wait together and
+ * go through as one batch — one batched `gettransaction` request and one database
+ * transaction for all of them (measured: the per-transaction commit, lock hand-over and RPC
+ * round trip were most of the cost of a lone update). If a batch's transaction fails, each
+ * txid is retried on its own, so one bad transaction cannot hold back the others.
  */
-import type { Backend } from "../backends/backend.js";
+import type { Backend, WalletTransaction } from "../backends/backend.js";
 import { TransactionNotFoundError } from "../backends/errors.js";
 import type { TxUpdateData } from "../events/types.js";
 import type { Ledger } from "../ledger/ledger.js";
@@ -41,16 +47,43 @@ export interface UpdaterStats {
   unchanged: number;
   ignored: number;
   events: number;
+  /** Database transactions used for those notifications (group commit). */
+  batches: number;
+}
+
+/** Most txids applied in one database transaction (bounds its length and its retry cost). */
+export const MAX_UPDATE_BATCH = 32;
+
+interface Waiting {
+  txid: string;
+  resolve(outcome: UpdateOutcome): void;
+  reject(err: unknown): void;
+}
+
+export interface TransactionUpdaterOptions extends ChainWorkerOptions {
+  /** Most txids per database transaction (default MAX_UPDATE_BATCH; 1 disables batching). */
+  maxBatch?: number | undefined;
 }
 
 export class TransactionUpdater {
   readonly lock: ChainLock;
-  readonly #options: ChainWorkerOptions;
+  readonly #options: TransactionUpdaterOptions;
+  readonly #maxBatch: number;
   readonly #logger: Logger;
-  readonly #stats: UpdaterStats = { notifications: 0, updated: 0, unchanged: 0, ignored: 0, events: 0 };
+  readonly #stats: UpdaterStats = {
+    notifications: 0,
+    updated: 0,
+    unchanged: 0,
+    ignored: 0,
+    events: 0,
+    batches: 0,
+  };
+  readonly #waiting: Waiting[] = [];
+  #draining = false;
 
-  constructor(options: ChainWorkerOptions) {
+  constructor(options: TransactionUpdaterOptions) {
     this.#options = options;
+    this.#maxBatch = Math.max(1, options.maxBatch ?? MAX_UPDATE_BATCH);
     this.lock = options.lock ?? new ChainLock();
     this.#logger = (options.logger ?? silentLogger).child({
       module: "chain.updater",
@@ -68,53 +101,134 @@ export class TransactionUpdater {
    */
   update(txid: string): Promise<UpdateOutcome> {
     this.#stats.notifications++;
-    return this.lock.run(() => this.#update(txid));
+    return new Promise((resolve, reject) => {
+      this.#waiting.push({ txid, resolve, reject });
+      if (!this.#draining) void this.#drain();
+    });
   }
 
-  async #update(txid: string): Promise<UpdateOutcome> {
-    const { ledger, backend, sink } = this.#options;
-    let tx: Awaited<ReturnType<Backend["getTransaction"]>>;
+  /** Takes the waiting txids in batches, each under the chain lock, until none is left. */
+  async #drain(): Promise<void> {
+    this.#draining = true;
     try {
-      tx = await backend.getTransaction(txid);
-    } catch (err) {
-      if (err instanceof TransactionNotFoundError) {
-        this.#stats.ignored++;
-        this.#logger.info({ txid }, "notified txid is not a transaction of this wallet; ignored");
-        return { status: "ignored", txid, reason: "not a transaction of this wallet" };
+      while (this.#waiting.length > 0) {
+        await this.lock.run(async () => {
+          // Taken once the lock is ours: everything that arrived meanwhile joins this batch.
+          const batch = this.#waiting.splice(0, this.#maxBatch);
+          await this.#runBatch(batch);
+        });
       }
+    } finally {
+      this.#draining = false;
+    }
+  }
+
+  async #runBatch(batch: Waiting[]): Promise<void> {
+    let fetched: Map<string, WalletTransaction | null>;
+    try {
+      fetched =
+        batch.length === 1
+          ? await this.#fetchOne((batch[0] as Waiting).txid)
+          : await this.#options.backend.getTransactions(batch.map((w) => w.txid));
+    } catch (err) {
+      for (const waiting of batch) waiting.reject(err);
+      return;
+    }
+    try {
+      const outcomes = await this.#apply(
+        batch.map((w) => w.txid),
+        fetched,
+      );
+      for (const [i, waiting] of batch.entries()) waiting.resolve(outcomes[i] as UpdateOutcome);
+    } catch (err) {
+      if (batch.length === 1) {
+        (batch[0] as Waiting).reject(err);
+        return;
+      }
+      this.#logger.warn(
+        { txids: batch.length, err: err instanceof Error ? err.message : String(err) },
+        "batched update failed; applying its transactions one by one",
+      );
+      for (const waiting of batch) {
+        try {
+          const [outcome] = await this.#apply([waiting.txid], fetched);
+          waiting.resolve(outcome as UpdateOutcome);
+        } catch (oneErr) {
+          waiting.reject(oneErr);
+        }
+      }
+    }
+  }
+
+  async #fetchOne(txid: string): Promise<Map<string, WalletTransaction | null>> {
+    try {
+      return new Map([[txid, await this.#options.backend.getTransaction(txid)]]);
+    } catch (err) {
+      if (err instanceof TransactionNotFoundError) return new Map([[txid, null]]);
       throw err;
     }
-    const snapshot = snapshotFromWalletTransaction(tx);
-    let ours = true;
-    const updates = await commitWithEvents(ledger, sink, async (trx, ctx) => {
-      // A mined transaction tells the tip height itself; otherwise the last block processed
-      // is close enough (it only times the end of tracking a conflicted transaction).
-      const tipHeight =
-        impliedTipHeight(snapshot) ?? (await getChainState(trx, ctx)).lastBlockHeight ?? undefined;
-      const produced = await applySnapshot(trx, ctx, snapshot, tipHeight);
-      if (produced.length === 0) {
-        ours =
+  }
+
+  /** Applies the fetched transactions in ONE serializable transaction; an outcome per txid. */
+  async #apply(txids: string[], fetched: Map<string, WalletTransaction | null>): Promise<UpdateOutcome[]> {
+    const { ledger, sink } = this.#options;
+    let outcomes: UpdateOutcome[] = [];
+    this.#stats.batches++;
+    await commitWithEvents(ledger, sink, async (trx, ctx) => {
+      outcomes = [];
+      const all: TxUpdateData[] = [];
+      let lastBlockHeight: number | null | undefined;
+      for (const txid of txids) {
+        const tx = fetched.get(txid);
+        if (!tx) {
+          outcomes.push({ status: "ignored", txid, reason: "not a transaction of this wallet" });
+          continue;
+        }
+        const snapshot = snapshotFromWalletTransaction(tx);
+        // A mined transaction tells the tip height itself; otherwise the last block processed
+        // is close enough (it only times the end of tracking a conflicted transaction).
+        let tipHeight = impliedTipHeight(snapshot);
+        if (tipHeight === undefined) {
+          if (lastBlockHeight === undefined)
+            lastBlockHeight = (await getChainState(trx, ctx)).lastBlockHeight;
+          tipHeight = lastBlockHeight ?? undefined;
+        }
+        const produced = await applySnapshot(trx, ctx, snapshot, tipHeight);
+        all.push(...produced);
+        if (produced.length > 0) outcomes.push({ status: "updated", txid, updates: produced });
+        else if (
           (await findNetworkTransaction(trx, ctx, txid, "deposit")) !== undefined ||
-          (await findNetworkTransaction(trx, ctx, txid, "broadcast")) !== undefined;
+          (await findNetworkTransaction(trx, ctx, txid, "broadcast")) !== undefined
+        )
+          outcomes.push({ status: "unchanged", txid });
+        else outcomes.push({ status: "ignored", txid, reason: "touches no address of ours" });
       }
-      return produced;
+      return all;
     });
-    if (updates.length > 0) {
+    for (const outcome of outcomes) this.#count(outcome);
+    return outcomes;
+  }
+
+  #count(outcome: UpdateOutcome): void {
+    const { txid } = outcome;
+    if (outcome.status === "updated") {
       this.#stats.updated++;
-      this.#stats.events += updates.length;
+      this.#stats.events += outcome.updates.length;
       this.#logger.info(
-        { txid, confirmations: updates[0]?.confirmations, events: updates.length },
+        { txid, confirmations: outcome.updates[0]?.confirmations, events: outcome.updates.length },
         "transaction updated",
       );
-      return { status: "updated", txid, updates };
-    }
-    if (!ours) {
+    } else if (outcome.status === "unchanged") {
+      this.#stats.unchanged++;
+      this.#logger.debug({ txid }, "transaction unchanged");
+    } else {
       this.#stats.ignored++;
-      this.#logger.info({ txid }, "transaction pays no address of ours and is not our broadcast; ignored");
-      return { status: "ignored", txid, reason: "touches no address of ours" };
+      this.#logger.info(
+        { txid },
+        outcome.reason === "not a transaction of this wallet"
+          ? "notified txid is not a transaction of this wallet; ignored"
+          : "transaction pays no address of ours and is not our broadcast; ignored",
+      );
     }
-    this.#stats.unchanged++;
-    this.#logger.debug({ txid }, "transaction unchanged");
-    return { status: "unchanged", txid };
   }
 }
