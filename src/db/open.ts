@@ -6,6 +6,7 @@ import pg from "pg";
 import { type Logger, silentLogger } from "../log.js";
 import { NormalizeTypesPlugin } from "./normalize-plugin.js";
 import type { Schema } from "./schema.js";
+import { withStatementCache } from "./sqlite-statements.js";
 import { type Engine, maskUrlPassword, parseDatabaseUrl } from "./url.js";
 
 export interface Database {
@@ -37,7 +38,7 @@ export async function openDatabase(url: string, options: OpenOptions = {}): Prom
       sqlite.pragma("journal_mode = WAL");
       sqlite.pragma("busy_timeout = 5000");
       sqlite.pragma("foreign_keys = ON");
-      dialect = new SqliteDialect({ database: sqlite });
+      dialect = new SqliteDialect({ database: withStatementCache(sqlite) });
       break;
     }
     case "postgres": {
