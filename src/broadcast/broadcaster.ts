@@ -25,14 +25,16 @@
  *   (interrupted), never retried: a stuck payment is an operator's five minutes, a double
  *   payment is lost money.
  */
-import type { Backend } from "../backends/backend.js";
+import type { Backend, WalletTransaction } from "../backends/backend.js";
 import { BackendError, RpcError, RpcTransportError, UnexpectedResponseError } from "../backends/errors.js";
 import { ChainLock } from "../chain/lock.js";
 import { commitWithEvents, type TxUpdateSink } from "../chain/sink.js";
 import { InvalidAmountError } from "../coins/errors.js";
 import type { TxUpdateData } from "../events/types.js";
 import {
+  bookBroadcastFee,
   closeBroadcast,
+  listBroadcastsWithoutFee,
   listInterruptedBroadcasts,
   listPendingSends,
   openBroadcast,
@@ -73,6 +75,8 @@ export interface BroadcasterStats {
   interrupted: number;
   /** Interrupted broadcasts found in the daemon's wallet by their comment and closed. */
   recovered: number;
+  /** Fees booked after the close, because the daemon could not tell them at the time. */
+  feesBookedLater: number;
   lastOutcome: BroadcastOutcome["status"] | undefined;
   lastError: string | undefined;
 }
@@ -106,6 +110,7 @@ export class Broadcaster {
     released: 0,
     interrupted: 0,
     recovered: 0,
+    feesBookedLater: 0,
     lastOutcome: undefined,
     lastError: undefined,
   };
@@ -144,6 +149,7 @@ export class Broadcaster {
       try {
         await this.recoverInterrupted();
         await this.reportInterrupted();
+        await this.bookMissingFees();
         await this.broadcastPending();
       } catch (err) {
         this.#stats.lastError = err instanceof Error ? err.message : String(err);
@@ -195,7 +201,7 @@ export class Broadcaster {
         this.#stats.recovered++;
         this.#reportedInterrupted.delete(ntx.id);
         this.#logger.warn(
-          { networkTransaction: ntx.id, txid, fee: fee.toString(), sends: sendIds.length },
+          { networkTransaction: ntx.id, txid, fee: fee?.toString() ?? "unknown", sends: sendIds.length },
           "interrupted broadcast found in the daemon's wallet by its comment: closed as sent",
         );
       }
@@ -261,20 +267,35 @@ export class Broadcaster {
       return { status: "interrupted", networkTransactionId: ntxId, sendIds, error };
     }
 
-    const { fee, known } = await this.#feeOf(txid);
+    const fee = await this.#feeOf(txid);
     await this.#close(ntxId, txid, sendIds, fee);
     this.#stats.broadcasts++;
     this.#stats.lastOutcome = "broadcasted";
     this.#logger.info(
-      { networkTransaction: ntxId, txid, fee: fee.toString(), sends: sendIds.length },
+      { networkTransaction: ntxId, txid, fee: fee?.toString() ?? "unknown", sends: sendIds.length },
       "broadcast sent",
     );
-    return { status: "broadcasted", networkTransactionId: ntxId, txid, fee, sendIds, feeKnown: known };
+    return {
+      status: "broadcasted",
+      networkTransactionId: ntxId,
+      txid,
+      fee: fee ?? 0n,
+      sendIds,
+      feeKnown: fee !== null,
+    };
   }
 
-  /** Records the txid and fee and announces 0 confirmations for each send; returns the fee. */
-  async #close(ntxId: number, txid: string, sendIds: number[], knownFee?: bigint): Promise<bigint> {
-    const fee = knownFee ?? (await this.#feeOf(txid)).fee;
+  /**
+   * Records the txid and fee and announces 0 confirmations for each send; returns the fee
+   * (null when the daemon could not tell it: bookMissingFees charges it later).
+   */
+  async #close(
+    ntxId: number,
+    txid: string,
+    sendIds: number[],
+    knownFee?: bigint | null,
+  ): Promise<bigint | null> {
+    const fee = knownFee !== undefined ? knownFee : await this.#feeOf(txid);
     await commitWithEvents(this.#options.ledger, this.#options.sink, async (trx, ctx) => {
       await closeBroadcast(trx, ctx, ntxId, txid, fee);
       const ntx = await trx
@@ -296,26 +317,67 @@ export class Broadcaster {
   }
 
   /**
-   * The fee of our new transaction, from `gettransaction` (negative there). If the daemon
-   * cannot tell us right now, the broadcast is still closed — recording the txid matters
-   * most — with a zero fee and an error log so an operator books the fee by hand.
+   * Books the fees of broadcasts closed while the daemon could not tell them (see #feeOf):
+   * until then the wallet's ledger balance is higher than the daemon's by those fees.
    */
-  async #feeOf(txid: string): Promise<{ fee: bigint; known: boolean }> {
+  bookMissingFees(): Promise<number> {
+    return this.lock.run(async () => {
+      const { ledger, backend } = this.#options;
+      let booked = 0;
+      for (const ntx of await ledger.run((trx, ctx) => listBroadcastsWithoutFee(trx, ctx))) {
+        if (ntx.txid === null) continue;
+        let fee: bigint;
+        try {
+          fee = feeOfSend(await backend.getTransaction(ntx.txid));
+        } catch (err) {
+          this.#logger.warn(
+            {
+              networkTransaction: ntx.id,
+              txid: ntx.txid,
+              err: err instanceof Error ? err.message : String(err),
+            },
+            "fee of a sent broadcast still unknown; trying again next period",
+          );
+          continue;
+        }
+        if (await ledger.run((trx, ctx) => bookBroadcastFee(trx, ctx, ntx.id, fee))) {
+          booked++;
+          this.#stats.feesBookedLater++;
+          this.#logger.info(
+            { networkTransaction: ntx.id, txid: ntx.txid, fee: fee.toString() },
+            "broadcast fee booked",
+          );
+        }
+      }
+      return booked;
+    });
+  }
+
+  /**
+   * The fee of our new transaction, from `gettransaction`. If the daemon cannot tell us
+   * right now, null: the broadcast is still closed — recording the txid matters most — and
+   * bookMissingFees charges the fee on a later period.
+   */
+  async #feeOf(txid: string): Promise<bigint | null> {
     for (let attempt = 1; attempt <= 3; attempt++) {
       try {
-        const tx = await this.#options.backend.getTransaction(txid);
-        return { fee: tx.fee === undefined ? 0n : -tx.fee, known: true };
+        return feeOfSend(await this.#options.backend.getTransaction(txid));
       } catch (err) {
         if (attempt === 3) {
           this.#logger.error(
             { txid, err: err instanceof Error ? err.message : String(err) },
-            "broadcast sent but its fee could not be read; closing it with a zero fee — book the fee to the network-fee account by hand",
+            "broadcast sent but its fee could not be read; closing it without a fee, which is booked once the daemon answers",
           );
         } else {
           await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
         }
       }
     }
-    return { fee: 0n, known: false };
+    return null;
   }
+}
+
+/** bitcoind reports a send's fee as negative; what the wallet paid is its opposite. */
+function feeOfSend(tx: WalletTransaction): bigint {
+  return tx.fee === undefined ? 0n : -tx.fee;
 }

@@ -59,13 +59,17 @@ export async function openBroadcast(
   return ntxId;
 }
 
-/** The daemon accepted the broadcast: record txid, fee (charged to the network-fee account). */
+/**
+ * The daemon accepted the broadcast: record the txid and the fee (charged to the
+ * network-fee account). `fee` null means the daemon could not tell it yet: the broadcast is
+ * closed anyway — the txid is what must not be lost — and bookBroadcastFee charges it later.
+ */
 export async function closeBroadcast(
   trx: Trx,
   ctx: LedgerContext,
   ntxId: number,
   txid: string,
-  fee: bigint,
+  fee: bigint | null,
 ): Promise<void> {
   const now = Date.now();
   await trx
@@ -79,25 +83,69 @@ export async function closeBroadcast(
     .where("network_transaction_id", "=", ntxId)
     .where("type", "=", "broadcast")
     .execute();
-  if (fee > 0n) {
-    const feeAccount = await getNetworkFeeAccount(trx, ctx);
-    await adjustAccountBalance(trx, feeAccount.id, -fee);
-    await insertReturningId(trx, ctx.engine, "ca_transaction", {
-      wallet_id: ctx.walletId,
-      type: "network_fee",
-      state: "done",
-      amount: fee,
-      sending_account_id: feeAccount.id,
-      receiving_account_id: null,
-      address_id: null,
-      network_transaction_id: ntxId,
-      label: null,
-      credited_at: now,
-      processed_at: null,
-      created_at: now,
-      updated_at: now,
-    });
-  }
+  if (fee !== null) await chargeNetworkFee(trx, ctx, ntxId, fee, now);
+}
+
+/** Closed broadcasts whose fee is not booked yet (the daemon did not tell it at close). */
+export async function listBroadcastsWithoutFee(trx: Trx, ctx: LedgerContext): Promise<NetworkTransaction[]> {
+  return trx
+    .selectFrom("ca_network_transaction")
+    .selectAll()
+    .where("wallet_id", "=", ctx.walletId)
+    .where("transaction_type", "=", "broadcast")
+    .where("closed_at", "is not", null)
+    .where("txid", "is not", null)
+    .where("fee", "is", null)
+    .orderBy("id")
+    .execute();
+}
+
+/** Books the fee of a broadcast closed without one; a no-op when it is booked already. */
+export async function bookBroadcastFee(
+  trx: Trx,
+  ctx: LedgerContext,
+  ntxId: number,
+  fee: bigint,
+): Promise<boolean> {
+  const now = Date.now();
+  const result = await trx
+    .updateTable("ca_network_transaction")
+    .set({ fee, updated_at: now })
+    .where("id", "=", ntxId)
+    .where("wallet_id", "=", ctx.walletId)
+    .where("closed_at", "is not", null)
+    .where("fee", "is", null)
+    .executeTakeFirst();
+  if (Number(result.numUpdatedRows) !== 1) return false;
+  await chargeNetworkFee(trx, ctx, ntxId, fee, now);
+  return true;
+}
+
+async function chargeNetworkFee(
+  trx: Trx,
+  ctx: LedgerContext,
+  ntxId: number,
+  fee: bigint,
+  now: number,
+): Promise<void> {
+  if (fee <= 0n) return;
+  const feeAccount = await getNetworkFeeAccount(trx, ctx);
+  await adjustAccountBalance(trx, feeAccount.id, -fee);
+  await insertReturningId(trx, ctx.engine, "ca_transaction", {
+    wallet_id: ctx.walletId,
+    type: "network_fee",
+    state: "done",
+    amount: fee,
+    sending_account_id: feeAccount.id,
+    receiving_account_id: null,
+    address_id: null,
+    network_transaction_id: ntxId,
+    label: null,
+    credited_at: now,
+    processed_at: null,
+    created_at: now,
+    updated_at: now,
+  });
 }
 
 /** Nothing was sent (the daemon refused, or an operator checked): the sends go back to pending. */

@@ -12,7 +12,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { BitcoindBackend } from "../../src/backends/bitcoind/index.js";
 import { InsufficientFundsError, RpcTransportError } from "../../src/backends/errors.js";
 import { Broadcaster } from "../../src/broadcast/index.js";
-import { listPendingSends } from "../../src/ledger/index.js";
+import { closeBroadcast, listPendingSends, openBroadcast } from "../../src/ledger/index.js";
 import { type ChainEnv, expectedSequence, sats, sequences, startChainEnv } from "../chain/support/env.js";
 import { FaultyProxy } from "../chain/support/faulty-proxy.js";
 import { captureLogs } from "../chain/support/logs.js";
@@ -131,6 +131,31 @@ describe.each(["sqlite", "postgres"] as const)("broadcasting on %s", (engine) =>
     const retried = await runtime.broadcaster.broadcastPending();
     expect(retried.status).toBe("broadcasted");
     expect(await ledger.run((trx, ctx) => listPendingSends(trx, ctx))).toEqual([]);
+  });
+
+  it("a fee the daemon could not tell at close is booked on a later period", async () => {
+    env = await startChainEnv({ engine });
+    const { runtime, ours } = env;
+    const ledger = runtime.ledger;
+    const alice = await ledger.createAccount("alice");
+    await fund(env, alice.id, "1.0");
+    const external = String(await env.payer.call("getnewaddress"));
+    const send = await ledger.send(alice.id, external, "0.4");
+    // The state the broadcaster leaves when gettransaction keeps failing right after sendmany:
+    // sent and closed with its txid, fee unknown (null).
+    const ntxId = await ledger.run((trx, ctx) => openBroadcast(trx, ctx, [send]));
+    const txid = String(await ours.call("sendmany", ["", { [external]: "0.4" }]));
+    await ledger.run((trx, ctx) => closeBroadcast(trx, ctx, ntxId, txid, null));
+    const fee = -sats(String(((await ours.call("gettransaction", [txid])) as { fee: unknown }).fee));
+    expect(fee).toBeGreaterThan(0n);
+    expect((await ledger.walletBalance()).confirmed - (await daemonBalance(env))).toBe(fee);
+
+    expect(await runtime.broadcaster.bookMissingFees()).toBe(1);
+    expect(await runtime.broadcaster.bookMissingFees()).toBe(0); // booked once
+    const fees = await ledger.getNetworkFeeAccount();
+    expect((await ledger.accountBalance(fees.id)).confirmed).toBe(-fee);
+    expect((await ledger.walletBalance()).confirmed).toBe(await daemonBalance(env));
+    expect(runtime.broadcaster.stats().feesBookedLater).toBe(1);
   });
 });
 
