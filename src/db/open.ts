@@ -43,9 +43,18 @@ export async function openDatabase(url: string, options: OpenOptions = {}): Prom
     }
     case "postgres": {
       const pool = new pg.Pool({ connectionString: target.connectionString, max: poolSize });
-      // An idle pooled connection can die (server restart, admin kill); without a listener
-      // that error would crash the process. The next query simply gets a fresh connection.
+      // A pooled connection can die (server restart, admin kill). The pool listens on idle
+      // connections only and drops its listener while one is checked out, and Kysely adds
+      // none: an unlistened 'error' on a busy connection would crash the process (found by
+      // restarting PostgreSQL under the service). The query in flight fails with the error
+      // (its transaction is retried or reported by the caller); the pool replaces the
+      // connection.
       pool.on("error", (error) => logger.warn({ err: error.message }, "idle PostgreSQL connection lost"));
+      pool.on("connect", (client) => {
+        client.on("error", (error) =>
+          logger.warn({ err: error.message }, "PostgreSQL connection lost while in use"),
+        );
+      });
       dialect = new PostgresDialect({ pool });
       break;
     }

@@ -30,7 +30,7 @@ async function daemonBalance(env: ChainEnv): Promise<bigint> {
   return sats(String(await env.ours.call("getbalance")));
 }
 
-describe.each(["sqlite", "postgres"] as const)("broadcasting on %s", (engine) => {
+describe.each(["sqlite", "postgres", "mysql"] as const)("broadcasting on %s", (engine) => {
   let env: ChainEnv | undefined;
   afterEach(async () => {
     await env?.close();

@@ -14,7 +14,7 @@ import { type ChainEnv, expectedSequence, sats, sequences, startChainEnv } from 
 const notifyCommand = (dir: string, file: string, field: string) =>
   `test -f ${dir}/${file} && curl -s --max-time 5 --data "${field}=%s" "http://127.0.0.1:$(cat ${dir}/${file})/"`;
 
-describe.each(["sqlite", "postgres"] as const)("following the chain on %s", (engine) => {
+describe.each(["sqlite", "postgres", "mysql"] as const)("following the chain on %s", (engine) => {
   let env: ChainEnv | undefined;
   afterEach(async () => {
     await env?.close();

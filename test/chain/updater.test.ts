@@ -9,7 +9,7 @@ import { ChainFollower } from "../../src/chain/index.js";
 import { findNetworkTransaction } from "../../src/ledger/index.js";
 import { type ChainEnv, sats, startChainEnv, waitUntil } from "./support/env.js";
 
-describe.each(["sqlite", "postgres"] as const)("transaction updater on %s", (engine) => {
+describe.each(["sqlite", "postgres", "mysql"] as const)("transaction updater on %s", (engine) => {
   let env: ChainEnv | undefined;
   let follower: ChainFollower | undefined;
   afterEach(async () => {

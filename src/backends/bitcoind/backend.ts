@@ -9,7 +9,7 @@ import { InvalidAmountError } from "../../coins/errors.js";
 import { getCoin } from "../../coins/registry.js";
 import { type Logger, silentLogger } from "../../log.js";
 import type { Backend, ChainTip, SinceBlockResult, WalletTransaction } from "../backend.js";
-import { TransactionNotFoundError } from "../errors.js";
+import { TransactionNotFoundError, UnexpectedResponseError } from "../errors.js";
 import { toChainTip, toCommentedEntries, toSinceBlockResult, toWalletTransaction } from "./convert.js";
 import { BitcoindRpcClient, type RpcStats } from "./rpc-client.js";
 import { amountParam, RpcReader, toAmount, toStringValue } from "./values.js";
@@ -59,11 +59,12 @@ export class BitcoindBackend implements Backend {
 
   async getNewAddress(label?: string): Promise<string> {
     const result = await this.client.call("getnewaddress", label === undefined ? [] : [label]);
-    return toStringValue(result, "getnewaddress");
+    return this.#read(() => toStringValue(result, "getnewaddress"));
   }
 
   async getTransaction(txid: string): Promise<WalletTransaction> {
-    return toWalletTransaction(await this.client.call("gettransaction", [txid]), this.decimals);
+    const result = await this.client.call("gettransaction", [txid]);
+    return this.#read(() => toWalletTransaction(result, this.decimals));
   }
 
   async getTransactions(txids: readonly string[]): Promise<Map<string, WalletTransaction | null>> {
@@ -74,7 +75,11 @@ export class BitcoindBackend implements Backend {
     );
     outcomes.forEach((outcome, index) => {
       const txid = unique[index] as string;
-      if (outcome.ok) found.set(txid, toWalletTransaction(outcome.result, this.decimals));
+      if (outcome.ok)
+        found.set(
+          txid,
+          this.#read(() => toWalletTransaction(outcome.result, this.decimals)),
+        );
       else if (outcome.error instanceof TransactionNotFoundError) found.set(txid, null);
       else throw outcome.error;
     });
@@ -84,12 +89,13 @@ export class BitcoindBackend implements Backend {
   async listSinceBlock(blockhash?: string): Promise<SinceBlockResult> {
     // Positional: blockhash ("" = from genesis), target_confirmations, include_watchonly, include_removed.
     const result = await this.client.call("listsinceblock", [blockhash ?? "", 1, true, true]);
-    return toSinceBlockResult(result, this.decimals);
+    return this.#read(() => toSinceBlockResult(result, this.decimals));
   }
 
   async getTip(): Promise<ChainTip> {
     // One call gives height and hash of the same tip; two calls could straddle a new block.
-    return toChainTip(await this.client.call("getblockchaininfo"));
+    const result = await this.client.call("getblockchaininfo");
+    return this.#read(() => toChainTip(result));
   }
 
   async sendMany(outputs: ReadonlyMap<string, bigint>, comment?: string): Promise<string> {
@@ -106,7 +112,8 @@ export class BitcoindBackend implements Backend {
     this.logger.info({ outputs: outputs.size }, "sendmany");
     // Positional: dummy "", amounts, minconf (1, Core's default), comment.
     const params = comment === undefined ? ["", amounts] : ["", amounts, 1, comment];
-    return toStringValue(await this.client.call("sendmany", params), "sendmany");
+    const result = await this.client.call("sendmany", params);
+    return this.#read(() => toStringValue(result, "sendmany"));
   }
 
   async findSendByComment(comment: string, since: number): Promise<string | undefined> {
@@ -114,9 +121,8 @@ export class BitcoindBackend implements Backend {
     // received well before `since` (an hour of margin for clock skew with the daemon).
     const oldestWanted = Math.floor(since / 1000) - 3600;
     for (let skip = 0; ; skip += COMMENT_SEARCH_PAGE) {
-      const page = toCommentedEntries(
-        await this.client.call("listtransactions", ["*", COMMENT_SEARCH_PAGE, skip, true]),
-      );
+      const result = await this.client.call("listtransactions", ["*", COMMENT_SEARCH_PAGE, skip, true]);
+      const page = this.#read(() => toCommentedEntries(result));
       const match = page.find((entry) => entry.category === "send" && entry.comment === comment);
       if (match) return match.txid;
       if (page.length < COMMENT_SEARCH_PAGE) return undefined;
@@ -125,12 +131,30 @@ export class BitcoindBackend implements Backend {
   }
 
   async getBalance(): Promise<bigint> {
-    return toAmount(await this.client.call("getbalance"), "getbalance", this.decimals);
+    const result = await this.client.call("getbalance");
+    return this.#read(() => toAmount(result, "getbalance", this.decimals));
   }
 
   async validateAddress(address: string): Promise<boolean> {
     const result = await this.client.call("validateaddress", [address]);
-    return RpcReader.of(result, "validateaddress", this.decimals).boolean("isvalid");
+    return this.#read(() => RpcReader.of(result, "validateaddress", this.decimals).boolean("isvalid"));
+  }
+
+  /**
+   * Converts a reply; a reply of the wrong shape names the daemon too (with several coins or
+   * daemons, "gettransaction.txid: expected a string" alone does not say which one).
+   */
+  #read<T>(convert: () => T): T {
+    try {
+      return convert();
+    } catch (err) {
+      if (err instanceof UnexpectedResponseError) {
+        throw new UnexpectedResponseError(
+          `bitcoind at ${this.client.url} answered unexpectedly: ${err.message}`,
+        );
+      }
+      throw err;
+    }
   }
 
   /** RPC counters: HTTP requests and calls per method since creation or the last reset. */

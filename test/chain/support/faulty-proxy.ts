@@ -1,20 +1,30 @@
 /**
  * A real HTTP proxy on 127.0.0.1 in front of the simulator that can misbehave like a real
  * network or daemon does: be down (connection refused), be slow (forward the request, hold
- * the reply beyond the client's timeout), answer HTTP 500 with an HTML page, or 401. It does
- * not imitate the daemon: in "pass" and "slow" modes every request reaches the simulator.
+ * the reply beyond the client's timeout), answer HTTP 500 with an HTML page, or 401, answer
+ * HTTP 200 with a body that is not JSON at all (`garbage`: a reply cut off mid-document), or
+ * HTTP 200 with a well-formed JSON-RPC reply whose `result` has the wrong shape
+ * (`wrong-shape`). It does not imitate the daemon: in "pass" and "slow" modes every request
+ * reaches the simulator; the other fault modes answer without forwarding.
  */
 import { createServer, type IncomingMessage, request, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 
-export type FaultMode = "pass" | "slow" | "http500" | "http401";
+export type FaultMode = "pass" | "slow" | "http500" | "http401" | "garbage" | "wrong-shape";
+
+/** What `garbage` answers by default: a daemon reply cut off in the middle. */
+export const TRUNCATED_JSON_BODY = '{"result":{"txid":"4f1c0a9e","confirmations":3,"details":[{"categ';
 
 export class FaultyProxy {
   mode: FaultMode = "pass";
   /** How long "slow" holds each reply. */
   slowMs = 1500;
+  /** The body `garbage` answers with (HTTP 200, application/json). */
+  garbageBody = TRUNCATED_JSON_BODY;
   /** Requests that reached the simulator. */
   forwarded = 0;
+  /** Requests answered by a fault mode instead of the simulator. */
+  faulted = 0;
   #server: Server;
   #port = 0;
   readonly #sockets = new Set<Socket>();
@@ -26,9 +36,14 @@ export class FaultyProxy {
     this.#server = this.#create();
   }
 
-  static async start(targetHost: string, targetPort: number): Promise<FaultyProxy> {
+  /**
+   * `listenPort` 0 (default) picks an ephemeral port. Pass a fixed one (from freePort())
+   * when the proxy goes down() and up() while other processes run: an ephemeral port could
+   * be taken by someone else's outgoing connection in between.
+   */
+  static async start(targetHost: string, targetPort: number, listenPort = 0): Promise<FaultyProxy> {
     const proxy = new FaultyProxy(targetHost, targetPort);
-    await proxy.#listen(0);
+    await proxy.#listen(listenPort);
     return proxy;
   }
 
@@ -80,12 +95,26 @@ export class FaultyProxy {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const body = Buffer.concat(chunks);
+    if (this.mode === "garbage") {
+      this.faulted++;
+      res.writeHead(200, { "Content-Type": "application/json" });
+      res.end(this.garbageBody);
+      return;
+    }
+    if (this.mode === "wrong-shape") {
+      this.faulted++;
+      res.writeHead(200, { "Content-Type": "application/json" });
+      res.end(JSON.stringify(wrongShapeReply(body)));
+      return;
+    }
     if (this.mode === "http500") {
+      this.faulted++;
       res.writeHead(500, { "Content-Type": "text/html" });
       res.end("<html><body><h1>500 Internal Server Error</h1></body></html>");
       return;
     }
     if (this.mode === "http401") {
+      this.faulted++;
       res.writeHead(401, { "WWW-Authenticate": 'Basic realm="jsonrpc"', "Content-Length": "0" });
       res.end();
       return;
@@ -130,5 +159,20 @@ export class FaultyProxy {
       "Content-Type": String(upstream.headers["content-type"] ?? "application/json"),
     });
     res.end(upstream.body);
+  }
+}
+
+/**
+ * A JSON-RPC reply (or batch of replies) that is valid JSON with the right ids and no error,
+ * but whose `result` is an object with none of the fields any method returns.
+ */
+function wrongShapeReply(requestBody: Buffer): unknown {
+  const reply = (id: unknown) => ({ result: { unexpected: true }, error: null, id: id ?? null });
+  try {
+    const request: unknown = JSON.parse(requestBody.toString("utf8"));
+    if (Array.isArray(request)) return request.map((call) => reply((call as { id?: unknown })?.id));
+    return reply((request as { id?: unknown })?.id);
+  } catch {
+    return reply(null);
   }
 }
