@@ -65,6 +65,52 @@ describe.each(["sqlite", "postgres", "mysql"] as const)("outbox and dispatcher o
   });
   afterAll(async () => t?.cleanup());
 
+  it("writes a large batch in order: 1,200 events in one transaction, a delivery per handler each", async () => {
+    const outbox = new Outbox(t.database, ["bulk-a", "bulk-b"]);
+    const updates = Array.from({ length: 1200 }, (_, i) => txupdate(900_000 + i, i % 16));
+    const written = await runSerializable(t.database, (trx) => outbox.writeTxUpdates(trx, updates));
+    expect(written).toHaveLength(1200);
+    const events = await t.database.db
+      .selectFrom("ca_event")
+      .select(["id", "event_id", "payload", "ordering_key"])
+      .where(
+        "id",
+        "in",
+        written.map((w) => w.event_row_id),
+      )
+      .orderBy("id")
+      .execute();
+    // Row order = the order the ledger produced them (delivery order depends on it).
+    expect(events.map((e) => e.event_id)).toEqual(written.map((w) => w.event_id));
+    expect(events.map((e) => (JSON.parse(e.payload) as TxUpdateData).transaction)).toEqual(
+      updates.map((u) => u.transaction),
+    );
+    const deliveries = await t.database.db
+      .selectFrom("ca_delivery")
+      .select(["event_row_id", "handler", "ordering_key", "state"])
+      .where("handler", "in", ["bulk-a", "bulk-b"])
+      .orderBy("id")
+      .execute();
+    expect(deliveries).toHaveLength(2400);
+    const keyOf = new Map(events.map((e) => [e.id, e.ordering_key]));
+    expect(
+      deliveries.every((d) => d.state === "pending" && keyOf.get(d.event_row_id) === d.ordering_key),
+    ).toBe(true);
+    expect(deliveries.filter((d) => d.handler === "bulk-a").map((d) => d.event_row_id)).toEqual(
+      events.map((e) => e.id),
+    );
+    // The other tests share this database and count what is pending: leave nothing behind.
+    await t.database.db.deleteFrom("ca_delivery").where("handler", "in", ["bulk-a", "bulk-b"]).execute();
+    await t.database.db
+      .deleteFrom("ca_event")
+      .where(
+        "id",
+        "in",
+        written.map((w) => w.event_row_id),
+      )
+      .execute();
+  });
+
   it("writes no event for a change that rolled back", async () => {
     const outbox = new Outbox(t.database, ["app"]);
     await expect(

@@ -24,10 +24,14 @@ export interface WrittenEvent {
   created_at: number;
 }
 
+/** Rows per INSERT: well under every engine's bound-parameter limit, even with many handlers. */
+const ROWS_PER_INSERT = 500;
+
 /**
- * Inserts the events and one pending delivery per handler. On PostgreSQL a NOTIFY with an
- * empty payload is queued in the same transaction: it is sent only on commit, so a woken
- * dispatcher always finds the rows.
+ * Inserts the events and one pending delivery per handler, a few statements per 500 events
+ * rather than two per event (a block that moves 10,000 open transactions writes 10,000
+ * events in one transaction). On PostgreSQL a NOTIFY with an empty payload is queued in the
+ * same transaction: it is sent only on commit, so a woken dispatcher always finds the rows.
  */
 export async function writeEvents(
   trx: Trx,
@@ -37,44 +41,67 @@ export async function writeEvents(
   now: number = Date.now(),
 ): Promise<WrittenEvent[]> {
   const written: WrittenEvent[] = [];
-  for (const event of events) {
-    const eventId = uuidv7();
-    const orderingKey = orderingKeyOf(event);
-    const values = {
-      event_id: eventId,
-      event_name: event.event_name,
-      ordering_key: orderingKey,
-      payload: JSON.stringify(event.data),
-      created_at: now,
-    };
-    let rowId: number;
-    if (engine === "mysql") {
-      const result = await trx.insertInto("ca_event").values(values).executeTakeFirstOrThrow();
-      rowId = Number(result.insertId);
-    } else {
-      const row = await trx.insertInto("ca_event").values(values).returning("id").executeTakeFirstOrThrow();
-      rowId = row.id;
-    }
-    if (handlerNames.length > 0) {
-      await trx
-        .insertInto("ca_delivery")
-        .values(
-          handlerNames.map((handler) => ({
-            event_row_id: rowId,
-            handler,
-            ordering_key: orderingKey,
-            state: "pending" as const,
-            attempts: 0,
-            next_attempt_at: now,
-            created_at: now,
-          })),
-        )
-        .execute();
-    }
-    written.push({ event_id: eventId, event_row_id: rowId, created_at: now });
+  for (let i = 0; i < events.length; i += ROWS_PER_INSERT) {
+    written.push(...(await writeChunk(trx, engine, handlerNames, events.slice(i, i + ROWS_PER_INSERT), now)));
   }
   if (engine === "postgres" && events.length > 0) {
     await sql`select pg_notify(${OUTBOX_CHANNEL}, '')`.execute(trx);
   }
   return written;
+}
+
+async function writeChunk(
+  trx: Trx,
+  engine: Engine,
+  handlerNames: readonly string[],
+  events: readonly NewEvent[],
+  now: number,
+): Promise<WrittenEvent[]> {
+  // uuidv7 ids are generated in order, so the ids (and rows) keep the events' order.
+  const rows = events.map((event) => ({
+    event_id: uuidv7(),
+    event_name: event.event_name,
+    ordering_key: orderingKeyOf(event),
+    payload: JSON.stringify(event.data),
+    created_at: now,
+  }));
+  const eventIds = rows.map((row) => row.event_id);
+  // Row ids by event_id: RETURNING where the engine has it, a read-back on MariaDB. Matched
+  // by event_id, never by position, so nothing depends on the order rows come back in.
+  const inserted =
+    engine === "mysql"
+      ? await trx
+          .insertInto("ca_event")
+          .values(rows)
+          .execute()
+          .then(() =>
+            trx.selectFrom("ca_event").select(["id", "event_id"]).where("event_id", "in", eventIds).execute(),
+          )
+      : await trx.insertInto("ca_event").values(rows).returning(["id", "event_id"]).execute();
+  const rowIdOf = new Map(inserted.map((row) => [row.event_id, Number(row.id)]));
+  const written = rows.map((row) => {
+    const rowId = rowIdOf.get(row.event_id);
+    if (rowId === undefined) throw new Error(`outbox: event ${row.event_id} was not inserted`);
+    return { event_id: row.event_id, event_row_id: rowId, created_at: now, ordering_key: row.ordering_key };
+  });
+  if (handlerNames.length > 0) {
+    const deliveries = written.flatMap((event) =>
+      handlerNames.map((handler) => ({
+        event_row_id: event.event_row_id,
+        handler,
+        ordering_key: event.ordering_key,
+        state: "pending" as const,
+        attempts: 0,
+        next_attempt_at: now,
+        created_at: now,
+      })),
+    );
+    for (let i = 0; i < deliveries.length; i += ROWS_PER_INSERT) {
+      await trx
+        .insertInto("ca_delivery")
+        .values(deliveries.slice(i, i + ROWS_PER_INSERT))
+        .execute();
+    }
+  }
+  return written.map(({ event_id, event_row_id, created_at }) => ({ event_id, event_row_id, created_at }));
 }
