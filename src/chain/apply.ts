@@ -9,9 +9,11 @@ import type { LedgerContext } from "../ledger/context.js";
 import {
   applyBroadcastConfirmations,
   applyDeposit,
+  type ChainObservation,
   findNetworkTransaction,
   type NetworkTransaction,
   updateConfirmations,
+  updateConfirmationsMany,
 } from "../ledger/network-transactions.js";
 import type { TxSnapshot } from "./snapshot.js";
 
@@ -47,37 +49,38 @@ export async function applySnapshot(
 }
 
 /**
- * Confirmations of a tracked network transaction the daemon did not mention since the last
- * block, derived from the tip height and the height of its block: no RPC per transaction.
- * Unmined (0) stays 0; conflicted (−1) stays −1 but counts towards the end of its tracking.
+ * Confirmations of tracked network transactions the daemon did not mention since the last
+ * block, derived from the tip height and the height of each one's block: no RPC per
+ * transaction, and a few statements for all of them (updateConfirmationsMany). Unmined (0)
+ * stays 0; conflicted (−1) stays −1 but counts towards the end of its tracking.
  */
 export async function advanceToTip(
   trx: Trx,
   ctx: LedgerContext,
-  ntx: NetworkTransaction,
+  ntxs: readonly NetworkTransaction[],
   tipHeight: number,
 ): Promise<TxUpdateData[]> {
-  if (ntx.txid === null) return [];
-  if (ntx.confirmations === 0) return [];
-  let confirmations = ntx.confirmations;
-  if (ntx.confirmations > 0) {
-    if (ntx.block_height === null) return [];
-    confirmations = tipHeight - ntx.block_height + 1;
-    // Its block is above the tip: the chain shrank without listsinceblock reporting it.
-    // Leave it for the periodic re-check rather than guess.
-    if (confirmations <= 0) return [];
+  const items: Array<{ ntx: NetworkTransaction; seen: ChainObservation }> = [];
+  for (const ntx of ntxs) {
+    if (ntx.txid === null || ntx.confirmations === 0) continue;
+    let confirmations = ntx.confirmations;
+    if (ntx.confirmations > 0) {
+      if (ntx.block_height === null) continue;
+      confirmations = tipHeight - ntx.block_height + 1;
+      // Its block is above the tip: the chain shrank without listsinceblock reporting it.
+      // Leave it for the periodic re-check rather than guess.
+      if (confirmations <= 0) continue;
+    }
+    items.push({
+      ntx,
+      seen: {
+        txid: ntx.txid,
+        confirmations,
+        blockHash: ntx.block_hash,
+        blockHeight: ntx.block_height,
+        tipHeight,
+      },
+    });
   }
-  return updateConfirmations(
-    trx,
-    ctx,
-    ntx,
-    {
-      txid: ntx.txid,
-      confirmations,
-      blockHash: ntx.block_hash,
-      blockHeight: ntx.block_height,
-      tipHeight,
-    },
-    new Set(),
-  );
+  return updateConfirmationsMany(trx, ctx, items);
 }

@@ -150,12 +150,11 @@ export class BlockConfirmationTracker {
       ...(await commitWithEvents(ledger, sink, async (trx, ctx) => {
         const produced: TxUpdateData[] = [];
         for (const snapshot of last) produced.push(...(await applySnapshot(trx, ctx, snapshot, tip.height)));
-        advanced = 0;
-        for (const ntx of await listTrackedNetworkTransactions(trx, ctx)) {
-          if (ntx.txid === null || touched.has(ntx.txid)) continue;
-          advanced++;
-          produced.push(...(await advanceToTip(trx, ctx, ntx, tip.height)));
-        }
+        const untouched = (await listTrackedNetworkTransactions(trx, ctx)).filter(
+          (ntx) => ntx.txid !== null && !touched.has(ntx.txid),
+        );
+        advanced = untouched.length;
+        produced.push(...(await advanceToTip(trx, ctx, untouched, tip.height)));
         await setChainState(trx, ctx, { lastBlockHash: tip.hash, lastBlockHeight: tip.height });
         return produced;
       })),
