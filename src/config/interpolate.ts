@@ -15,7 +15,9 @@ export function interpolateEnv(value: unknown, env: NodeJS.ProcessEnv, path: str
       throw new ConfigError(`${path.join(".") || "(root)"}: environment variable ${name} is not set`);
     });
   }
-  if (Array.isArray(value)) return value.map((v, i) => interpolateEnv(v, env, [...path, String(i)]));
+  // Array.from, not map(): map() builds its result through `value.constructor`, and a list
+  // handed in from code with an own "constructor" key made that a TypeError.
+  if (Array.isArray(value)) return Array.from(value, (v, i) => interpolateEnv(v, env, [...path, String(i)]));
   if (value && typeof value === "object") {
     return Object.fromEntries(
       Object.entries(value).map(([k, v]) => [k, interpolateEnv(v, env, [...path, k])]),

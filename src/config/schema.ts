@@ -7,8 +7,55 @@ import { z } from "zod";
 import { knownCoins } from "../coins/registry.js";
 import { DEFAULT_RETRY_SCHEDULE } from "../events/retry-schedule.js";
 
-// Coerced so `port: ${NOTIFY_PORT:-28882}` (a string after interpolation) works.
-const port = z.coerce.number().int().min(1).max(65535);
+// A digit string is read as a number so `port: ${NOTIFY_PORT:-28882}` (a string after
+// interpolation) works. Not z.coerce: it turned `true` and `[80]` into ports 1 and 80.
+const port = z.preprocess(
+  (value) => (typeof value === "string" && /^\s*\d+\s*$/.test(value) ? Number(value) : value),
+  z.number().int().min(1).max(65535),
+);
+
+const MODE_EXPECTED = 'expected file permission bits in octal: 0600, "0600" or 0o600 (at most 0777)';
+/**
+ * File mode: a number (the loader reads YAML's unquoted 0600 as octal) or an octal string.
+ * Range-checked here so a bad mode is a config error with its key path, not a start failure.
+ */
+const fileMode = z.unknown().transform((mode, ctx) => {
+  let bits = Number.NaN;
+  if (typeof mode === "number") bits = mode;
+  else if (typeof mode === "string" && /^0?o?[0-7]{3,4}$/.test(mode)) {
+    bits = Number.parseInt(mode.replace(/^0?o?/, ""), 8);
+  }
+  if (!Number.isInteger(bits) || bits < 0 || bits > 0o777) {
+    ctx.addIssue({ code: "custom", message: MODE_EXPECTED });
+    return z.NEVER;
+  }
+  return bits;
+});
+
+/** pino's level names, plus Python's from original files; pino itself throws on unknown ones at start. */
+const LOG_LEVELS = new Map([
+  ["trace", "trace"],
+  ["debug", "debug"],
+  ["info", "info"],
+  ["warn", "warn"],
+  ["warning", "warn"],
+  ["error", "error"],
+  ["fatal", "fatal"],
+  ["critical", "fatal"],
+  ["silent", "silent"],
+]);
+const logLevel = z.string().transform((level, ctx) => {
+  const known = LOG_LEVELS.get(level.toLowerCase());
+  if (known === undefined) {
+    ctx.addIssue({
+      code: "custom",
+      message:
+        "expected a log level: trace, debug, info, warn, error, fatal, silent (or Python's DEBUG, INFO, WARNING, ERROR, CRITICAL)",
+    });
+    return z.NEVER;
+  }
+  return known;
+});
 const seconds = z.number().positive();
 const host = z.string().min(1);
 
@@ -30,10 +77,7 @@ export const notifySchema = z.discriminatedUnion("class", [
     /** Path of the named pipe (FIFO) bitcoind writes txids to. */
     fname: z.string().min(1),
     /** File mode of the FIFO (default 0o600); a number or an octal string like "0600". */
-    mode: z
-      .union([z.number().int(), z.string().regex(/^0?o?[0-7]{3,4}$/)])
-      .transform((m) => (typeof m === "number" ? m : Number.parseInt(m.replace(/^0?o?/, ""), 8)))
-      .default(0o600),
+    mode: fileMode.default(0o600),
   }),
   z.strictObject({
     class: z.literal("redis"),
@@ -163,7 +207,7 @@ export const configSchema = z.strictObject({
       /** Seconds to finish in-flight work on SIGTERM (default 10). */
       shutdown_grace_period: seconds.default(10),
       /** Original: a Python logging dict. Only `level` is used. */
-      logging: z.looseObject({ level: z.string().optional() }).optional(),
+      logging: z.looseObject({ level: logLevel.optional() }).optional(),
       dispatcher: z
         .strictObject({
           /** Concurrent deliveries per handler (default 8). */

@@ -14,6 +14,13 @@
  * started while we were down are blocked in open() on that very inode and deliver their
  * txids as soon as we open it; replacing it would strand them. A stale regular file is
  * replaced. close() stops reading and leaves the FIFO in place unless `removeOnClose`.
+ *
+ * Every writer shares one byte stream, split on "\n": a line over `maxLineLength` is skipped
+ * up to its newline (a txid written right after it without one goes with it), and a partial
+ * line left by a writer that died is joined to the next line, which is then invalid and
+ * skipped. bitcoind's `echo %s > fifo` writes each "<txid>\n" in one atomic write (65 bytes
+ * ≤ PIPE_BUF), so well-behaved writers never interleave; memory stays bounded by the limit.
+ * (Checked by test/notify/pipe-fuzz.test.ts.)
  */
 import { execFile } from "node:child_process";
 import { constants as fsConstants, open as openCallback } from "node:fs";
