@@ -9,10 +9,11 @@ import { DEFAULT_RETRY_SCHEDULE } from "../events/retry-schedule.js";
 
 // A digit string is read as a number so `port: ${NOTIFY_PORT:-28882}` (a string after
 // interpolation) works. Not z.coerce: it turned `true` and `[80]` into ports 1 and 80.
-const port = z.preprocess(
-  (value) => (typeof value === "string" && /^\s*\d+\s*$/.test(value) ? Number(value) : value),
-  z.number().int().min(1).max(65535),
-);
+const digitsToNumber = (value: unknown) =>
+  typeof value === "string" && /^\s*\d+\s*$/.test(value) ? Number(value) : value;
+const port = z.preprocess(digitsToNumber, z.number().int().min(1).max(65535));
+/** A port we only listen on (no daemon must know it): 0 picks a free one, logged at start. */
+const listenPort = z.preprocess(digitsToNumber, z.number().int().min(0).max(65535));
 
 const MODE_EXPECTED = 'expected file permission bits in octal: 0600, "0600" or 0o600 (at most 0777)';
 /**
@@ -189,7 +190,7 @@ export const configSchema = z.strictObject({
   "status-server": z
     .strictObject({
       ip: host.default("127.0.0.1"),
-      port: port.default(18881),
+      port: listenPort.default(18881),
       /** Bearer token for mutating actions (redeliver); without it the dashboard is read-only. */
       admin_token: z.string().min(1).optional(),
     })

@@ -109,6 +109,24 @@ describe("configuration", () => {
     expect(config.events).toEqual({});
   });
 
+  it("lets the status server pick a free port with port 0; notify listeners need a fixed one", () => {
+    const base = { coins: { btc: { backend: { class: "bitcoind", url: "http://u:p@127.0.0.1:18443/" } } } };
+    expect(parseConfig({ ...base, "status-server": { port: 0 } })["status-server"].port).toBe(0);
+    expect(() =>
+      parseConfig({
+        coins: {
+          btc: {
+            backend: {
+              class: "bitcoind",
+              url: "http://u:p@127.0.0.1:18443/",
+              walletnotify: { class: "http", port: 0 },
+            },
+          },
+        },
+      }),
+    ).toThrow(/coins\.btc\.backend\.walletnotify\.port/);
+  });
+
   const bad = (input: unknown) => () => parseConfig(input, { env: {} });
   const btc = { class: "bitcoind", url: "http://u:p@127.0.0.1:8332/" };
 
