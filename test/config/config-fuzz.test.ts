@@ -206,9 +206,10 @@ const BAD: BadCase[] = [
     expect: [/coins\.btc\.credit_threshold: credit_threshold must not exceed max_confirmation_count/],
   },
   {
+    // The status server may take port 0 (any free port); a walletnotify port must be fixed.
     name: "port zero",
-    content: edit("port: 18881", "port: 0"),
-    expect: [/status-server\.port: Too small: expected number to be >=1/],
+    content: edit("port: 28882", "port: 0"),
+    expect: [/coins\.btc\.backend\.walletnotify\.port: Too small: expected number to be >=1/],
   },
   {
     name: "negative port",
