@@ -1,8 +1,14 @@
 /**
  * `npm run bench [-- --events N] [-- --no-postgres]`: prints figures; compares engines and
  * handler mixes in the same run. Targets loopback only and stops by itself.
+ * `--only ingest [--ingest-sizes 1000,10000] [--profile DIR]`: deposit ingest (batch 1 vs 32),
+ * with a CPU profile of each ingest stretch written to DIR and summarized.
+ * `--only tracking [--tracking-sizes 100,1000,10000] [--tracking-runs 3] [--tracking-cap-s 120]`:
+ * confirmation tracking.
+ * `--only events [--events N] [--events-scenario TEXT]`: event delivery (scenarios by label).
  */
 import { cpus, totalmem } from "node:os";
+import { confirmationTrackingBench } from "./confirmation-tracking.js";
 import { depositIngestBench } from "./deposit-ingest.js";
 import { eventDeliveryBench } from "./event-delivery.js";
 import { serviceResourcesBench } from "./service-resources.js";
@@ -29,12 +35,41 @@ const sizes =
     : [1000, 10_000];
 if (!only || only === "ingest") {
   console.log(`\n== deposit ingest through the HTTP walletnotify listener ==`);
-  await depositIngestBench({ sizes, postgresUrl });
+  const profileAt = flag("--profile");
+  await depositIngestBench({
+    sizes,
+    postgresUrl,
+    profileDir: profileAt >= 0 ? String(args[profileAt + 1] ?? ".") : undefined,
+  });
+}
+
+if (!only || only === "tracking") {
+  const trackingAt = flag("--tracking-sizes");
+  const trackingSizes =
+    trackingAt >= 0
+      ? String(args[trackingAt + 1])
+          .split(",")
+          .map(Number)
+      : [100, 1000, 10_000];
+  const runsAt = flag("--tracking-runs");
+  const capAt = flag("--tracking-cap-s");
+  console.log(`\n== confirmation tracking: K open deposits, one new block, block-driven vs polling ==`);
+  await confirmationTrackingBench({
+    sizes: trackingSizes,
+    postgresUrl,
+    runs: runsAt >= 0 ? Number(args[runsAt + 1]) : undefined,
+    capSeconds: capAt >= 0 ? Number(args[capAt + 1]) : undefined,
+  });
 }
 
 if (!only || only === "events") {
   console.log(`\n== event delivery (${events} events per scenario) ==`);
-  await eventDeliveryBench({ events, postgresUrl });
+  const scenarioAt = flag("--events-scenario");
+  await eventDeliveryBench({
+    events,
+    postgresUrl,
+    scenario: scenarioAt >= 0 ? args[scenarioAt + 1] : undefined,
+  });
 }
 
 if (!only || only === "service") {

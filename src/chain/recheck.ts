@@ -23,6 +23,7 @@ import { ChainConfigError } from "./errors.js";
 import { ChainLock } from "./lock.js";
 import { commitWithEvents } from "./sink.js";
 import { impliedTipHeight, snapshotFromWalletTransaction, type TxSnapshot } from "./snapshot.js";
+import { DEFAULT_APPLY_BATCH_SIZE } from "./tracker.js";
 import type { ChainWorkerOptions } from "./updater.js";
 
 export type RecheckMode = "batched" | "per-transaction";
@@ -90,16 +91,25 @@ export class OpenTransactionRechecker {
     const implied = snapshots
       .map(impliedTipHeight)
       .filter((height): height is number => height !== undefined);
-    const updates = await commitWithEvents(ledger, sink, async (trx, ctx) => {
-      const tipHeight =
-        implied.length > 0
-          ? Math.max(...implied)
-          : ((await getChainState(trx, ctx)).lastBlockHeight ?? undefined);
-      const produced: TxUpdateData[] = [];
-      for (const snapshot of snapshots)
-        produced.push(...(await applySnapshot(trx, ctx, snapshot, tipHeight)));
-      return produced;
-    });
+    const tipHeight =
+      implied.length > 0
+        ? Math.max(...implied)
+        : ((await ledger.run((trx, ctx) => getChainState(trx, ctx))).lastBlockHeight ?? undefined);
+    // Several transactions of DEFAULT_APPLY_BATCH_SIZE snapshots, not one for all: a single
+    // PostgreSQL transaction applying 10,000 ran out of predicate-lock memory ("out of
+    // shared memory") and would have to start over on any serialization conflict.
+    const updates: TxUpdateData[] = [];
+    for (let i = 0; i < snapshots.length; i += DEFAULT_APPLY_BATCH_SIZE) {
+      const chunk = snapshots.slice(i, i + DEFAULT_APPLY_BATCH_SIZE);
+      updates.push(
+        ...(await commitWithEvents(ledger, sink, async (trx, ctx) => {
+          const produced: TxUpdateData[] = [];
+          for (const snapshot of chunk)
+            produced.push(...(await applySnapshot(trx, ctx, snapshot, tipHeight)));
+          return produced;
+        })),
+      );
+    }
     this.#logger.info({ checked: txids.length, events: updates.length }, "open transactions re-checked");
     return { checked: txids.length, missing, updates };
   }

@@ -178,12 +178,12 @@ export class BlockConfirmationTracker {
    */
   async #lookUpUnconfirmed(listed: ReadonlySet<string>): Promise<TxSnapshot[]> {
     const { ledger, backend } = this.#options;
-    const open = await ledger.run((trx, ctx) => listTrackedNetworkTransactions(trx, ctx));
+    const open = await ledger.run((trx, ctx) =>
+      listTrackedNetworkTransactions(trx, ctx, { unconfirmed: true }),
+    );
     const unconfirmed = [
       ...new Set(
-        open
-          .filter((ntx) => ntx.confirmations === 0 && ntx.txid !== null && !listed.has(ntx.txid))
-          .map((ntx) => ntx.txid as string),
+        open.filter((ntx) => ntx.txid !== null && !listed.has(ntx.txid)).map((ntx) => ntx.txid as string),
       ),
     ];
     const snapshots: TxSnapshot[] = [];

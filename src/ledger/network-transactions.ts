@@ -49,19 +49,20 @@ export async function findNetworkTransaction(
     .executeTakeFirst();
 }
 
-/** Network transactions whose confirmations still matter (not final). */
+/** Network transactions whose confirmations still matter (not final); `unconfirmed`: only those at 0. */
 export async function listTrackedNetworkTransactions(
   trx: Trx,
   ctx: LedgerContext,
+  filter: { unconfirmed?: boolean } = {},
 ): Promise<NetworkTransaction[]> {
-  return trx
+  let query = trx
     .selectFrom("ca_network_transaction")
     .selectAll()
     .where("wallet_id", "=", ctx.walletId)
     .where("tracked", "=", 1)
-    .where("txid", "is not", null)
-    .orderBy("id")
-    .execute();
+    .where("txid", "is not", null);
+  if (filter.unconfirmed) query = query.where("confirmations", "=", 0);
+  return query.orderBy("id").execute();
 }
 
 /** A new network transaction: unseen (-1 confirmations), tracked. */
