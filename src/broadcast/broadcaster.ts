@@ -145,7 +145,11 @@ export class Broadcaster {
   /** Runs broadcastPending every `periodMs`; failures are logged and the next period retries. */
   start(periodMs: number): void {
     if (this.#timer) return;
+    let ticking = false;
     const tick = async () => {
+      // A period that overruns the next one (a slow daemon) is not stacked behind it.
+      if (ticking) return;
+      ticking = true;
       try {
         await this.recoverInterrupted();
         await this.reportInterrupted();
@@ -154,6 +158,8 @@ export class Broadcaster {
       } catch (err) {
         this.#stats.lastError = err instanceof Error ? err.message : String(err);
         this.#logger.error({ err: this.#stats.lastError }, "broadcast period failed; retrying next period");
+      } finally {
+        ticking = false;
       }
     };
     this.#timer = setInterval(() => void tick(), periodMs);

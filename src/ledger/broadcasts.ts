@@ -72,11 +72,18 @@ export async function closeBroadcast(
   fee: bigint | null,
 ): Promise<void> {
   const now = Date.now();
-  await trx
+  const closed = await trx
     .updateTable("ca_network_transaction")
     .set({ txid, closed_at: now, fee, confirmations: 0, updated_at: now })
     .where("id", "=", ntxId)
-    .execute();
+    .where("wallet_id", "=", ctx.walletId)
+    .where("closed_at", "is", null)
+    .executeTakeFirst();
+  // Closed already (a raced recovery, a second broadcaster): closing again would book the
+  // fee twice and reset the confirmations (found by the SIGKILL campaign).
+  if (Number(closed.numUpdatedRows) !== 1) {
+    throw new LedgerStateError(`broadcast ${ntxId} is not open: it was closed already`);
+  }
   await trx
     .updateTable("ca_transaction")
     .set({ state: "broadcasted", updated_at: now })

@@ -156,6 +156,12 @@ describe.each(["sqlite", "postgres", "mysql"] as const)("broadcasting on %s", (e
     expect((await ledger.accountBalance(fees.id)).confirmed).toBe(-fee);
     expect((await ledger.walletBalance()).confirmed).toBe(await daemonBalance(env));
     expect(runtime.broadcaster.stats().feesBookedLater).toBe(1);
+
+    // Closing it a second time (a raced recovery) is refused: the fee is never booked twice.
+    await expect(ledger.run((trx, ctx) => closeBroadcast(trx, ctx, ntxId, txid, fee))).rejects.toThrow(
+      /broadcast \d+ is not open: it was closed already/,
+    );
+    expect((await ledger.accountBalance(fees.id)).confirmed).toBe(-fee);
   });
 });
 
