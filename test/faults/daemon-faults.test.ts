@@ -12,7 +12,7 @@
  * and once the daemon is back every deposit made during the outage is credited exactly once
  * and its txupdates are delivered in order.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -22,9 +22,11 @@ import { freePort, waitFor } from "../service/support.js";
 import { type ExternalChain, RPC_USER, startExternalChain } from "./support/external-chain.js";
 import { FaultyReceiver } from "./support/external-receiver.js";
 import {
-  AppSide,
+  type AppSide,
   expectNothingLost,
-  ServiceProcess,
+  type ServiceProcess,
+  startServiceAndApp,
+  tearDown,
   waitForSettled,
   writeServiceConfig,
 } from "./support/external-service.js";
@@ -128,19 +130,11 @@ describe("helper service with a misbehaving daemon", () => {
       receiverUrl: receiver.url,
       pollPeriod: 0.5,
     });
-    service = new ServiceProcess(configPath, statusPort);
-    service.start();
-    await service.waitHealthy();
-    app = await AppSide.open(databaseUrl, chain);
+    ({ service, app } = await startServiceAndApp(configPath, statusPort, databaseUrl, chain));
   }, 40_000);
 
   afterAll(async () => {
-    await service?.stop();
-    await app?.close();
-    await proxy?.close();
-    await receiver?.close();
-    await chain?.close();
-    rmSync(dir, { recursive: true, force: true });
+    await tearDown(dir, service, app, proxy, receiver, chain);
   }, 30_000);
 
   it("keeps running through down / slow / truncated / HTML / wrong-shape, says why, and credits every outage deposit once", async () => {

@@ -9,7 +9,7 @@
  * started again, as systemd would); in the end every deposit is credited exactly once and
  * every txupdate is delivered in order.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
@@ -20,10 +20,12 @@ import { type ExternalChain, startExternalChain } from "./support/external-chain
 import { createPrivatePostgres, type PrivatePostgres } from "./support/external-postgres.js";
 import { FaultyReceiver } from "./support/external-receiver.js";
 import {
-  AppSide,
+  type AppSide,
   type Deposit,
   expectNothingLost,
-  ServiceProcess,
+  type ServiceProcess,
+  startServiceAndApp,
+  tearDown,
   waitForSettled,
   writeServiceConfig,
 } from "./support/external-service.js";
@@ -62,19 +64,11 @@ describe("helper service across a PostgreSQL restart", () => {
       handlerTimeout: 2,
       pollPeriod: 0.5,
     });
-    service = new ServiceProcess(configPath, statusPort);
-    service.start();
-    await service.waitHealthy(30_000);
-    app = await AppSide.open(postgres.url, chain);
+    ({ service, app } = await startServiceAndApp(configPath, statusPort, postgres.url, chain, 30_000));
   }, 60_000);
 
   afterAll(async () => {
-    await service?.stop();
-    await app?.close();
-    await receiver?.close();
-    await chain?.close();
-    await postgres?.drop();
-    rmSync(dir, { recursive: true, force: true });
+    await tearDown(dir, service, app, receiver, chain, postgres);
   }, 60_000);
 
   it("loses nothing across a restart under traffic (a service that died is started again, as systemd would)", async () => {

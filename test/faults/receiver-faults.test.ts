@@ -9,7 +9,7 @@
  * Retries are kept short by configuration (`service.dispatcher.retry_schedule`, seconds,
  * fractions allowed), and the handler timeout is 1 s (`events.app.timeout`).
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -18,12 +18,14 @@ import { freePort, runCli, waitFor } from "../service/support.js";
 import { type ExternalChain, startExternalChain } from "./support/external-chain.js";
 import { FaultyReceiver } from "./support/external-receiver.js";
 import {
-  AppSide,
+  type AppSide,
   type AttemptRow,
   type Deposit,
   expectNothingLost,
   HANDLER,
-  ServiceProcess,
+  type ServiceProcess,
+  startServiceAndApp,
+  tearDown,
   waitForSettled,
   writeServiceConfig,
 } from "./support/external-service.js";
@@ -63,18 +65,11 @@ describe("helper service with a misbehaving webhook receiver", () => {
       receiverUrl: receiver.url,
       handlerTimeout: HANDLER_TIMEOUT_S,
     });
-    service = new ServiceProcess(configPath, statusPort);
-    service.start();
-    await service.waitHealthy();
-    app = await AppSide.open(databaseUrl, chain);
+    ({ service, app } = await startServiceAndApp(configPath, statusPort, databaseUrl, chain));
   }, 40_000);
 
   afterAll(async () => {
-    await service?.stop();
-    await app?.close();
-    await receiver?.close();
-    await chain?.close();
-    rmSync(dir, { recursive: true, force: true });
+    await tearDown(dir, service, app, receiver, chain);
   }, 30_000);
 
   it("keeps running through down / slow / 500 / cut connections, records every failed attempt, and loses nothing", async () => {

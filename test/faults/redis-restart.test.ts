@@ -10,7 +10,7 @@
  * — and deliver its events; and after the restart the listener must be subscribed again
  * (a deposit's mempool event arrives with no block mined).
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -20,10 +20,12 @@ import { type ExternalChain, ONLY_OURS, startExternalChain } from "./support/ext
 import { FaultyReceiver } from "./support/external-receiver.js";
 import { PrivateRedis } from "./support/external-redis.js";
 import {
-  AppSide,
+  type AppSide,
   type Deposit,
   expectNothingLost,
-  ServiceProcess,
+  type ServiceProcess,
+  startServiceAndApp,
+  tearDown,
   waitForSettled,
   writeServiceConfig,
 } from "./support/external-service.js";
@@ -60,19 +62,11 @@ describe("helper service across a Redis restart (Redis walletnotify listener)", 
       blocknotifyPort,
       receiverUrl: receiver.url,
     });
-    service = new ServiceProcess(configPath, statusPort);
-    service.start();
-    await service.waitHealthy();
-    app = await AppSide.open(databaseUrl, chain);
+    ({ service, app } = await startServiceAndApp(configPath, statusPort, databaseUrl, chain));
   }, 40_000);
 
   afterAll(async () => {
-    await service?.stop();
-    await app?.close();
-    await receiver?.close();
-    await chain?.close();
-    await redis?.stop();
-    rmSync(dir, { recursive: true, force: true });
+    await tearDown(dir, service, app, receiver, chain, redis);
   }, 30_000);
 
   it("credits the deposit whose notification was lost while Redis was down, resubscribes, and loses no event", async () => {

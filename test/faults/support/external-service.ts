@@ -5,7 +5,7 @@
  * of the same database (accounts, addresses, the outbox tables), and the final
  * "nothing is lost" check every fault test ends with.
  */
-import { writeFileSync } from "node:fs";
+import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Kysely, PostgresDialect } from "kysely";
 import pg from "pg";
@@ -428,4 +428,34 @@ export async function expectNothingLost(app: AppSide, receiver: FaultyReceiver):
     expect(events.every((row) => row.data.account === deposit.accountId)).toBe(true);
   }
   return outbox;
+}
+
+/** Starts the helper service on `configPath`, waits until healthy, then opens the app side. */
+export async function startServiceAndApp(
+  configPath: string,
+  statusPort: number,
+  databaseUrl: string,
+  chain: ExternalChain,
+  healthyWithinMs?: number,
+): Promise<{ service: ServiceProcess; app: AppSide }> {
+  const service = new ServiceProcess(configPath, statusPort);
+  service.start();
+  await service.waitHealthy(healthyWithinMs);
+  return { service, app: await AppSide.open(databaseUrl, chain) };
+}
+
+/** Tears a fault test down in order: the service first, then what it used, then `dir`. */
+export async function tearDown(
+  dir: string | undefined,
+  ...parts: Array<
+    { stop(): Promise<unknown> } | { close(): Promise<unknown> } | { drop(): Promise<unknown> } | undefined
+  >
+): Promise<void> {
+  for (const part of parts) {
+    if (!part) continue;
+    if ("stop" in part) await part.stop();
+    else if ("close" in part) await part.close();
+    else await part.drop();
+  }
+  if (dir) rmSync(dir, { recursive: true, force: true });
 }
