@@ -28,6 +28,7 @@ import {
 } from "../../src/config/index.js";
 import { writeConfigFile } from "../service/config-file.js";
 import { CLI } from "../service/support.js";
+import { Rng } from "../support/prng.js";
 
 const execFileAsync = promisify(execFile);
 const dir = mkdtempSync(join(tmpdir(), "ca-config-fuzz-"));
@@ -560,14 +561,8 @@ describe("malformed configurations: a table of operator mistakes", () => {
 
 const SEED = Number(process.env.CONFIG_FUZZ_SEED ?? 0xc0f1_6);
 const TAG = `seed ${SEED} (rerun with CONFIG_FUZZ_SEED=${SEED})`;
-let state = SEED >>> 0;
-function rand(): number {
-  state = (state + 0x6d2b79f5) >>> 0;
-  let t = state;
-  t = Math.imul(t ^ (t >>> 15), t | 1);
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-  return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-}
+const rng = new Rng(SEED);
+const rand = () => rng.next();
 const int = (n: number) => Math.floor(rand() * n);
 const pick = <T>(items: readonly T[]): T => items[int(items.length)] as T;
 

@@ -31,6 +31,7 @@ import { pino } from "pino";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { CoalescingQueue } from "../../src/notify/coalescing-queue.js";
 import { DEFAULT_PIPE_NOTIFY_MAX_LINE, PipeNotifyListener } from "../../src/notify/pipe-listener.js";
+import { Rng } from "../support/prng.js";
 import { waitFor } from "./helpers.js";
 
 const execFileAsync = promisify(execFile);
@@ -41,15 +42,8 @@ const LIMIT = DEFAULT_PIPE_NOTIFY_MAX_LINE;
 /** A write of at most this many bytes to a pipe is atomic (Linux PIPE_BUF). */
 const PIPE_BUF = 4096;
 
-/** mulberry32: small, fast, deterministic. */
-let state = SEED >>> 0;
-function rand(): number {
-  state = (state + 0x6d2b79f5) >>> 0;
-  let t = state;
-  t = Math.imul(t ^ (t >>> 15), t | 1);
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-  return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-}
+const rng = new Rng(SEED);
+const rand = () => rng.next();
 const int = (n: number) => Math.floor(rand() * n);
 const pick = <T>(items: readonly T[]): T => items[int(items.length)] as T;
 function randomBytes(n: number, { newlines = true } = {}): Buffer {

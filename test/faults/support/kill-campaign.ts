@@ -675,10 +675,9 @@ class Run {
   }
 }
 
-/** Runs one seed start to end; never throws (a failure to finish is `error`). */
-export async function runSeed(seed: number, engine: CampaignEngine, deadline: Deadline): Promise<SeedResult> {
-  const started = Date.now();
-  const result: SeedResult = {
+/** A seed's result before anything happened (filled in as the seed runs). */
+export function emptySeedResult(seed: number, engine: CampaignEngine): SeedResult {
+  return {
     seed,
     engine,
     plan: makePlan(seed),
@@ -707,6 +706,13 @@ export async function runSeed(seed: number, engine: CampaignEngine, deadline: De
     caughtUpAfterLastKillMs: undefined,
     deliveries: [],
   };
+}
+
+/** Runs one seed start to end; never throws (a failure to finish is `error`). */
+export async function runSeed(seed: number, engine: CampaignEngine, deadline: Deadline): Promise<SeedResult> {
+  const started = Date.now();
+  const result = emptySeedResult(seed, engine);
+
   let world: World | undefined;
   let run: Run | undefined;
   try {

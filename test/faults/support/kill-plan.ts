@@ -4,7 +4,7 @@
  * and when the helper service is killed. The same seed always gives the same plan; only
  * the timing of the processes around it varies from run to run.
  */
-import { Rng } from "./kill-prng.js";
+import { Rng } from "../../support/prng.js";
 
 export type Op =
   /** The payer pays one of our addresses. */

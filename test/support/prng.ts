@@ -1,5 +1,5 @@
 /**
- * A small deterministic PRNG for the fault campaign: mulberry32 (32-bit state, good enough
+ * A small deterministic PRNG for seeded tests (fault campaign, fuzzers): mulberry32 (32-bit state, good enough
  * to spread kill delays and workload choices; the same seed always yields the same plan).
  */
 export class Rng {
