@@ -81,6 +81,9 @@ export interface BroadcasterStats {
   lastError: string | undefined;
 }
 
+/** Interrupted broadcasts younger than this are looked for every period, older ones this often. */
+const RECENT_BROADCAST_MS = 10 * 60_000;
+
 /** The sendmany comment that identifies a broadcast in the daemon's wallet. */
 export function broadcastComment(networkTransactionId: number): string {
   return `cryptoassets:ntx:${networkTransactionId}`;
@@ -105,6 +108,8 @@ export class Broadcaster {
   readonly #options: BroadcasterOptions;
   readonly #logger: Logger;
   readonly #reportedInterrupted = new Set<number>();
+  /** Interrupted broadcast id → when to look for its comment again (see recoverInterrupted). */
+  readonly #nextLookupAt = new Map<number, number>();
   readonly #stats: BroadcasterStats = {
     broadcasts: 0,
     released: 0,
@@ -184,12 +189,21 @@ export class Broadcaster {
     return this.lock.run(async () => {
       const interrupted = await this.listInterrupted();
       let recovered = 0;
+      const now = Date.now();
       for (const ntx of interrupted) {
+        if ((this.#nextLookupAt.get(ntx.id) ?? 0) > now) continue;
         const txid = await this.#options.backend.findSendByComment(
           broadcastComment(ntx.id),
           ntx.opened_at ?? 0,
         );
-        if (txid === undefined) continue;
+        if (txid === undefined) {
+          // A paid sendmany shows up at once; one opened long ago and still not found is
+          // looked for only every few minutes (each look pages back to its opening).
+          const age = now - (ntx.opened_at ?? 0);
+          if (age > RECENT_BROADCAST_MS) this.#nextLookupAt.set(ntx.id, now + RECENT_BROADCAST_MS);
+          continue;
+        }
+        this.#nextLookupAt.delete(ntx.id);
         const sendIds = await this.#options.ledger.run((trx) =>
           trx
             .selectFrom("ca_transaction")
