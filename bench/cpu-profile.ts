@@ -23,7 +23,7 @@ function area(url: string, name: string): string {
   if (!url) return name.startsWith("(") ? name : "(native)";
   const dependency = url.match(/node_modules\/((?:@[^/]+\/)?[^/]+)/);
   if (dependency) return `dependency ${dependency[1]}`;
-  if (url.includes("/src/backends/simulator/")) return "simulator (test double)";
+  if (url.includes("/src/simulator/")) return "simulator (test double)";
   if (url.includes("/bench/") || url.includes("/test/")) return "benchmark driver";
   const ours = url.match(/\/src\/(.+)\.js$/);
   if (ours) return `src/${ours[1]}`;

@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Database, initializeDatabase, openDatabase, runSerializable } from "../src/db/index.js";
-import { Dispatcher } from "../src/events/dispatcher/dispatcher.js";
+import { Dispatcher } from "../src/events/dispatcher.js";
 import { HttpEventHandler } from "../src/events/handlers/index.js";
 import { Outbox } from "../src/events/outbox/index.js";
 import type { TxUpdateData } from "../src/events/types.js";

@@ -8,9 +8,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BitcoindBackend, BitcoindRpcClient } from "../src/backends/bitcoind/index.js";
-import { startSimulator } from "../src/backends/simulator/index.js";
 import { initializeDatabase, openDatabase } from "../src/db/index.js";
 import { Ledger } from "../src/ledger/index.js";
+import { startSimulator } from "../src/simulator/index.js";
 import { freePort } from "../test/support/ports.js";
 import { row, startReceiver } from "./support.js";
 

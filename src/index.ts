@@ -3,13 +3,6 @@ export type * from "./backends/backend.js";
 export * from "./backends/bitcoind/index.js";
 export * from "./backends/errors.js";
 export * from "./backends/null.js";
-export {
-  DEFAULT_RPC_PASSWORD,
-  DEFAULT_RPC_USER,
-  type Simulator,
-  type SimulatorOptions,
-  startSimulator,
-} from "./backends/simulator/index.js";
 export * from "./broadcast/index.js";
 export {
   BlockConfirmationTracker,
@@ -28,7 +21,7 @@ export {
   type DeliverableHandler,
   Dispatcher,
   type DispatcherOptions,
-} from "./events/dispatcher/dispatcher.js";
+} from "./events/dispatcher.js";
 export {
   createEventHandler,
   DeliveryFailedError,
@@ -76,3 +69,10 @@ export {
   SubsystemFailedError,
   startHelperService,
 } from "./service/index.js";
+export {
+  DEFAULT_RPC_PASSWORD,
+  DEFAULT_RPC_USER,
+  type Simulator,
+  type SimulatorOptions,
+  startSimulator,
+} from "./simulator/index.js";

@@ -4,7 +4,7 @@ import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, expect, it } from "vitest";
 import { BitcoindRpcClient } from "../src/backends/bitcoind/index.js";
-import { type Simulator, startSimulator } from "../src/backends/simulator/index.js";
+import { type Simulator, startSimulator } from "../src/simulator/index.js";
 import { freePort } from "./support/ports.js";
 
 const APP = join(import.meta.dirname, "../examples/cli-wallet/wallet.mjs");

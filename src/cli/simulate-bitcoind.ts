@@ -4,13 +4,13 @@
  * SIGINT/SIGTERM or the `stop` RPC.
  */
 import { type Command, InvalidArgumentError } from "commander";
+import { createLogger } from "../log.js";
 import {
   DEFAULT_RPC_PASSWORD,
   DEFAULT_RPC_USER,
   type Simulator,
   startSimulator,
-} from "../backends/simulator/index.js";
-import { createLogger } from "../log.js";
+} from "../simulator/index.js";
 
 export interface SimulateBitcoindHooks {
   /** Called once the server listens (embedding and tests). */

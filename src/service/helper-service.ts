@@ -22,7 +22,7 @@ import { createBackend, createCoinRuntime } from "../chain/coin-runtime.js";
 import type { TxUpdateSink } from "../chain/sink.js";
 import { initializeDatabase } from "../db/initialize.js";
 import { type Database, openDatabase } from "../db/open.js";
-import { Dispatcher } from "../events/dispatcher/dispatcher.js";
+import { Dispatcher } from "../events/dispatcher.js";
 import { createEventHandler } from "../events/handlers/factory.js";
 import type { EventHandler } from "../events/handlers/handler.js";
 import { Outbox } from "../events/outbox/outbox.js";

@@ -8,10 +8,10 @@ import { join } from "node:path";
 import { Command } from "commander";
 import { afterEach, describe, expect, it } from "vitest";
 import { BitcoindBackend, BitcoindRpcClient } from "../../src/backends/bitcoind/index.js";
-import { type Simulator, startSimulator } from "../../src/backends/simulator/index.js";
 import { progressLine, registerScanReceivedCommand } from "../../src/cli/scan-received.js";
 import { initializeDatabase, openDatabase } from "../../src/db/index.js";
 import { Ledger } from "../../src/ledger/index.js";
+import { type Simulator, startSimulator } from "../../src/simulator/index.js";
 
 async function runCli(args: string[]): Promise<{ stdout: string; stderr: string; exitCode: number }> {
   const program = new Command("cryptoassets").exitOverride();

@@ -5,10 +5,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BitcoindRpcClient } from "../../src/backends/bitcoind/index.js";
-import { type Simulator, startSimulator } from "../../src/backends/simulator/index.js";
 import { getCoin, isValidAddress } from "../../src/coins/index.js";
 import { openDatabase } from "../../src/db/index.js";
 import { applyDeposit, Ledger } from "../../src/ledger/index.js";
+import { type Simulator, startSimulator } from "../../src/simulator/index.js";
 
 const BIN = join(import.meta.dirname, "../../bin/cryptoassets.js");
 const dir = mkdtempSync(join(tmpdir(), "ca-wallet-cli-"));

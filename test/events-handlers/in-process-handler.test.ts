@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { DeliverableHandler } from "../../src/events/dispatcher/dispatcher.js";
+import type { DeliverableHandler } from "../../src/events/dispatcher.js";
 import { createEventHandler, type EventHandlerConfig } from "../../src/events/handlers/factory.js";
 import { FunctionEventHandler } from "../../src/events/handlers/function.js";
 import { DeliveryFailedError, EventHandlerConfigError } from "../../src/events/handlers/handler.js";

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runSerializable } from "../../src/db/index.js";
-import { type DeliverableHandler, Dispatcher } from "../../src/events/dispatcher/dispatcher.js";
+import { type DeliverableHandler, Dispatcher } from "../../src/events/dispatcher.js";
 import {
   deliveryCounts,
   listDeliveries,

@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, expect, it } from "vitest";
 import { openDatabase } from "../../src/db/index.js";
-import { Dispatcher } from "../../src/events/dispatcher/dispatcher.js";
+import { Dispatcher } from "../../src/events/dispatcher.js";
 import { HttpEventHandler } from "../../src/events/handlers/index.js";
 
 const DIST = pathToFileURL(join(import.meta.dirname, "../../dist/index.js")).href;

@@ -73,7 +73,7 @@ export async function startRegtestChild(notify: {
 
 /** The same chain with the simulator in this process (its HTTP face is the same). */
 export async function startRegtestInProcess(rpcPassword?: string): Promise<Regtest> {
-  const { startSimulator } = await import("../../src/backends/simulator/index.js");
+  const { startSimulator } = await import("../../src/simulator/index.js");
   const sim = await startSimulator({ port: 0, ...(rpcPassword ? { rpcPassword } : {}) });
   const chain = await fund(sim.url);
   return {

@@ -8,10 +8,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BitcoindRpcClient } from "../../src/backends/bitcoind/rpc-client.js";
-import { startSimulator } from "../../src/backends/simulator/index.js";
 import { FunctionEventHandler } from "../../src/events/handlers/function.js";
 import { type HelperService, startHelperService } from "../../src/service/helper-service.js";
 import type { StatusSnapshot } from "../../src/service/status.js";
+import { startSimulator } from "../../src/simulator/index.js";
 import { type Regtest, startRegtestInProcess } from "./regtest.js";
 import { freePort, getJson, waitFor } from "./support.js";
 

@@ -4,8 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { crypto, Transaction } from "bitcoinjs-lib";
 import { afterEach, describe, expect, it } from "vitest";
-import { type Simulator, startSimulator } from "../../src/backends/simulator/index.js";
 import { getCoin, parseAmount, validateAddress } from "../../src/coins/index.js";
+import { type Simulator, startSimulator } from "../../src/simulator/index.js";
 import { authHeader, call, post, result } from "./rpc-client.js";
 
 const sims: Simulator[] = [];

@@ -1,8 +1,8 @@
 /** The `simulate-bitcoind` subcommand, driven through commander as main.ts will wire it. */
 import { Command } from "commander";
 import { describe, expect, it } from "vitest";
-import type { Simulator } from "../../src/backends/simulator/index.js";
 import { registerSimulateBitcoindCommand } from "../../src/cli/simulate-bitcoind.js";
+import type { Simulator } from "../../src/simulator/index.js";
 import { result } from "./rpc-client.js";
 
 describe("cryptoassets simulate-bitcoind", () => {

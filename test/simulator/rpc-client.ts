@@ -1,6 +1,6 @@
 /** A plain-fetch JSON-RPC caller for the simulator tests (no product code involved). */
 import { LosslessNumber, parse } from "lossless-json";
-import type { Simulator } from "../../src/backends/simulator/index.js";
+import type { Simulator } from "../../src/simulator/index.js";
 
 export interface RawReply {
   status: number;

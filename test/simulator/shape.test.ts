@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { isLosslessNumber, parse } from "lossless-json";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Simulator, startSimulator } from "../../src/backends/simulator/index.js";
+import { type Simulator, startSimulator } from "../../src/simulator/index.js";
 import { call, result } from "./rpc-client.js";
 
 const SAMPLES = process.env.BITCOIND_SAMPLES ?? "/work/shared/bitcoind";

@@ -8,11 +8,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BitcoindRpcClient } from "../../../src/backends/bitcoind/index.js";
 import {
-  type Simulator,
-  type SimulatorOptions,
-  startSimulator,
-} from "../../../src/backends/simulator/index.js";
-import {
   type ChainServiceConfig,
   type CoinConfig,
   type CoinRuntime,
@@ -24,6 +19,7 @@ import type { Engine } from "../../../src/db/url.js";
 import { Outbox } from "../../../src/events/outbox/outbox.js";
 import type { TxUpdateData } from "../../../src/events/types.js";
 import type { Logger } from "../../../src/log.js";
+import { type Simulator, type SimulatorOptions, startSimulator } from "../../../src/simulator/index.js";
 import { type OpenTestDatabase, openTestDatabase } from "../../support/databases.js";
 
 export const sats = (text: string) => parseAmount(text, 8);

@@ -6,7 +6,7 @@
  * unconfirmed transaction), %h block height (-1 when unconfirmed).
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { type Logger, silentLogger } from "../../log.js";
+import { type Logger, silentLogger } from "../log.js";
 import type { BlockRef, ChainListener } from "./chain.js";
 
 /** bitcoind's ShellEscape: single quotes, with embedded ones closed, escaped, reopened. */

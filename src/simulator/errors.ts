@@ -2,7 +2,7 @@
  * JSON-RPC errors with bitcoind's numeric codes and messages (src/rpc/protocol.h), so a
  * client written against a real daemon sees the same failures from the simulator.
  */
-import { CryptoassetsError } from "../../coins/errors.js";
+import { CryptoassetsError } from "../coins/errors.js";
 
 export const RpcCode = {
   MISC_ERROR: -1,

@@ -9,7 +9,7 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { parse } from "lossless-json";
-import { type Logger, silentLogger } from "../../log.js";
+import { type Logger, silentLogger } from "../log.js";
 import { Chain } from "./chain.js";
 import { RpcCode, RpcError, SimulatorError } from "./errors.js";
 import { writeJson, writeParsed } from "./json.js";

@@ -9,14 +9,14 @@
  */
 import { randomUUID } from "node:crypto";
 import pg from "pg";
-import type { Database } from "../../db/open.js";
-import { parseDatabaseUrl } from "../../db/url.js";
-import { type Logger, silentLogger } from "../../log.js";
-import { type ClaimedDelivery, claimDeliveries, nextDueAt } from "../outbox/claim-deliveries.js";
-import { type AttemptOutcome, type DeliveryTransition, recordOutcome } from "../outbox/record-outcome.js";
-import { OUTBOX_CHANNEL } from "../outbox/write-events.js";
-import { DEFAULT_RETRY_SCHEDULE } from "../retry-schedule.js";
-import type { CryptoassetsEvent, EventName } from "../types.js";
+import type { Database } from "../db/open.js";
+import { parseDatabaseUrl } from "../db/url.js";
+import { type Logger, silentLogger } from "../log.js";
+import { type ClaimedDelivery, claimDeliveries, nextDueAt } from "./outbox/claim-deliveries.js";
+import { type AttemptOutcome, type DeliveryTransition, recordOutcome } from "./outbox/record-outcome.js";
+import { OUTBOX_CHANNEL } from "./outbox/write-events.js";
+import { DEFAULT_RETRY_SCHEDULE } from "./retry-schedule.js";
+import type { CryptoassetsEvent, EventName } from "./types.js";
 
 /** What the dispatcher needs of a handler (src/events/handlers implement it). */
 export interface DeliverableHandler {
