@@ -8,7 +8,6 @@ export {
   BlockConfirmationTracker,
   ChainFollower,
   commitWithEvents,
-  createCoinRuntime,
   OpenTransactionRechecker,
   scanReceived,
   TransactionUpdater,

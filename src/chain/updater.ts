@@ -23,7 +23,7 @@ import { ChainLock } from "./lock.js";
 import { commitWithEvents, type TxUpdateSink } from "./sink.js";
 import { impliedTipHeight, snapshotFromWalletTransaction } from "./snapshot.js";
 
-/** What every chain worker needs; one set per coin wallet (see ./coin-runtime.ts). */
+/** What every chain worker needs; one set per coin wallet (see src/service/coin-runtime.ts). */
 export interface ChainWorkerOptions {
   ledger: Ledger;
   backend: Backend;

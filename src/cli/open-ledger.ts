@@ -1,9 +1,9 @@
 /** Opening one coin's ledger (and, when asked, its backend) from a CLI command's config. */
-import { createBackend } from "../chain/coin-runtime.js";
 import type { CryptoassetsConfig } from "../config/schema.js";
 import { initializeDatabase } from "../db/initialize.js";
 import type { Database } from "../db/open.js";
 import { Ledger } from "../ledger/ledger.js";
+import { createBackend } from "../service/coin-runtime.js";
 
 /** A mistake in how the command was called: printed as is, exit code 1. */
 export class UsageError extends Error {}

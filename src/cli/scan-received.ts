@@ -7,12 +7,12 @@
  */
 import type { Command } from "commander";
 import { pino } from "pino";
-import { type CoinRuntime, createCoinRuntime } from "../chain/coin-runtime.js";
 import type { ScanProgress, ScanResult } from "../chain/scan.js";
 import { ConfigError } from "../config/errors.js";
 import { initializeDatabase } from "../db/initialize.js";
 import { Outbox } from "../events/outbox/outbox.js";
 import { silentLogger } from "../log.js";
+import { CoinRuntime } from "../service/coin-runtime.js";
 import { toJson, withDatabase } from "./common.js";
 
 interface ScanOptions {
@@ -67,7 +67,7 @@ export function registerScanReceivedCommand(program: Command): void {
           if (!coin) continue;
           let runtime: CoinRuntime | undefined;
           try {
-            runtime = await createCoinRuntime({
+            runtime = await CoinRuntime.open({
               name,
               coin,
               service: config.service,

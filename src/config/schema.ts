@@ -9,7 +9,9 @@ import { DEFAULT_RETRY_SCHEDULE } from "../events/retry-schedule.js";
 
 // A digit string is read as a number so `port: ${NOTIFY_PORT:-28882}` (a string after
 // interpolation) works. Not z.coerce: it turned `true` and `[80]` into ports 1 and 80.
-const digitsToNumber = (value: unknown) =>
+// Typed as taking a number so the input types (what code that builds a configuration
+// writes) say `port?: number`; YAML values of any type still go through the check.
+const digitsToNumber = (value: number) =>
   typeof value === "string" && /^\s*\d+\s*$/.test(value) ? Number(value) : value;
 const port = z.preprocess(digitsToNumber, z.number().int().min(1).max(65535));
 /** A port we only listen on (no daemon must know it): 0 picks a free one, logged at start. */
@@ -20,7 +22,7 @@ const MODE_EXPECTED = 'expected file permission bits in octal: 0600, "0600" or 0
  * File mode: a number (the loader reads YAML's unquoted 0600 as octal) or an octal string.
  * Range-checked here so a bad mode is a config error with its key path, not a start failure.
  */
-const fileMode = z.unknown().transform((mode, ctx) => {
+const fileMode = z.custom<number>().transform((mode: unknown, ctx) => {
   let bits = Number.NaN;
   if (typeof mode === "number") bits = mode;
   else if (typeof mode === "string" && /^0?o?[0-7]{3,4}$/.test(mode)) {
@@ -248,5 +250,6 @@ export const configSchema = z.strictObject({
 export type CryptoassetsConfig = z.output<typeof configSchema> & { database: { url: string } };
 export type CoinConfig = z.output<typeof coinSchema>;
 export type BackendConfig = z.output<typeof backendSchema>;
-export type NotifyConfig = z.output<typeof notifySchema>;
+/** A walletnotify/blocknotify listener as written (defaults apply to what is left out). */
+export type NotifyConfig = z.input<typeof notifySchema>;
 export type EventHandlerConfig = z.output<typeof eventHandlerSchema>;

@@ -1,22 +1,19 @@
 /**
- * Builds the listener a coin's `walletnotify` (or blocknotify) configuration asks for.
+ * Builds the listener a coin's `walletnotify` (or blocknotify) configuration asks for; the
+ * one factory for listeners (the helper service's composition uses it, src/service/coin-runtime.ts).
  * The `class` names follow the original cryptoassets.core configuration; its dotted class
  * names are resolved to these short ones by the config loader.
  */
+import type { NotifyConfig } from "../config/schema.js";
 import { type Logger, silentLogger } from "../log.js";
 import { NotifyConfigError } from "./errors.js";
-import { HttpNotifyListener, type HttpNotifyOptions } from "./http-listener.js";
+import { HttpNotifyListener } from "./http-listener.js";
 import type { NotifyCallback, NotifyListener } from "./listener.js";
-import { PipeNotifyListener, type PipeNotifyOptions } from "./pipe-listener.js";
-import { RedisNotifyListener, type RedisNotifyOptions } from "./redis-listener.js";
-
-export type NotifyListenerConfig =
-  | ({ class: "http" } & HttpNotifyOptions)
-  | ({ class: "pipe" } & PipeNotifyOptions)
-  | ({ class: "redis" } & RedisNotifyOptions);
+import { PipeNotifyListener } from "./pipe-listener.js";
+import { RedisNotifyListener } from "./redis-listener.js";
 
 export function createNotifyListener(
-  config: NotifyListenerConfig,
+  config: NotifyConfig,
   onValue: NotifyCallback,
   logger: Logger = silentLogger,
 ): NotifyListener {

@@ -1,26 +1,21 @@
 /**
  * One coin inside the helper service: its metered backend and reachability probe, and two
- * singleton duties built from the chain runtime's parts (src/chain/coin-runtime.ts):
+ * singleton duties run through the coin's composition (./coin-runtime.ts):
  *
  * - `<coin>.chain`: the walletnotify/blocknotify listeners, the start-up scan, the block
  *   tracker and the periodic re-check (one ChainFollower);
  * - `<coin>.broadcaster`: the pending-sends broadcaster.
  *
- * Each duty runs only while this instance holds its leader lock. A ChainFollower cannot be
- * restarted once stopped, so every acquisition builds a fresh follower (and fresh listeners)
- * from the same updater/tracker/re-checker.
+ * Each duty runs only while this instance holds its leader lock; every acquisition starts a
+ * fresh follower and fresh listeners over the same updater/tracker/re-checker.
  */
 
-import type { CoinConfig, CoinRuntime } from "../chain/coin-runtime.js";
-import { ChainFollower } from "../chain/follower.js";
-import { createNotifyListener } from "../chain/listeners.js";
 import type { Logger } from "../log.js";
-import type { NotifyListener } from "../notify/listener.js";
 import { BackendProbe } from "./backend-probe.js";
+import type { CoinConfig, CoinRuntime } from "./coin-runtime.js";
 import type { LeaderLockFactory } from "./leadership.js";
 import type { MeteredBackend } from "./metered-backend.js";
 import type { ServiceMetrics } from "./metrics.js";
-import type { HelperServiceSettings } from "./service-config.js";
 import { SingletonDuty } from "./singleton-duty.js";
 import type { CoinStatus } from "./status.js";
 import type { SubsystemRegistry } from "./subsystems.js";
@@ -28,7 +23,6 @@ import type { SubsystemRegistry } from "./subsystems.js";
 export interface CoinServiceOptions {
   name: string;
   coin: CoinConfig;
-  settings: HelperServiceSettings;
   runtime: CoinRuntime;
   backend: MeteredBackend;
   backendUrl: string;
@@ -47,9 +41,6 @@ export class CoinService {
   private readonly probe: BackendProbe;
   private readonly chainDuty: SingletonDuty;
   private readonly broadcasterDuty: SingletonDuty;
-  private follower: ChainFollower | undefined;
-  private listeners: NotifyListener[] = [];
-  private listenerRoles = new Map<NotifyListener, "walletnotify" | "blocknotify">();
   private lastWalletNotify: { txid: string; at: number } | null = null;
   private lastBlock: { hash: string; at: number } | null = null;
 
@@ -67,19 +58,18 @@ export class CoinService {
     this.chainDuty = new SingletonDuty({
       name: `${this.name}.chain`,
       lock: options.locks.create(`chain:${this.name}:${walletName}`),
-      duty: { start: () => this.startChain(), stop: () => this.stopChain() },
+      duty: { start: () => this.startChain(), stop: () => this.runtime.stopChain() },
       subsystems: options.subsystems,
       retryMs: options.leaderRetryMs,
       logger: options.logger,
       onFailure: (error) => options.onFailure(`${this.name}.chain`, error),
     });
-    const periodMs = (options.settings.broadcast_period ?? 30) * 1000;
     this.broadcasterDuty = new SingletonDuty({
       name: `${this.name}.broadcaster`,
       lock: options.locks.create(`broadcast:${this.name}:${walletName}`),
       duty: {
-        start: async () => this.runtime.broadcaster.start(periodMs),
-        stop: () => this.runtime.broadcaster.stop(),
+        start: async () => this.runtime.startBroadcaster(),
+        stop: () => this.runtime.stopBroadcaster(),
       },
       subsystems: options.subsystems,
       retryMs: options.leaderRetryMs,
@@ -107,81 +97,24 @@ export class CoinService {
 
   /** Resolves when the chain follower has no work queued or running (tests, the demo). */
   async idle(): Promise<void> {
-    await this.follower?.idle();
+    await this.runtime.follower.idle();
   }
 
-  private async startChain(): Promise<void> {
-    const { settings, coin, metrics, logger } = this.options;
-    const blocknotify = coin.backend.blocknotify;
-    const follower = new ChainFollower({
-      updater: this.runtime.updater,
-      tracker: this.runtime.tracker,
-      rechecker: this.runtime.rechecker,
-      poller: this.runtime.poller,
-      strategy: settings.confirmation_strategy,
-      pollPeriodMs: (settings.poll_period ?? 10) * 1000,
-      recheckPeriodMs: (settings.recheck_period ?? 600) * 1000,
-      pollTip: blocknotify === undefined,
-      logger: logger.child({ coin: this.name }),
+  private startChain(): Promise<void> {
+    const { metrics } = this.options;
+    return this.runtime.startChain((role, value) => {
+      metrics.notificationReceived(this.name, role);
+      if (role === "walletnotify") this.lastWalletNotify = { txid: value, at: Date.now() };
+      else this.lastBlock = { hash: value, at: Date.now() };
     });
-    const listeners: NotifyListener[] = [];
-    this.listenerRoles = new Map();
-    if (coin.backend.walletnotify) {
-      listeners.push(
-        createNotifyListener(
-          coin.backend.walletnotify,
-          (txid) => {
-            metrics.notificationReceived(this.name, "walletnotify");
-            this.lastWalletNotify = { txid, at: Date.now() };
-            follower.walletNotify(txid);
-          },
-          logger,
-        ),
-      );
-      this.listenerRoles.set(listeners[0] as NotifyListener, "walletnotify");
-    }
-    if (blocknotify) {
-      listeners.push(
-        createNotifyListener(
-          blocknotify,
-          (hash) => {
-            metrics.notificationReceived(this.name, "blocknotify");
-            this.lastBlock = { hash, at: Date.now() };
-            follower.blockNotify(hash);
-          },
-          logger,
-        ),
-      );
-      this.listenerRoles.set(listeners[listeners.length - 1] as NotifyListener, "blocknotify");
-    }
-    this.follower = follower;
-    // Listeners first: a txid notified during the start-up scan is queued, not lost.
-    try {
-      for (const listener of listeners) {
-        await listener.start();
-        this.listeners.push(listener);
-      }
-    } catch (error) {
-      await this.stopChain();
-      throw error;
-    }
-    await follower.start();
-  }
-
-  private async stopChain(): Promise<void> {
-    const listeners = this.listeners;
-    this.listeners = [];
-    await Promise.allSettled(listeners.map((listener) => listener.close()));
-    await this.follower?.stop();
   }
 
   /** Reflects the follower's own failures on the status page (it retries by itself). */
   refreshSubsystems(subsystems: SubsystemRegistry): void {
-    const follower = this.follower;
     const name = `${this.name}.chain`;
     const entry = subsystems.get(name);
-    if (!follower || !this.chainDuty.isLeader || !entry) return;
-    const status = follower.status();
+    if (!this.chainDuty.isLeader || !entry) return;
+    const status = this.runtime.follower.status();
     if (status.consecutiveFailures > 0 && status.lastError) {
       subsystems.set(
         name,
@@ -209,10 +142,7 @@ export class CoinService {
 
   /** Where the running listeners listen (`http://127.0.0.1:28882`, `pipe:/path`…), by role. */
   listenerAddresses(): Array<{ role: "walletnotify" | "blocknotify"; address: string }> {
-    return this.listeners.map((listener) => ({
-      role: this.listenerRoles.get(listener) ?? "walletnotify",
-      address: listener.describe(),
-    }));
+    return this.runtime.listeners.map(({ role, listener }) => ({ role, address: listener.describe() }));
   }
 
   tipHeight(): number | undefined {
@@ -220,7 +150,7 @@ export class CoinService {
   }
 
   private tip(): { height: number; hash: string } | undefined {
-    const fromTracker = this.follower?.status().lastTip;
+    const fromTracker = this.runtime.follower.status().lastTip;
     const fromProbe = this.backend.lastTip;
     if (fromTracker && fromProbe) return fromTracker.height >= fromProbe.height ? fromTracker : fromProbe;
     return fromTracker ?? fromProbe;

@@ -18,7 +18,6 @@
 import { randomUUID } from "node:crypto";
 import type { Backend } from "../backends/backend.js";
 import { BitcoindBackend } from "../backends/bitcoind/backend.js";
-import { createBackend, createCoinRuntime } from "../chain/coin-runtime.js";
 import type { TxUpdateSink } from "../chain/sink.js";
 import { initializeDatabase } from "../db/initialize.js";
 import { type Database, openDatabase } from "../db/open.js";
@@ -29,6 +28,7 @@ import { Outbox } from "../events/outbox/outbox.js";
 import { purgeDelivered } from "../events/outbox/queries.js";
 import type { Ledger } from "../ledger/ledger.js";
 import { type Logger, silentLogger } from "../log.js";
+import { CoinRuntime, createBackend } from "./coin-runtime.js";
 import { CoinService } from "./coin-service.js";
 import { ServiceError, SubsystemFailedError } from "./errors.js";
 import { type LeaderLockFactory, PostgresLockFactory, SingleInstanceLockFactory } from "./leadership.js";
@@ -171,7 +171,7 @@ class RunningHelperService implements HelperService, StatusSource {
           this.outbox.notifyCommitted();
         },
       };
-      const runtime = await createCoinRuntime({
+      const runtime = await CoinRuntime.open({
         name,
         coin: coinConfig,
         service: settings,
@@ -185,7 +185,6 @@ class RunningHelperService implements HelperService, StatusSource {
         new CoinService({
           name,
           coin: coinConfig,
-          settings,
           runtime,
           backend,
           backendUrl: backendUrlOf(inner),

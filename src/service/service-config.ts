@@ -3,8 +3,8 @@
  * structural type: the full `CryptoassetsConfig` is assignable to it, and tests or
  * embedding applications can pass a plain object with just these keys.
  */
-import type { ChainServiceConfig, CoinConfig } from "../chain/coin-runtime.js";
 import type { EventHandlerConfig } from "../events/handlers/factory.js";
+import type { ChainServiceConfig, CoinConfig } from "./coin-runtime.js";
 
 export interface StatusServerConfig {
   ip?: string;

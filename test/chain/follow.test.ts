@@ -35,7 +35,9 @@ describe.each(["sqlite", "postgres", "mysql"] as const)("following the chain on 
     });
     const { runtime, payer, sim, dir } = env;
     await runtime.start();
-    const [walletListener, blockListener] = runtime.listeners as HttpNotifyListener[];
+    const [walletListener, blockListener] = runtime.listeners.map(
+      ({ listener }) => listener as HttpNotifyListener,
+    );
     writeFileSync(join(dir, "walletnotify.port"), String(walletListener?.port));
     writeFileSync(join(dir, "blocknotify.port"), String(blockListener?.port));
 

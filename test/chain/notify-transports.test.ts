@@ -5,7 +5,7 @@
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import type { NotifySpec } from "../../src/chain/index.js";
+import type { NotifyConfig } from "../../src/config/schema.js";
 import { type ChainEnv, expectedSequence, sats, sequences, startChainEnv } from "./support/env.js";
 
 const REDIS_PORT = Number(process.env.CRYPTOASSETS_TEST_REDIS_PORT ?? 6379);
@@ -13,7 +13,7 @@ const REDIS_PORT = Number(process.env.CRYPTOASSETS_TEST_REDIS_PORT ?? 6379);
 interface Transport {
   name: string;
   command: (dir: string) => string;
-  spec: (dir: string) => NotifySpec;
+  spec: (dir: string) => NotifyConfig;
 }
 
 const channel = `ca-test-walletnotify-${randomBytes(4).toString("hex")}`;

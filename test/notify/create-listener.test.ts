@@ -2,8 +2,9 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import type { NotifyConfig } from "../../src/config/schema.js";
 import { CoalescingQueue } from "../../src/notify/coalescing-queue.js";
-import { createNotifyListener, type NotifyListenerConfig } from "../../src/notify/create-listener.js";
+import { createNotifyListener } from "../../src/notify/create-listener.js";
 import { InvalidNotifyValueError, NotifyConfigError } from "../../src/notify/errors.js";
 import { HttpNotifyListener } from "../../src/notify/http-listener.js";
 import { PipeNotifyListener } from "../../src/notify/pipe-listener.js";
@@ -24,7 +25,7 @@ describe("createNotifyListener", () => {
   });
 
   it("rejects an unknown class with a message naming it", () => {
-    const config = { class: "zeromq" } as unknown as NotifyListenerConfig;
+    const config = { class: "zeromq" } as unknown as NotifyConfig;
     expect(() => createNotifyListener(config, () => {})).toThrow(NotifyConfigError);
     expect(() => createNotifyListener(config, () => {})).toThrow(/unknown notify listener class "zeromq"/);
   });

@@ -1,24 +1,19 @@
 /**
  * A chain-following test environment made of real parts: a fresh database (SQLite file or
  * PostgreSQL), the regtest simulator over HTTP with a funded `payer` wallet and our `ours`
- * wallet, the real outbox, and a coin runtime built by the product's own factory.
+ * wallet, the real outbox, and the coin runtime the helper service composes (src/service/coin-runtime.ts).
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BitcoindRpcClient } from "../../../src/backends/bitcoind/index.js";
-import {
-  type ChainServiceConfig,
-  type CoinConfig,
-  type CoinRuntime,
-  createCoinRuntime,
-  type NotifySpec,
-} from "../../../src/chain/index.js";
 import { parseAmount } from "../../../src/coins/index.js";
+import type { NotifyConfig } from "../../../src/config/schema.js";
 import type { Engine } from "../../../src/db/url.js";
 import { Outbox } from "../../../src/events/outbox/outbox.js";
 import type { TxUpdateData } from "../../../src/events/types.js";
 import type { Logger } from "../../../src/log.js";
+import { type ChainServiceConfig, type CoinConfig, CoinRuntime } from "../../../src/service/coin-runtime.js";
 import { type Simulator, type SimulatorOptions, startSimulator } from "../../../src/simulator/index.js";
 import { type OpenTestDatabase, openTestDatabase } from "../../support/databases.js";
 
@@ -30,7 +25,7 @@ export interface ChainEnvOptions {
   /** Coin config overrides (thresholds). */
   coin?: Partial<Omit<CoinConfig, "backend">>;
   /** walletnotify / blocknotify listener specs of our backend. */
-  notify?: (dir: string) => { walletnotify?: NotifySpec; blocknotify?: NotifySpec };
+  notify?: (dir: string) => { walletnotify?: NotifyConfig; blocknotify?: NotifyConfig };
   service?: ChainServiceConfig;
   /** Use this URL for our wallet's backend instead of the simulator's (a faulty proxy). */
   backendUrl?: (sim: Simulator) => string | Promise<string>;
@@ -95,7 +90,7 @@ async function setUp(
 
   const outbox = new Outbox(db.database, ["test"]);
   const url = options.backendUrl ? await options.backendUrl(sim) : sim.url;
-  const runtime = await createCoinRuntime({
+  const runtime = await CoinRuntime.open({
     name: "btc",
     coin: {
       network: "regtest",
