@@ -23,7 +23,23 @@ export function parseAmount(text: string, decimals: number, what = "amount"): bi
     }
   }
   const units = BigInt(whole + fraction.slice(0, decimals).padEnd(decimals, "0"));
-  return sign ? -units : units;
+  return checkAmountRange(sign ? -units : units, what);
+}
+
+/** The ledger stores base units in signed 64-bit columns (BIGINT on every engine). */
+export const MAX_AMOUNT_UNITS = 2n ** 63n - 1n;
+
+/**
+ * Refuses base units the ledger's 64-bit columns cannot hold, here at the edge: past it the
+ * drivers fail deep inside a query ("bound … bigint is too big"), or compare wrongly.
+ */
+export function checkAmountRange(units: bigint, what = "amount"): bigint {
+  if (units > MAX_AMOUNT_UNITS || units < -MAX_AMOUNT_UNITS) {
+    throw new InvalidAmountError(
+      `${what}: ${units} base units is beyond the 64-bit range the ledger stores (at most ${MAX_AMOUNT_UNITS})`,
+    );
+  }
+  return units;
 }
 
 /** Parse a positive amount as a user would send it: must be > 0. */

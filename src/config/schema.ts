@@ -6,6 +6,7 @@
 import { z } from "zod";
 import { knownCoins } from "../coins/registry.js";
 import { DEFAULT_RETRY_SCHEDULE } from "../events/retry-schedule.js";
+import { webhookSecretProblem } from "../events/signing.js";
 
 // A digit string is read as a number so `port: ${NOTIFY_PORT:-28882}` (a string after
 // interpolation) works. Not z.coerce: it turned `true` and `[80]` into ports 1 and 80.
@@ -124,7 +125,14 @@ export const coinSchema = z
     /** Confirmations after which a transaction is final and no longer tracked (default 15). */
     max_confirmation_count: z.number().int().min(1).default(15),
     /** Confirmations at which a deposit is credited to the account (default 3). */
-    credit_threshold: z.number().int().min(0).default(3),
+    credit_threshold: z
+      .number()
+      .int()
+      .min(
+        1,
+        "expected at least 1: a deposit with no confirmation could be spent (and then vanish with its transaction)",
+      )
+      .default(3),
     /** Name of the ledger wallet for this coin (default "default"). */
     wallet_name: z.string().min(1).default("default"),
     /** Original key (Python models module): accepted and ignored. */
@@ -144,8 +152,14 @@ export const eventHandlerSchema = z.discriminatedUnion("class", [
     class: z.literal("http"),
     /** Where to POST events. */
     url: z.url({ protocol: /^https?$/, error: "expected a URL" }),
-    /** Standard Webhooks signing secret (whsec_… or any string). */
-    secret: z.string().min(1).optional(),
+    /** Standard Webhooks signing secret (whsec_<base64> or any string), at least 24 bytes. */
+    secret: z
+      .string()
+      .superRefine((secret, ctx) => {
+        const problem = webhookSecretProblem(secret);
+        if (problem !== undefined) ctx.addIssue({ code: "custom", message: problem });
+      })
+      .optional(),
     /** Seconds per request (default 10). */
     timeout: seconds.default(10),
     /** form (default, wire-compatible with the original) or json. */

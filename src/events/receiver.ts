@@ -67,6 +67,18 @@ export const DEFAULT_TOLERANCE_SECONDS = 300;
  * (a replay), no signature matches, or the body is not an event.
  */
 export function verifyWebhook(options: VerifyWebhookOptions): CryptoassetsEvent {
+  const tolerance = options.toleranceSeconds ?? DEFAULT_TOLERANCE_SECONDS;
+  // NaN compares false with everything: a NaN (or infinite, or negative) window accepted any replay.
+  if (typeof tolerance !== "number" || !Number.isFinite(tolerance) || tolerance < 0) {
+    throw new RangeError(
+      `verifyWebhook: toleranceSeconds must be a finite number of seconds ≥ 0, got ${String(tolerance)}`,
+    );
+  }
+  if (options.now !== undefined && !Number.isFinite(Number(options.now))) {
+    throw new RangeError(
+      `verifyWebhook: now must be a time (a Date or unix milliseconds), got ${String(options.now)}`,
+    );
+  }
   const id = headerValue(options.headers, WEBHOOK_ID_HEADER);
   const timestamp = headerValue(options.headers, WEBHOOK_TIMESTAMP_HEADER);
   const signature = headerValue(options.headers, WEBHOOK_SIGNATURE_HEADER);
@@ -86,7 +98,6 @@ export function verifyWebhook(options: VerifyWebhookOptions): CryptoassetsEvent 
   const timestampSeconds = Number(timestamp);
   const nowMs = options.now === undefined ? Date.now() : Number(options.now);
   const nowSeconds = Math.floor(nowMs / 1000);
-  const tolerance = options.toleranceSeconds ?? DEFAULT_TOLERANCE_SECONDS;
   if (nowSeconds - timestampSeconds > tolerance) {
     throw new WebhookVerificationError(
       "timestamp_too_old",

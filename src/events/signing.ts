@@ -53,6 +53,28 @@ export function webhookSecretKey(secret: string): Buffer {
   return Buffer.from(secret, "utf8");
 }
 
+/** Fewer key bytes than this are refused for sending: a short password can be brute-forced offline from one signed request. */
+export const MIN_WEBHOOK_SECRET_BYTES = 24;
+
+/**
+ * What is wrong with a secret for signing, or undefined: it must be usable and carry at least
+ * MIN_WEBHOOK_SECRET_BYTES key bytes (a `whsec_` secret counts its decoded bytes). The
+ * message never quotes the secret.
+ */
+export function webhookSecretProblem(secret: string): string | undefined {
+  let key: Buffer;
+  try {
+    key = webhookSecretKey(secret);
+  } catch (error) {
+    return `expected a usable webhook secret: ${(error as Error).message}`;
+  }
+  if (key.length >= MIN_WEBHOOK_SECRET_BYTES) return undefined;
+  return (
+    `expected a webhook secret of at least ${MIN_WEBHOOK_SECRET_BYTES} bytes, this one has ${key.length}` +
+    ` (make one with \`openssl rand -base64 32\`, or \`whsec_\` followed by that output)`
+  );
+}
+
 /** A fresh random secret in the `whsec_` form (24 random bytes, like the reference tooling). */
 export function generateWebhookSecret(): string {
   return `${WEBHOOK_SECRET_PREFIX}${randomBytes(24).toString("base64")}`;
@@ -116,7 +138,10 @@ export function webhookSignatureMatches(
     Buffer.from(computeSignature(webhookSecretKey(secret), input.id, input.timestampSeconds, input.body)),
   );
   let matched = false;
-  for (const versioned of signatureHeader.split(" ")) {
+  // Signatures are space-separated; a Fetch `Headers` joins repeated lines with ", ", so a
+  // trailing comma belongs to the separator (base64 never contains one).
+  for (const token of signatureHeader.split(/\s+/)) {
+    const versioned = token.replace(/,+$/, "");
     const comma = versioned.indexOf(",");
     if (comma < 0 || versioned.slice(0, comma) !== SIGNATURE_VERSION) continue;
     const passed = Buffer.from(versioned.slice(comma + 1));

@@ -4,7 +4,7 @@
  */
 
 import type { Backend } from "../backends/backend.js";
-import { parsePositiveAmount } from "../coins/amount.js";
+import { checkAmountRange, parsePositiveAmount } from "../coins/amount.js";
 import { type CoinInfo, getCoin, type NetworkName } from "../coins/registry.js";
 import type { Database } from "../db/open.js";
 import { runSerializable, type Trx } from "../db/serializable.js";
@@ -83,7 +83,9 @@ export class Ledger {
 
   /** Decimal string ("0.5") to base units, validated for this coin's precision. */
   parseAmount(amount: string | bigint): bigint {
-    return typeof amount === "bigint" ? amount : parsePositiveAmount(amount, this.coin.decimals);
+    return typeof amount === "bigint"
+      ? checkAmountRange(amount)
+      : parsePositiveAmount(amount, this.coin.decimals);
   }
 
   createAccount(name: string) {

@@ -189,7 +189,9 @@ const BAD: BadCase[] = [
   {
     name: "negative credit threshold",
     content: edit("credit_threshold: 3", "credit_threshold: -2"),
-    expect: [/coins\.btc\.credit_threshold: Too small: expected number to be >=0/],
+    expect: [
+      /coins\.btc\.credit_threshold: expected at least 1: a deposit with no confirmation could be spent/,
+    ],
   },
   {
     name: "fractional confirmation count",
@@ -573,7 +575,7 @@ const isContainer = (value: unknown): value is Container => typeof value === "ob
 const ENV: NodeJS.ProcessEnv = {
   DB_PASSWORD: "dbpw",
   RPC_PASSWORD: "rpcpw",
-  WEBHOOK_SECRET: "whsec_x",
+  WEBHOOK_SECRET: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
   ADMIN_TOKEN: "tok",
 };
 

@@ -162,12 +162,18 @@ describe("configuration", () => {
     const config = parseConfig(
       {
         coins: { btc: { backend: { class: "bitcoind", url: "http://rpc:${RPC_PASSWORD}@127.0.0.1:8332/" } } },
-        events: { app: { class: "http", url: "http://127.0.0.1:9/", secret: "${SECRET:-whsec_default}" } },
+        events: {
+          app: {
+            class: "http",
+            url: "http://127.0.0.1:9/",
+            secret: "${SECRET:-whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw}",
+          },
+        },
       },
       { env: { RPC_PASSWORD: "hunter2" } },
     );
     expect(config.coins.btc?.backend).toMatchObject({ url: "http://rpc:hunter2@127.0.0.1:8332/" });
-    expect(config.events.app).toMatchObject({ secret: "whsec_default" });
+    expect(config.events.app).toMatchObject({ secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" });
     expect(
       bad({ coins: { btc: { backend: { class: "bitcoind", url: "http://rpc:${NOPE}@h:1/" } } } }),
     ).toThrow(/coins\.btc\.backend\.url: environment variable NOPE is not set/);
@@ -178,13 +184,20 @@ describe("configuration", () => {
       {
         database: { url: "postgresql://app:dbpass@db/app" },
         coins: { btc: { backend: { class: "bitcoind", url: "http://rpc:rpcpass@127.0.0.1:8332/" } } },
-        events: { app: { class: "http", url: "http://127.0.0.1:9/", secret: "whsec_abc" } },
+        events: {
+          app: {
+            class: "http",
+            url: "http://127.0.0.1:9/",
+            secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+          },
+        },
         "status-server": { admin_token: "tok" },
       },
       { env: {} },
     );
     const text = JSON.stringify(maskSecrets(config));
-    for (const secret of ["dbpass", "rpcpass", "whsec_abc", '"tok"']) expect(text).not.toContain(secret);
+    for (const secret of ["dbpass", "rpcpass", "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", '"tok"'])
+      expect(text).not.toContain(secret);
     expect(text).toContain("postgresql://app:***@db/app");
   });
 });

@@ -7,7 +7,6 @@ import { DeliveryFailedError, EventHandlerConfigError } from "../../src/events/h
 import { HttpEventHandler } from "../../src/events/handlers/http.js";
 import { USER_AGENT } from "../../src/events/handlers/user-agent.js";
 import { parseWebhookBody, verifyWebhook, WebhookVerificationError } from "../../src/events/receiver.js";
-import { InvalidWebhookSecretError } from "../../src/events/signing.js";
 import { sampleEvent, startReceiver, type TestReceiver, waitFor } from "./helpers.js";
 
 const SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -83,7 +82,7 @@ describe("HttpEventHandler bodies", () => {
     expect(() => new HttpEventHandler("app", { url: "ftp://example.com/" })).toThrow(/must be http/);
     expect(() => new HttpEventHandler("app", { url: server.url, timeout: 0 })).toThrow(/positive number/);
     expect(() => new HttpEventHandler("app", { url: server.url, secret: "whsec_!!not base64" })).toThrow(
-      InvalidWebhookSecretError,
+      /events\.app\.secret: .*must be followed by base64/,
     );
   });
 });

@@ -15,7 +15,7 @@ import {
   WEBHOOK_ID_HEADER,
   WEBHOOK_SIGNATURE_HEADER,
   WEBHOOK_TIMESTAMP_HEADER,
-  webhookSecretKey,
+  webhookSecretProblem,
   webhookSignatureHeaders,
 } from "../signing.js";
 import type { CryptoassetsEvent } from "../types.js";
@@ -102,7 +102,11 @@ export class HttpEventHandler implements EventHandler {
       this.secrets = typeof options.secret === "string" ? [options.secret] : [...options.secret];
       if (this.secrets.length === 0)
         throw new EventHandlerConfigError(`events.${name}.secret is an empty list`);
-      for (const secret of this.secrets) webhookSecretKey(secret); // fail at startup, not on the first event
+      for (const secret of this.secrets) {
+        // Fail at startup, not on the first event.
+        const problem = webhookSecretProblem(secret);
+        if (problem !== undefined) throw new EventHandlerConfigError(`events.${name}.secret: ${problem}`);
+      }
     }
     this.extraHeaders = {};
     for (const [key, value] of Object.entries(options.headers ?? {})) {
