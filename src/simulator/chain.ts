@@ -833,8 +833,16 @@ export class Chain {
     return buildSpend(inputs, outputs, this.tipHeight, this.now());
   }
 
-  /** bumpfee: replace an unconfirmed send with the same payments at a higher fee rate. */
-  bumpFee(wallet: SimWallet, txid: string, feeRate?: bigint): { tx: SimTx; origFee: bigint; fee: bigint } {
+  /**
+   * bumpfee: replace an unconfirmed send at a higher fee rate, with the same payments or, given
+   * `outputs`, with those instead (a conflicting spend: Core's bumpfee `outputs` option).
+   */
+  bumpFee(
+    wallet: SimWallet,
+    txid: string,
+    feeRate?: bigint,
+    outputs?: readonly Recipient[],
+  ): { tx: SimTx; origFee: bigint; fee: bigint } {
     const original = this.txs.get(txid);
     if (!original || !wallet.knows(txid)) {
       throw new RpcError(RpcCode.INVALID_ADDRESS_OR_KEY, "Invalid or non-wallet transaction id");
@@ -884,13 +892,14 @@ export class Chain {
       );
     }
     const recipients: Recipient[] = [];
-    for (const output of original.outputs) {
+    const paying = outputs ?? original.outputs.map((output) => ({ ...output, amount: output.value }));
+    for (const output of paying) {
       const owner = wallet.ownsScript(output.scriptHex);
       if (owner && owner.label === null) continue; // change is re-made by funding
       recipients.push({
         address: output.address ?? "",
         scriptHex: output.scriptHex,
-        amount: output.value,
+        amount: output.amount,
         subtractFee: false,
       });
     }

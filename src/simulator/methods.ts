@@ -6,7 +6,7 @@ import { type Chain, COIN, type Recipient, type SimBlock } from "./chain.js";
 import { RpcCode, RpcError } from "./errors.js";
 import { btc, type JsonValue, RawJson } from "./json.js";
 import { addressScript } from "./keys.js";
-import { Args, amountFromValue, parseHash } from "./params.js";
+import { Args, amountFromValue, parseHash, typeName } from "./params.js";
 import { compactSizeHex, type SimTx } from "./tx.js";
 import type { SimWallet } from "./wallet.js";
 import { lastProcessedBlock, listEntries, transactionResult, walletBalances } from "./wallet-view.js";
@@ -103,6 +103,64 @@ function recipientScript(address: string): string {
   const script = addressScript(address);
   if (!script) throw new RpcError(RpcCode.INVALID_ADDRESS_OR_KEY, `Invalid Bitcoin address: ${address}`);
   return Buffer.from(script).toString("hex");
+}
+
+/** The option keys bitcoind's bumpfee accepts; any other is refused ("Unexpected key"). */
+const BUMPFEE_OPTIONS = new Set([
+  "conf_target",
+  "fee_rate",
+  "replaceable",
+  "estimate_mode",
+  "outputs",
+  "original_change_index",
+]);
+
+/**
+ * bumpfee's `outputs` (bitcoind's ParseOutputs): `{"address": amount, …}` or
+ * `[{"address": amount}, …]`; they replace the original payments (change is made anew).
+ */
+function bumpfeeOutputs(value: unknown): Recipient[] {
+  const entries: [string, unknown][] = [];
+  if (Array.isArray(value)) {
+    if (value.length === 0) {
+      throw new RpcError(
+        RpcCode.INVALID_PARAMETER,
+        "Invalid parameter, output argument cannot be an empty array",
+      );
+    }
+    for (const item of value) {
+      if (typeof item !== "object" || item === null || Array.isArray(item)) {
+        throw new RpcError(
+          RpcCode.INVALID_PARAMETER,
+          "Invalid parameter, key-value pair not an object as expected",
+        );
+      }
+      const pairs = Object.entries(item);
+      if (pairs.length !== 1) {
+        throw new RpcError(
+          RpcCode.INVALID_PARAMETER,
+          "Invalid parameter, key-value pair must contain exactly one key",
+        );
+      }
+      entries.push(pairs[0] as [string, unknown]);
+    }
+  } else if (typeof value === "object" && value !== null) {
+    entries.push(...Object.entries(value));
+  } else {
+    throw new RpcError(
+      RpcCode.TYPE_ERROR,
+      `JSON value of type ${typeName(value)} is not of expected type array`,
+    );
+  }
+  const seen = new Set<string>();
+  return entries.map(([address, amount]) => {
+    const scriptHex = recipientScript(address);
+    if (seen.has(address)) {
+      throw new RpcError(RpcCode.INVALID_PARAMETER, `Invalid parameter, duplicated address: ${address}`);
+    }
+    seen.add(address);
+    return { address, scriptHex, amount: amountFromValue(amount), subtractFee: false };
+  });
 }
 
 /** fee_rate arguments are sat/vB; fractions round up so the rate is never undercut. */
@@ -561,10 +619,14 @@ export const METHODS: Record<string, MethodSpec> = {
     run(args, ctx) {
       const txidText = args.string(0);
       const options = args.object(1);
+      for (const key of Object.keys(options)) {
+        if (!BUMPFEE_OPTIONS.has(key)) throw new RpcError(RpcCode.TYPE_ERROR, `Unexpected key ${key}`);
+      }
       const wallet = requestWallet(ctx);
       const txid = parseHash(txidText, "txid");
       const feeRate = options.fee_rate !== undefined ? feeRateArg(options.fee_rate) : undefined;
-      const bumped = ctx.chain.bumpFee(wallet, txid, feeRate);
+      const outputs = options.outputs !== undefined ? bumpfeeOutputs(options.outputs) : undefined;
+      const bumped = ctx.chain.bumpFee(wallet, txid, feeRate, outputs);
       return { txid: bumped.tx.txid, origfee: btc(bumped.origFee), fee: btc(bumped.fee), errors: [] };
     },
   },

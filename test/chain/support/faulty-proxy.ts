@@ -21,6 +21,12 @@ export class FaultyProxy {
   slowMs = 1500;
   /** The body `garbage` answers with (HTTP 200, application/json). */
   garbageBody = TRUNCATED_JSON_BODY;
+  /**
+   * Called with each forwarded request body and the daemon's reply body; the reply is held
+   * until the promise it returns settles (a test holds the answer to one call, e.g.
+   * `sendmany`, while it kills the caller). Returning undefined: reply at once.
+   */
+  holdReply: ((requestBody: string, replyBody: string) => Promise<unknown> | undefined) | undefined;
   /** Requests that reached the simulator. */
   forwarded = 0;
   /** Requests answered by a fault mode instead of the simulator. */
@@ -149,6 +155,7 @@ export class FaultyProxy {
       },
     ).catch(() => undefined);
     if (slow) await new Promise((resolve) => setTimeout(resolve, this.slowMs));
+    if (upstream) await this.holdReply?.(body.toString("utf8"), upstream.body.toString("utf8"));
     if (res.destroyed || res.writableEnded) return;
     if (!upstream) {
       res.writeHead(502);

@@ -222,7 +222,7 @@ export class AppSide {
   ) {}
 
   /** Open after the service has migrated the database (it is healthy). */
-  static async open(databaseUrl: string, chain: ExternalChain): Promise<AppSide> {
+  static async open(databaseUrl: string, chain: Pick<ExternalChain, "url">): Promise<AppSide> {
     const database = await openAppDatabase(databaseUrl);
     const backend = new BitcoindBackend({ url: chain.url, wallet: "ours" });
     try {
@@ -244,12 +244,12 @@ export class AppSide {
     return deposit;
   }
 
-  async pay(chain: ExternalChain, deposit: Deposit): Promise<string> {
+  async pay(chain: Pick<ExternalChain, "pay">, deposit: Deposit): Promise<string> {
     deposit.txid = await chain.pay(deposit.address, deposit.amount);
     return deposit.txid;
   }
 
-  async prepareAndPay(chain: ExternalChain, label: string, amount: string): Promise<Deposit> {
+  async prepareAndPay(chain: Pick<ExternalChain, "pay">, label: string, amount: string): Promise<Deposit> {
     const deposit = await this.prepareDeposit(label, amount);
     await this.pay(chain, deposit);
     return deposit;
@@ -435,7 +435,7 @@ export async function startServiceAndApp(
   configPath: string,
   statusPort: number,
   databaseUrl: string,
-  chain: ExternalChain,
+  chain: Pick<ExternalChain, "url">,
   healthyWithinMs?: number,
 ): Promise<{ service: ServiceProcess; app: AppSide }> {
   const service = new ServiceProcess(configPath, statusPort);
