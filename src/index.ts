@@ -1,8 +1,8 @@
 /** Public API of cryptoassets-core. */
 export type * from "./backends/backend.js";
 export * from "./backends/bitcoind/index.js";
-export * from "./backends/errors.js";
 export * from "./backends/null.js";
+export * from "./backends/rpc-errors.js";
 export * from "./broadcast/index.js";
 export {
   BlockConfirmationTracker,
@@ -16,6 +16,7 @@ export {
 export * from "./coins/index.js";
 export * from "./config/index.js";
 export * from "./db/index.js";
+export * from "./errors.js";
 export {
   type DeliverableHandler,
   Dispatcher,
@@ -23,36 +24,20 @@ export {
 } from "./events/dispatcher.js";
 export {
   createEventHandler,
-  DeliveryFailedError,
   type DeliveryResult,
   type EventCallback,
   type EventHandler,
-  EventHandlerConfigError,
   FunctionEventHandler,
   HttpEventHandler,
   InProcessEventHandler,
   ScriptEventHandler,
-  ScriptNotificationFailed,
 } from "./events/handlers/index.js";
 export * from "./events/outbox/index.js";
-export {
-  parseWebhookBody,
-  verifyWebhook,
-  type WebhookHeaders,
-  WebhookVerificationError,
-} from "./events/receiver.js";
+export { parseWebhookBody, verifyWebhook, type WebhookHeaders } from "./events/receiver.js";
 export * from "./events/retry-schedule.js";
-export { generateWebhookSecret, InvalidWebhookSecretError } from "./events/signing.js";
+export { generateWebhookSecret } from "./events/signing.js";
 export * from "./events/types.js";
-export {
-  Ledger,
-  type LedgerOptions,
-  LedgerStateError,
-  NotEnoughBalanceError,
-  SameAccountError,
-  UnknownAccountError,
-  UnknownTransactionError,
-} from "./ledger/index.js";
+export { Ledger, type LedgerOptions } from "./ledger/index.js";
 export { createLogger, type Logger, silentLogger } from "./log.js";
 export * from "./notify/index.js";
 export {
@@ -62,10 +47,8 @@ export {
   type HelperServiceConfig,
   type HelperServiceOptions,
   runDemo,
-  ServiceError,
   type ServiceExit,
   type StatusSnapshot,
-  SubsystemFailedError,
   startHelperService,
 } from "./service/index.js";
 export {

@@ -2,13 +2,12 @@ import { describe, expect, it } from "vitest";
 import {
   formatAmount,
   getCoin,
-  InvalidAddressError,
-  InvalidAmountError,
   isValidAddress,
   parseAmount,
   parsePositiveAmount,
   validateAddress,
 } from "../src/coins/index.js";
+import { InvalidAddressError, InvalidAmountError } from "../src/errors.js";
 
 describe("amounts", () => {
   it("round-trips the largest and smallest bitcoin amounts exactly", () => {

@@ -7,8 +7,8 @@
 import { createHash } from "node:crypto";
 import { address as btcAddress } from "bitcoinjs-lib";
 import { type CoinInfo, getCoin, isValidAddress } from "../coins/registry.js";
+import { TransactionNotFoundError, UnsupportedOperationError } from "../errors.js";
 import type { Backend, ChainTip, SinceBlockResult, WalletTransaction } from "./backend.js";
-import { TransactionNotFoundError, UnsupportedOperationError } from "./errors.js";
 
 /** Hash of the regtest genesis block: the tip of a chain where nothing happened. */
 export const REGTEST_GENESIS_HASH = "0f9188f13cb7b2c71f2a335e3a4fc328bf5beb436012afca590b1a11466e2206";

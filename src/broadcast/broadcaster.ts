@@ -26,10 +26,16 @@
  *   payment is lost money.
  */
 import type { Backend, WalletTransaction } from "../backends/backend.js";
-import { BackendError, RpcError, RpcTransportError, UnexpectedResponseError } from "../backends/errors.js";
 import { ChainLock } from "../chain/lock.js";
 import { commitWithEvents, type TxUpdateSink } from "../chain/sink.js";
-import { InvalidAmountError } from "../coins/errors.js";
+import {
+  BackendError,
+  errorMessage,
+  InvalidAmountError,
+  RpcError,
+  RpcTransportError,
+  UnexpectedResponseError,
+} from "../errors.js";
 import type { TxUpdateData } from "../events/types.js";
 import {
   bookBroadcastFee,
@@ -161,8 +167,8 @@ export class Broadcaster {
         await this.bookMissingFees();
         await this.broadcastPending();
       } catch (err) {
-        this.#stats.lastError = err instanceof Error ? err.message : String(err);
-        this.#logger.error({ err: this.#stats.lastError }, "broadcast period failed; retrying next period");
+        this.#stats.lastError = errorMessage(err);
+        this.#logger.error({ err }, "broadcast period failed; retrying next period");
       } finally {
         ticking = false;
       }
@@ -272,7 +278,7 @@ export class Broadcaster {
         this.#stats.released++;
         this.#stats.lastOutcome = "released";
         this.#logger.warn(
-          { networkTransaction: ntxId, sends: sendIds.length, err: error.message },
+          { networkTransaction: ntxId, sends: sendIds.length, err },
           "sendmany failed before anything was sent; the sends stay pending for the next period",
         );
         return { status: "released", sendIds, error };
@@ -281,7 +287,7 @@ export class Broadcaster {
       this.#stats.lastOutcome = "interrupted";
       this.#reportedInterrupted.add(ntxId);
       this.#logger.error(
-        { networkTransaction: ntxId, sends: sendIds.length, err: error.message },
+        { networkTransaction: ntxId, sends: sendIds.length, err },
         "sendmany outcome unknown (the request may have reached the daemon): broadcast left interrupted, NOT retried; an operator must check the daemon's wallet",
       );
       return { status: "interrupted", networkTransactionId: ntxId, sendIds, error };
@@ -354,7 +360,7 @@ export class Broadcaster {
             {
               networkTransaction: ntx.id,
               txid: ntx.txid,
-              err: err instanceof Error ? err.message : String(err),
+              err,
             },
             "fee of a sent broadcast still unknown; trying again next period",
           );
@@ -385,7 +391,7 @@ export class Broadcaster {
       } catch (err) {
         if (attempt === 3) {
           this.#logger.error(
-            { txid, err: err instanceof Error ? err.message : String(err) },
+            { txid, err },
             "broadcast sent but its fee could not be read; closing it without a fee, which is booked once the daemon answers",
           );
         } else {

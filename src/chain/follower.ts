@@ -15,9 +15,9 @@
  * again), so once the daemon or the database is back, a follow-up run catches up.
  */
 import type { ChainTip } from "../backends/backend.js";
+import { ChainConfigError, errorMessage } from "../errors.js";
 import { type Logger, silentLogger } from "../log.js";
 import { CoalescingQueue, type CoalescingQueueStats, type PushOutcome } from "../notify/coalescing-queue.js";
-import { ChainConfigError } from "./errors.js";
 import type { OpenTransactionRechecker } from "./recheck.js";
 import { scanReceived } from "./scan.js";
 import type { BlockConfirmationTracker } from "./tracker.js";
@@ -259,10 +259,10 @@ export class ChainFollower {
   }
 
   #failed(work: string, err: unknown): void {
-    const message = err instanceof Error ? err.message : String(err);
+    const message = errorMessage(err);
     this.#consecutiveFailures++;
     this.#lastError = { message, at: Date.now(), work };
-    this.#logger.error({ work, err: message }, "chain work failed; will retry");
+    this.#logger.error({ work, err }, "chain work failed; will retry");
   }
 
   #later(fn: () => void, ms: number): void {

@@ -1,5 +1,4 @@
 export * from "./apply.js";
-export * from "./errors.js";
 export * from "./follower.js";
 export * from "./lock.js";
 export * from "./recheck.js";

@@ -13,13 +13,12 @@
  * a different daemon) is logged and left as it is: forgetting deposits is not ours to decide.
  */
 import type { WalletTransaction } from "../backends/backend.js";
-import { TransactionNotFoundError } from "../backends/errors.js";
+import { ChainConfigError, TransactionNotFoundError } from "../errors.js";
 import type { TxUpdateData } from "../events/types.js";
 import { listTrackedNetworkTransactions } from "../ledger/network-transactions.js";
 import { getChainState } from "../ledger/queries.js";
 import { type Logger, silentLogger } from "../log.js";
 import { applySnapshot } from "./apply.js";
-import { ChainConfigError } from "./errors.js";
 import { ChainLock } from "./lock.js";
 import { commitWithEvents } from "./sink.js";
 import { impliedTipHeight, snapshotFromWalletTransaction, type TxSnapshot } from "./snapshot.js";

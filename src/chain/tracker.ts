@@ -22,13 +22,12 @@
  * returns every wallet transaction: that is the start-up scan (./scan.ts).
  */
 import type { ChainTip, SinceBlockResult } from "../backends/backend.js";
-import { InvalidAddressOrKeyError } from "../backends/errors.js";
+import { ChainConfigError, InvalidAddressOrKeyError } from "../errors.js";
 import type { TxUpdateData } from "../events/types.js";
 import { listTrackedNetworkTransactions } from "../ledger/network-transactions.js";
 import { type ChainState, getChainState, setChainState } from "../ledger/queries.js";
 import { type Logger, silentLogger } from "../log.js";
 import { advanceToTip, applySnapshot } from "./apply.js";
-import { ChainConfigError } from "./errors.js";
 import { ChainLock } from "./lock.js";
 import { commitWithEvents } from "./sink.js";
 import { snapshotFromWalletTransaction, snapshotsFromSinceBlock, type TxSnapshot } from "./snapshot.js";
@@ -204,7 +203,7 @@ export class BlockConfirmationTracker {
       // wiped regtest). Everything is re-read; applying known transactions again is harmless.
       if (err instanceof InvalidAddressOrKeyError) {
         this.#logger.warn(
-          { lastBlockHash, err: err.message },
+          { lastBlockHash, err },
           "the daemon does not know the last processed block; rescanning every wallet transaction",
         );
         return backend.listSinceBlock(undefined);

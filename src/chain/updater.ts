@@ -12,7 +12,7 @@
  * txid is retried on its own, so one bad transaction cannot hold back the others.
  */
 import type { Backend, WalletTransaction } from "../backends/backend.js";
-import { TransactionNotFoundError } from "../backends/errors.js";
+import { errorMessage, TransactionNotFoundError } from "../errors.js";
 import type { TxUpdateData } from "../events/types.js";
 import type { Ledger } from "../ledger/ledger.js";
 import { findNetworkTransaction } from "../ledger/network-transactions.js";
@@ -146,7 +146,7 @@ export class TransactionUpdater {
         return;
       }
       this.#logger.warn(
-        { txids: batch.length, err: err instanceof Error ? err.message : String(err) },
+        { txids: batch.length, err },
         "batched update failed; applying its transactions one by one",
       );
       for (const waiting of batch) {

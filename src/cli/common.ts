@@ -2,6 +2,7 @@
 import { loadConfigFile } from "../config/load.js";
 import type { CryptoassetsConfig } from "../config/schema.js";
 import { type Database, openDatabase } from "../db/open.js";
+import { errorMessage } from "../errors.js";
 
 export interface CommandContext {
   config: CryptoassetsConfig;
@@ -27,7 +28,7 @@ export async function withDatabase(
 
 /** Prints the error's own message (our errors name what is wrong) and sets a failing exit code. */
 export function fail(error: unknown): void {
-  const message = error instanceof Error ? error.message : String(error);
+  const message = errorMessage(error);
   process.stderr.write(`error: ${message}\n`);
   process.exitCode = 1;
 }

@@ -4,6 +4,7 @@
  * demo deposit is final, 1 if something did not happen in time.
  */
 import { type Command, InvalidArgumentError } from "commander";
+import { errorMessage } from "../errors.js";
 import { createLogger } from "../log.js";
 import { runDemo } from "../service/demo.js";
 
@@ -50,7 +51,7 @@ export function registerDemoCommand(program: Command): void {
         });
         process.exitCode = 0;
       } catch (error) {
-        console.error(`demo failed: ${error instanceof Error ? error.message : String(error)}`);
+        console.error(`demo failed: ${errorMessage(error)}`);
         process.exitCode = 1;
       } finally {
         process.off("SIGINT", onSignal);

@@ -5,8 +5,8 @@
  * unreachable); 2 when a subsystem died while running (the log says which and why).
  */
 import type { Command } from "commander";
-import { ConfigError } from "../config/errors.js";
 import { loadConfigFile } from "../config/load.js";
+import { ConfigError } from "../errors.js";
 import { createLogger } from "../log.js";
 import { startHelperService } from "../service/helper-service.js";
 
@@ -31,7 +31,7 @@ export function registerHelperServiceCommand(program: Command): void {
       try {
         service = await startHelperService(config, { logger });
       } catch (error) {
-        logger.fatal({ err: (error as Error).message }, "helper service could not start");
+        logger.fatal({ err: error }, "helper service could not start");
         process.exit(1);
       }
       if (service.statusUrl) logger.info({ url: service.statusUrl }, "status server and dashboard");

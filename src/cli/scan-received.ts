@@ -8,8 +8,8 @@
 import type { Command } from "commander";
 import { pino } from "pino";
 import type { ScanProgress, ScanResult } from "../chain/scan.js";
-import { ConfigError } from "../config/errors.js";
 import { initializeDatabase } from "../db/initialize.js";
+import { ConfigError } from "../errors.js";
 import { Outbox } from "../events/outbox/outbox.js";
 import { silentLogger } from "../log.js";
 import { CoinRuntime } from "../service/coin-runtime.js";

@@ -1,10 +1,11 @@
+import { InvalidAmountError } from "../errors.js";
+
 /**
  * Money conversions. Amounts live as integer base units (`bigint`) everywhere inside the
  * product; decimal strings with the coin's full precision appear only at the edges
  * (events, CLI, HTTP, RPC). No `number` is ever on this path: a float cannot hold
  * 20999999.99999999 exactly.
  */
-import { InvalidAmountError } from "./errors.js";
 
 const DECIMAL = /^(-)?(\d+)(?:\.(\d+))?$/;
 

@@ -1,3 +1,2 @@
 export * from "./amount.js";
-export * from "./errors.js";
 export * from "./registry.js";

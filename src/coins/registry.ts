@@ -3,7 +3,7 @@
  * coins differ only in these parameters, so one table describes them all.
  */
 import { address as btcAddress } from "bitcoinjs-lib";
-import { InvalidAddressError, UnknownCoinError } from "./errors.js";
+import { errorMessage, InvalidAddressError, UnknownCoinError } from "../errors.js";
 
 export type NetworkName = "mainnet" | "testnet" | "regtest";
 
@@ -83,7 +83,7 @@ export function validateAddress(coin: CoinInfo, network: NetworkName, text: stri
     try {
       decoded = btcAddress.fromBech32(text);
     } catch (err) {
-      fail((err as Error).message);
+      fail(errorMessage(err));
       return;
     }
     if (decoded.prefix !== format.bech32) fail(`wrong prefix ${decoded.prefix}`);
@@ -99,7 +99,7 @@ export function validateAddress(coin: CoinInfo, network: NetworkName, text: stri
   try {
     decoded = btcAddress.fromBase58Check(text);
   } catch (err) {
-    fail((err as Error).message);
+    fail(errorMessage(err));
     return;
   }
   if (decoded.hash.length !== 20) fail("hash must be 20 bytes");

@@ -1,4 +1,3 @@
 export * from "./aliases.js";
-export * from "./errors.js";
 export * from "./load.js";
 export * from "./schema.js";

@@ -1,8 +1,9 @@
+import { ConfigError } from "../errors.js";
+
 /**
  * `${VAR}` and `${VAR:-default}` in string values, so secrets (RPC passwords, webhook
  * secrets, admin tokens) can live in the environment instead of the file.
  */
-import { ConfigError } from "./errors.js";
 
 const PATTERN = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
 

@@ -4,8 +4,8 @@ import { dirname, isAbsolute, resolve } from "node:path";
 import { type CST, type Document, isScalar, Parser, parseDocument, visit, type YAMLError } from "yaml";
 import type { z } from "zod";
 import { maskUrlPassword } from "../db/url.js";
+import { ConfigError, errorMessage } from "../errors.js";
 import { canonicalClass } from "./aliases.js";
-import { ConfigError } from "./errors.js";
 import { interpolateEnv } from "./interpolate.js";
 import { type CryptoassetsConfig, configSchema } from "./schema.js";
 
@@ -314,15 +314,18 @@ export function parseConfigYaml(text: string, options: ParseOptions = {}): Crypt
   try {
     parsed = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
   } catch (error) {
-    const message = (error as Error).message;
+    const message = errorMessage(error);
     if (/excessive alias count/i.test(message)) {
-      throw new ConfigError(`configuration is not valid YAML: YAML aliases expand too far (${message})`);
+      throw new ConfigError(`configuration is not valid YAML: YAML aliases expand too far (${message})`, {
+        cause: error,
+      });
     }
     // toJS errors carry no position; an unresolved alias is found by its name.
     const alias = /unresolved alias.*: (\S+)$/i.exec(message)?.[1];
     const at = alias === undefined ? -1 : text.indexOf(`*${alias}`);
     throw new ConfigError(
       `configuration is not valid YAML: ${at === -1 ? "" : `${position(text, at)}: `}${message}`,
+      { cause: error },
     );
   }
   if (parsed === null || parsed === undefined) {
@@ -346,6 +349,7 @@ function readConfigText(path: string): string {
   } catch (error) {
     throw new ConfigError(
       `cannot read configuration file ${path}: ${(error as NodeJS.ErrnoException).code ?? error}`,
+      { cause: error },
     );
   } finally {
     if (fd !== undefined) closeSync(fd);
@@ -367,7 +371,7 @@ export function loadConfigFile(
   try {
     return parseConfigYaml(text, { ...options, baseDir: dirname(resolve(path)) });
   } catch (error) {
-    if (error instanceof ConfigError) throw new ConfigError(`${path}: ${error.message}`);
+    if (error instanceof ConfigError) throw new ConfigError(`${path}: ${error.message}`, { cause: error });
     throw error;
   }
 }

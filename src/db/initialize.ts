@@ -1,12 +1,8 @@
 /** Creates or upgrades the schema. Idempotent: running it on an up-to-date database does nothing. */
 import { type Kysely, type MigrationProvider, Migrator } from "kysely";
-import { CryptoassetsError } from "../coins/errors.js";
+import { errorMessage, MigrationError } from "../errors.js";
 import { migrations } from "./migrations/index.js";
 import type { Database } from "./open.js";
-
-export class MigrationError extends CryptoassetsError {
-  override name = "MigrationError";
-}
 
 export interface InitializeResult {
   /** Migrations applied by this call, in order (empty when already up to date). */
@@ -25,7 +21,8 @@ export async function initializeDatabase(database: Database): Promise<Initialize
   const failed = results?.find((r) => r.status === "Error");
   if (error) {
     throw new MigrationError(
-      `database migration ${failed?.migrationName ?? ""} failed on ${database.url}: ${(error as Error).message ?? error}`,
+      `database migration ${failed?.migrationName ?? ""} failed on ${database.url}: ${errorMessage(error)}`,
+      { cause: error },
     );
   }
   return { applied: (results ?? []).filter((r) => r.status === "Success").map((r) => r.migrationName) };

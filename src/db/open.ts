@@ -49,11 +49,9 @@ export async function openDatabase(url: string, options: OpenOptions = {}): Prom
       // restarting PostgreSQL under the service). The query in flight fails with the error
       // (its transaction is retried or reported by the caller); the pool replaces the
       // connection.
-      pool.on("error", (error) => logger.warn({ err: error.message }, "idle PostgreSQL connection lost"));
+      pool.on("error", (error) => logger.warn({ err: error }, "idle PostgreSQL connection lost"));
       pool.on("connect", (client) => {
-        client.on("error", (error) =>
-          logger.warn({ err: error.message }, "PostgreSQL connection lost while in use"),
-        );
+        client.on("error", (error) => logger.warn({ err: error }, "PostgreSQL connection lost while in use"));
       });
       dialect = new PostgresDialect({ pool });
       break;

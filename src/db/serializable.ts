@@ -9,25 +9,11 @@
  * rollback). Backend calls happen before or after, never inside.
  */
 import { type Kysely, sql } from "kysely";
-import { CryptoassetsError } from "../coins/errors.js";
+import { TransactionRetryExhaustedError } from "../errors.js";
 import type { Database } from "./open.js";
 import type { Schema } from "./schema.js";
 
 export type Trx = Kysely<Schema>;
-
-export class TransactionRetryExhaustedError extends CryptoassetsError {
-  override name = "TransactionRetryExhaustedError";
-  constructor(
-    readonly attempts: number,
-    readonly lastError: unknown,
-  ) {
-    super(
-      `database transaction still conflicting after ${attempts} attempts; last error: ${
-        lastError instanceof Error ? lastError.message : String(lastError)
-      }`,
-    );
-  }
-}
 
 export interface SerializableOptions {
   /** Attempts in total, including the first (default 20: a busy wallet on PostgreSQL needs a few). */

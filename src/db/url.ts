@@ -1,5 +1,5 @@
+import { DatabaseUrlError } from "../errors.js";
 /** Database connection URLs (DESIGN.md §3) and how to print them without the password. */
-import { CryptoassetsError } from "../coins/errors.js";
 
 export type Engine = "sqlite" | "postgres" | "mysql";
 
@@ -7,10 +7,6 @@ export type DatabaseUrl =
   | { engine: "sqlite"; filename: string }
   | { engine: "postgres"; connectionString: string }
   | { engine: "mysql"; uri: string };
-
-export class DatabaseUrlError extends CryptoassetsError {
-  override name = "DatabaseUrlError";
-}
 
 /** `postgresql://app:secret@db/app` → `postgresql://app:***@db/app`. */
 export function maskUrlPassword(url: string): string {

@@ -123,10 +123,7 @@ export class Dispatcher {
     client.on("notification", () => this.wake());
     client.on("error", (error) => {
       // The safety poll keeps deliveries flowing; try to listen again shortly.
-      this.logger.warn(
-        { err: error.message },
-        "outbox LISTEN connection lost; relying on polling until it is back",
-      );
+      this.logger.warn({ err: error }, "outbox LISTEN connection lost; relying on polling until it is back");
       this.listener = undefined;
       setTimeout(() => {
         if (!this.stopped) this.listen().catch(() => undefined);
@@ -137,10 +134,7 @@ export class Dispatcher {
       await client.query(`LISTEN ${OUTBOX_CHANNEL}`);
       this.listener = client;
     } catch (error) {
-      this.logger.warn(
-        { err: (error as Error).message },
-        "cannot LISTEN for outbox wake-ups; polling instead",
-      );
+      this.logger.warn({ err: error }, "cannot LISTEN for outbox wake-ups; polling instead");
       await client.end().catch(() => undefined);
     }
   }
@@ -183,7 +177,7 @@ class HandlerWorker {
     this.pump()
       .catch((error) => {
         this.dispatcher.log.error(
-          { handler: this.handler.name, err: (error as Error).message },
+          { handler: this.handler.name, err: error },
           "claiming deliveries failed; will retry on the next wake-up",
         );
       })
@@ -235,7 +229,7 @@ class HandlerWorker {
       .catch((error) => {
         // Recording failed (database down): the lease expires and the delivery is retried.
         this.dispatcher.log.error(
-          { handler: this.handler.name, event_id: delivery.event_id, err: (error as Error).message },
+          { handler: this.handler.name, event_id: delivery.event_id, err: error },
           "could not record delivery outcome",
         );
       })

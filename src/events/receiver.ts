@@ -12,7 +12,7 @@
  * (Hono, Next.js route handlers) pass `request.headers` and `await request.text()`.
  */
 import type { IncomingHttpHeaders } from "node:http";
-import { CryptoassetsError } from "../coins/errors.js";
+import { WebhookVerificationError } from "../errors.js";
 import {
   WEBHOOK_ID_HEADER,
   WEBHOOK_SIGNATURE_HEADER,
@@ -27,25 +27,6 @@ export type WebhookHeaders =
   | IncomingHttpHeaders
   | { get(name: string): string | null }
   | Record<string, string | readonly string[] | undefined>;
-
-export type WebhookVerificationReason =
-  | "missing_header"
-  | "invalid_timestamp"
-  | "timestamp_too_old"
-  | "timestamp_too_new"
-  | "bad_signature"
-  | "invalid_body";
-
-/** The request is not an authentic, fresh, well-formed delivery: answer 4xx and ignore it. */
-export class WebhookVerificationError extends CryptoassetsError {
-  override name = "WebhookVerificationError";
-  constructor(
-    readonly reason: WebhookVerificationReason,
-    message: string,
-  ) {
-    super(message);
-  }
-}
 
 export interface VerifyWebhookOptions {
   headers: WebhookHeaders;

@@ -20,18 +20,13 @@
  * choose the clock and tolerance. The tests check both agree byte for byte.
  */
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
-import { CryptoassetsError } from "../coins/errors.js";
+import { InvalidWebhookSecretError } from "../errors.js";
 
 export const WEBHOOK_SECRET_PREFIX = "whsec_";
 export const WEBHOOK_ID_HEADER = "webhook-id";
 export const WEBHOOK_TIMESTAMP_HEADER = "webhook-timestamp";
 export const WEBHOOK_SIGNATURE_HEADER = "webhook-signature";
 export const SIGNATURE_VERSION = "v1";
-
-/** A webhook secret that cannot be used as an HMAC key. */
-export class InvalidWebhookSecretError extends CryptoassetsError {
-  override name = "InvalidWebhookSecretError";
-}
 
 const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
 

@@ -3,8 +3,8 @@ import type { Selectable } from "kysely";
 import type { AccountTable } from "../db/schema.js";
 import type { Trx } from "../db/serializable.js";
 import type { Engine } from "../db/url.js";
+import { UnknownAccountError } from "../errors.js";
 import type { LedgerContext } from "./context.js";
-import { UnknownAccountError } from "./errors.js";
 import { insertReturningId } from "./insert.js";
 
 export type Account = Selectable<AccountTable>;

@@ -2,8 +2,8 @@
 import type { Selectable } from "kysely";
 import type { AddressTable } from "../db/schema.js";
 import type { Trx } from "../db/serializable.js";
+import { LedgerStateError } from "../errors.js";
 import type { LedgerContext } from "./context.js";
-import { LedgerStateError } from "./errors.js";
 import { insertReturningId } from "./insert.js";
 
 export type Address = Selectable<AddressTable>;

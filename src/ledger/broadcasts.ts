@@ -5,9 +5,9 @@
  * so it is never retried automatically (that could pay twice), only reported.
  */
 import type { Trx } from "../db/serializable.js";
+import { LedgerStateError } from "../errors.js";
 import { adjustAccountBalance, getNetworkFeeAccount } from "./accounts.js";
 import type { LedgerContext } from "./context.js";
-import { LedgerStateError } from "./errors.js";
 import { insertReturningId } from "./insert.js";
 import { insertNetworkTransaction, type NetworkTransaction } from "./network-transactions.js";
 

@@ -8,11 +8,11 @@ import { checkAmountRange, parsePositiveAmount } from "../coins/amount.js";
 import { type CoinInfo, getCoin, type NetworkName } from "../coins/registry.js";
 import type { Database } from "../db/open.js";
 import { runSerializable, type Trx } from "../db/serializable.js";
+import { LedgerStateError } from "../errors.js";
 import { type Logger, silentLogger } from "../log.js";
 import * as accounts from "./accounts.js";
 import * as addresses from "./addresses.js";
 import type { LedgerContext } from "./context.js";
-import { LedgerStateError } from "./errors.js";
 import * as queries from "./queries.js";
 import * as transfers from "./transfers.js";
 

@@ -2,8 +2,8 @@
 import type { Selectable } from "kysely";
 import type { TransactionTable } from "../db/schema.js";
 import type { Trx } from "../db/serializable.js";
+import { LedgerStateError, UnknownTransactionError } from "../errors.js";
 import type { LedgerContext } from "./context.js";
-import { LedgerStateError, UnknownTransactionError } from "./errors.js";
 
 export type LedgerTransaction = Selectable<TransactionTable>;
 

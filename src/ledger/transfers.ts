@@ -7,10 +7,10 @@
 import { formatAmount } from "../coins/amount.js";
 import { validateAddress } from "../coins/registry.js";
 import type { Trx } from "../db/serializable.js";
+import { InvalidAmountError, NotEnoughBalanceError, SameAccountError } from "../errors.js";
 import { adjustAccountBalance, getAccount } from "./accounts.js";
 import { getOrCreateExternalAddress } from "./addresses.js";
 import type { LedgerContext } from "./context.js";
-import { InvalidAmountError, NotEnoughBalanceError, SameAccountError } from "./errors.js";
 import { insertReturningId } from "./insert.js";
 
 function requirePositive(amount: bigint): void {

@@ -12,8 +12,9 @@
  * - a failing run is logged with its key and counted; the queue carries on (the periodic
  *   re-check repairs whatever a failure left behind).
  */
+
+import { NotifyConfigError } from "../errors.js";
 import { type Logger, silentLogger } from "../log.js";
-import { NotifyConfigError } from "./errors.js";
 
 export interface CoalescingQueueOptions {
   /** Runs in parallel, over different keys; default 4. */

@@ -5,8 +5,8 @@
  * names are resolved to these short ones by the config loader.
  */
 import type { NotifyConfig } from "../config/schema.js";
+import { NotifyConfigError } from "../errors.js";
 import { type Logger, silentLogger } from "../log.js";
-import { NotifyConfigError } from "./errors.js";
 import { HttpNotifyListener } from "./http-listener.js";
 import type { NotifyCallback, NotifyListener } from "./listener.js";
 import { PipeNotifyListener } from "./pipe-listener.js";

@@ -11,9 +11,14 @@
  * `GET /` answers a one-line usage text (handy as a liveness probe).
  */
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from "fastify";
+import {
+  errorMessage,
+  InvalidNotifyValueError,
+  NotifyConfigError,
+  NotifyListenerStartError,
+} from "../errors.js";
 import { type Logger, silentLogger } from "../log.js";
 import { deliverNotifyValue } from "./deliver.js";
-import { InvalidNotifyValueError, NotifyConfigError, NotifyListenerStartError } from "./errors.js";
 import type { NotifyCallback, NotifyListener } from "./listener.js";
 import { normalizeNotifyValue } from "./value.js";
 
@@ -85,9 +90,9 @@ export class HttpNotifyListener implements NotifyListener {
       await server.listen({ host: this.#ip, port: this.#requestedPort });
     } catch (err) {
       await server.close().catch(() => undefined);
-      const reason = err instanceof Error ? err.message : String(err);
       throw new NotifyListenerStartError(
-        `http notify listener could not listen on ${this.#ip}:${this.#requestedPort}: ${reason}`,
+        `http notify listener could not listen on ${this.#ip}:${this.#requestedPort}: ${errorMessage(err)}`,
+        { cause: err },
       );
     }
     const address = server.server.address();
@@ -147,7 +152,10 @@ export class HttpNotifyListener implements NotifyListener {
       if (status >= 500) {
         this.#logger.error({ err: error, url: truncate(request.url) }, "notification request failed");
       } else {
-        this.#logger.warn({ status, reason: message, url: truncate(request.url) }, "rejected notification");
+        this.#logger.warn(
+          { status, err: error, reason: message, url: truncate(request.url) },
+          "rejected notification",
+        );
       }
       return reply.code(status).type("text/plain").send(`${message}\n`);
     });

@@ -1,6 +1,5 @@
 export * from "./coalescing-queue.js";
 export * from "./create-listener.js";
-export * from "./errors.js";
 export * from "./http-listener.js";
 export type { NotifyCallback, NotifyListener } from "./listener.js";
 export * from "./pipe-listener.js";

@@ -27,9 +27,14 @@ import { constants as fsConstants, open as openCallback } from "node:fs";
 import { chmod, lstat, unlink } from "node:fs/promises";
 import { Socket } from "node:net";
 import { promisify } from "node:util";
+import {
+  errorMessage,
+  InvalidNotifyValueError,
+  NotifyConfigError,
+  NotifyListenerStartError,
+} from "../errors.js";
 import { type Logger, silentLogger } from "../log.js";
 import { deliverNotifyValue } from "./deliver.js";
-import { InvalidNotifyValueError, NotifyConfigError, NotifyListenerStartError } from "./errors.js";
 import { LineSplitter } from "./line-splitter.js";
 import type { NotifyCallback, NotifyListener } from "./listener.js";
 import { normalizeNotifyValue } from "./value.js";
@@ -92,7 +97,8 @@ export class PipeNotifyListener implements NotifyListener {
       fd = await openAsync(this.#fname, fsConstants.O_RDWR | fsConstants.O_NONBLOCK);
     } catch (err) {
       throw new NotifyListenerStartError(
-        `pipe notify listener could not open ${this.#fname}: ${reason(err)}`,
+        `pipe notify listener could not open ${this.#fname}: ${errorMessage(err)}`,
+        { cause: err },
       );
     }
     const socket = new Socket({ fd, readable: true, writable: false });
@@ -138,7 +144,7 @@ export class PipeNotifyListener implements NotifyListener {
       value = normalizeNotifyValue(line);
     } catch (err) {
       if (!(err instanceof InvalidNotifyValueError)) throw err;
-      this.#logger.warn({ reason: err.message }, "skipped an invalid line in the notify pipe");
+      this.#logger.warn({ err }, "skipped an invalid line in the notify pipe");
       return;
     }
     this.#logger.debug({ value }, "notification received");
@@ -151,6 +157,7 @@ export class PipeNotifyListener implements NotifyListener {
       if (err.code === "ENOENT") return undefined;
       throw new NotifyListenerStartError(
         `pipe notify listener cannot inspect ${this.#fname}: ${err.message}`,
+        { cause: err },
       );
     });
     if (existing?.isFIFO()) {
@@ -158,7 +165,8 @@ export class PipeNotifyListener implements NotifyListener {
         await chmod(this.#fname, this.#mode);
       } catch (err) {
         throw new NotifyListenerStartError(
-          `pipe notify listener cannot set mode ${this.#mode.toString(8)} on existing FIFO ${this.#fname}: ${reason(err)}`,
+          `pipe notify listener cannot set mode ${this.#mode.toString(8)} on existing FIFO ${this.#fname}: ${errorMessage(err)}`,
+          { cause: err },
         );
       }
       return;
@@ -176,12 +184,9 @@ export class PipeNotifyListener implements NotifyListener {
       await execFileAsync("mkfifo", ["-m", this.#mode.toString(8), this.#fname]);
     } catch (err) {
       throw new NotifyListenerStartError(
-        `pipe notify listener could not create FIFO ${this.#fname} with mkfifo: ${reason(err)}`,
+        `pipe notify listener could not create FIFO ${this.#fname} with mkfifo: ${errorMessage(err)}`,
+        { cause: err },
       );
     }
   }
-}
-
-function reason(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

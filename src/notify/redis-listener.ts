@@ -8,9 +8,14 @@
  * periodic full re-check and the start-up scan repair that.
  */
 import { createClient } from "redis";
+import {
+  errorMessage,
+  InvalidNotifyValueError,
+  NotifyConfigError,
+  NotifyListenerStartError,
+} from "../errors.js";
 import { type Logger, silentLogger } from "../log.js";
 import { deliverNotifyValue } from "./deliver.js";
-import { InvalidNotifyValueError, NotifyConfigError, NotifyListenerStartError } from "./errors.js";
 import type { NotifyCallback, NotifyListener } from "./listener.js";
 import { normalizeNotifyValue } from "./value.js";
 
@@ -147,7 +152,8 @@ export class RedisNotifyListener implements NotifyListener {
       client.destroy();
       if (err instanceof NotifyListenerStartError) throw err;
       throw new NotifyListenerStartError(
-        `redis notify listener could not subscribe at ${this.describe()}: ${err instanceof Error ? err.message : String(err)}`,
+        `redis notify listener could not subscribe at ${this.describe()}: ${errorMessage(err)}`,
+        { cause: err },
       );
     } finally {
       clearTimeout(timer);
@@ -172,9 +178,9 @@ export class RedisNotifyListener implements NotifyListener {
   #watch(client: Client): void {
     // An 'error' listener is mandatory: without one an EventEmitter error crashes the process.
     client.on("error", (err: unknown) => {
-      const message = err instanceof Error ? err.message : String(err);
+      const message = errorMessage(err);
       if (message !== this.#lastError) {
-        this.#logger.warn({ redis: this.describe(), reason: message }, "Redis notify connection error");
+        this.#logger.warn({ redis: this.describe(), err }, "Redis notify connection error");
       }
       this.#lastError = message;
     });
@@ -196,7 +202,7 @@ export class RedisNotifyListener implements NotifyListener {
       value = normalizeNotifyValue(message);
     } catch (err) {
       if (!(err instanceof InvalidNotifyValueError)) throw err;
-      this.#logger.warn({ reason: err.message }, "skipped an invalid Redis notify message");
+      this.#logger.warn({ err }, "skipped an invalid Redis notify message");
       return;
     }
     this.#logger.debug({ value }, "notification received");

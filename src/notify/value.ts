@@ -1,9 +1,10 @@
+import { InvalidNotifyValueError } from "../errors.js";
+
 /**
  * What a notification carries: a txid (walletnotify `%s`) or a block hash (blocknotify `%s`).
  * Both are 32-byte hashes printed as 64 hex characters; we normalize to lowercase so the
  * same transaction notified by different transports coalesces to one key.
  */
-import { InvalidNotifyValueError } from "./errors.js";
 
 const HASH_HEX = /^[0-9a-f]{64}$/;
 

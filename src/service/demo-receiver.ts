@@ -6,7 +6,8 @@
  */
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { verifyWebhook, WebhookVerificationError } from "../events/receiver.js";
+import { errorMessage, WebhookVerificationError } from "../errors.js";
+import { verifyWebhook } from "../events/receiver.js";
 import type { CryptoassetsEvent } from "../events/types.js";
 
 export interface WebhookReceiver {
@@ -40,7 +41,7 @@ export async function startWebhookReceiver(options: {
       })
       .catch((error: unknown) => {
         const status = error instanceof WebhookVerificationError ? 400 : 500;
-        response.writeHead(status, { "content-type": "text/plain" }).end(`${(error as Error).message}\n`);
+        response.writeHead(status, { "content-type": "text/plain" }).end(`${errorMessage(error)}\n`);
       });
   });
   await new Promise<void>((resolve, reject) => {

@@ -22,11 +22,11 @@ import { delimiter, isAbsolute, join, resolve } from "node:path";
 import { LosslessNumber } from "lossless-json";
 import { BitcoindRpcClient } from "../backends/bitcoind/rpc-client.js";
 import { formatAmount } from "../coins/amount.js";
+import { ServiceError } from "../errors.js";
 import type { CryptoassetsEvent, TxUpdateData } from "../events/types.js";
 import { type Logger, silentLogger } from "../log.js";
 import { type Simulator, shellQuote, startSimulator } from "../simulator/index.js";
 import { startWebhookReceiver, type WebhookReceiver } from "./demo-receiver.js";
-import { ServiceError } from "./errors.js";
 import { type HelperService, startHelperService } from "./helper-service.js";
 import type { HelperServiceConfig } from "./service-config.js";
 

@@ -21,6 +21,7 @@ import { BitcoindBackend } from "../backends/bitcoind/backend.js";
 import type { TxUpdateSink } from "../chain/sink.js";
 import { initializeDatabase } from "../db/initialize.js";
 import { type Database, openDatabase } from "../db/open.js";
+import { errorMessage, ServiceError, SubsystemFailedError } from "../errors.js";
 import { Dispatcher } from "../events/dispatcher.js";
 import { createEventHandler } from "../events/handlers/factory.js";
 import type { EventHandler } from "../events/handlers/handler.js";
@@ -30,7 +31,6 @@ import type { Ledger } from "../ledger/ledger.js";
 import { type Logger, silentLogger } from "../log.js";
 import { CoinRuntime, createBackend } from "./coin-runtime.js";
 import { CoinService } from "./coin-service.js";
-import { ServiceError, SubsystemFailedError } from "./errors.js";
 import { type LeaderLockFactory, PostgresLockFactory, SingleInstanceLockFactory } from "./leadership.js";
 import { MeteredBackend } from "./metered-backend.js";
 import { ServiceMetrics } from "./metrics.js";
@@ -273,7 +273,7 @@ class RunningHelperService implements HelperService, StatusSource {
         .then((purged) => {
           if (purged > 0) this.logger.info({ purged, retention_days: days }, "purged delivered events");
         })
-        .catch((error: Error) => this.logger.warn({ err: error.message }, "purging delivered events failed"));
+        .catch((error: Error) => this.logger.warn({ err: error }, "purging delivered events failed"));
     };
     purge();
     this.purgeTimer = setInterval(purge, 3_600_000);
@@ -343,8 +343,8 @@ class RunningHelperService implements HelperService, StatusSource {
   /** A subsystem died: log why, shut everything down, exit 2. */
   fail(subsystem: string, error: unknown): void {
     const failure = new SubsystemFailedError(subsystem, error);
-    this.subsystems.set(subsystem, "failed", error instanceof Error ? error.message : String(error));
-    this.logger.error({ subsystem, err: failure.message }, "subsystem failed; shutting down");
+    this.subsystems.set(subsystem, "failed", errorMessage(error));
+    this.logger.error({ subsystem, err: failure }, "subsystem failed; shutting down");
     void this.shutdownWith({ code: 2, reason: failure.message, error: failure });
   }
 
@@ -391,7 +391,7 @@ class RunningHelperService implements HelperService, StatusSource {
     // After a timeout, work may still hold connections: closing them makes its open
     // transactions roll back. Do not wait long for that — the grace period is over.
     const closing = this.database.close().catch((error: Error) => {
-      this.logger.warn({ err: error.message }, "closing the database failed");
+      this.logger.warn({ err: error }, "closing the database failed");
     });
     if (timedOut) await Promise.race([closing, new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
     else await closing;

@@ -3,7 +3,6 @@ export { BackendProbe, type BackendProbeOptions } from "./backend-probe.js";
 export { CoinService, type CoinServiceOptions } from "./coin-service.js";
 export { DemoError, type DemoOptions, type DemoResult, runDemo } from "./demo.js";
 export { startWebhookReceiver, type WebhookReceiver } from "./demo-receiver.js";
-export { ServiceError, StatusServerError, SubsystemFailedError } from "./errors.js";
 export {
   type HelperService,
   type HelperServiceOptions,

@@ -16,6 +16,7 @@
 import { createHash } from "node:crypto";
 import pg from "pg";
 import { maskUrlPassword } from "../db/url.js";
+import { errorMessage } from "../errors.js";
 import { type Logger, silentLogger } from "../log.js";
 
 /** A lock that, once acquired, may be lost at any moment (the callback says so). */
@@ -114,7 +115,8 @@ export class PostgresAdvisoryLock implements LeaderLock {
       client.removeAllListeners("end");
       await client.end().catch(() => undefined);
       throw new Error(
-        `cannot connect to ${maskUrlPassword(this.options.connectionString)} for the ${this.name} lock: ${(error as Error).message}`,
+        `cannot connect to ${maskUrlPassword(this.options.connectionString)} for the ${this.name} lock: ${errorMessage(error)}`,
+        { cause: error },
       );
     }
     this.client = client;

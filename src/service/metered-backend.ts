@@ -9,7 +9,7 @@
  * only transport failures (refused, timeout, 401, garbage) make it "unreachable".
  */
 import type { Backend, ChainTip, SinceBlockResult, WalletTransaction } from "../backends/backend.js";
-import { RpcTransportError } from "../backends/errors.js";
+import { RpcTransportError } from "../errors.js";
 
 export type BackendState = "unknown" | "reachable" | "unreachable";
 

@@ -9,6 +9,8 @@
  * idempotent serializable upserts, and the ledger refuses to open a broadcast for sends
  * another broadcaster already took, so a double leader can never pay twice.
  */
+
+import { errorMessage } from "../errors.js";
 import { type Logger, silentLogger } from "../log.js";
 import type { LeaderLock } from "./leadership.js";
 import type { SubsystemRegistry } from "./subsystems.js";
@@ -82,7 +84,7 @@ export class SingletonDuty {
       this.options.subsystems.set(
         this.options.name,
         "degraded",
-        `cannot take the leader lock: ${(error as Error).message}`,
+        `cannot take the leader lock: ${errorMessage(error)}`,
       );
       this.schedule();
       return;
@@ -105,7 +107,7 @@ export class SingletonDuty {
         if (this.leading) this.options.subsystems.set(this.options.name, "running");
       } catch (error) {
         this.leading = false;
-        this.options.subsystems.set(this.options.name, "failed", (error as Error).message);
+        this.options.subsystems.set(this.options.name, "failed", errorMessage(error));
         await this.options.lock.release();
         this.options.onFailure(error);
       }
@@ -122,10 +124,7 @@ export class SingletonDuty {
       try {
         await this.options.duty.stop();
       } catch (error) {
-        this.logger.error(
-          { err: (error as Error).message },
-          "duty did not stop cleanly after losing the lock",
-        );
+        this.logger.error({ err: error }, "duty did not stop cleanly after losing the lock");
       }
       this.schedule();
     });

@@ -9,9 +9,9 @@
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
+import { errorMessage, StatusServerError } from "../errors.js";
 import { type Logger, silentLogger } from "../log.js";
 import { renderDashboard, renderDashboardFragment } from "./dashboard.js";
-import { StatusServerError } from "./errors.js";
 import type { StatusSource } from "./status.js";
 
 export const DEFAULT_STATUS_IP = "127.0.0.1";
@@ -65,7 +65,8 @@ export class StatusServer {
     } catch (error) {
       await server.close().catch(() => undefined);
       throw new StatusServerError(
-        `status server could not listen on ${this.ip}:${port}: ${(error as Error).message} (set status-server.port)`,
+        `status server could not listen on ${this.ip}:${port}: ${errorMessage(error)} (set status-server.port)`,
+        { cause: error },
       );
     }
     const address = server.server.address();
@@ -158,7 +159,7 @@ export class StatusServer {
     });
 
     server.setErrorHandler(async (error: Error, request, reply) => {
-      this.logger.error({ err: error.message, url: request.url }, "status request failed");
+      this.logger.error({ err: error, url: request.url }, "status request failed");
       const status = (error as { statusCode?: number }).statusCode;
       return reply
         .code(typeof status === "number" && status >= 400 && status < 600 ? status : 500)

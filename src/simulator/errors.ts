@@ -1,8 +1,8 @@
+import { CryptoassetsError } from "../errors.js";
 /**
  * JSON-RPC errors with bitcoind's numeric codes and messages (src/rpc/protocol.h), so a
  * client written against a real daemon sees the same failures from the simulator.
  */
-import { CryptoassetsError } from "../coins/errors.js";
 
 export const RpcCode = {
   MISC_ERROR: -1,
@@ -19,8 +19,11 @@ export const RpcCode = {
   PARSE_ERROR: -32700,
 } as const;
 
-/** An error an RPC method returns to the caller as `{"code": …, "message": …}`. */
-export class RpcError extends CryptoassetsError {
+/**
+ * An error an RPC method returns to the caller as `{"code": …, "message": …}`: bitcoind's
+ * numeric code, so not one of the library's CryptoassetsErrors (their `code` is a CA_ERR_ string).
+ */
+export class RpcError extends Error {
   override name = "RpcError";
   constructor(
     readonly code: number,
@@ -33,4 +36,5 @@ export class RpcError extends CryptoassetsError {
 /** Another simulator failure (bad options, server start-up). */
 export class SimulatorError extends CryptoassetsError {
   override name = "SimulatorError";
+  override readonly code: string = "CA_ERR_SIMULATOR";
 }

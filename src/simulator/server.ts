@@ -9,6 +9,7 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { parse } from "lossless-json";
+import { errorMessage } from "../errors.js";
 import { type Logger, silentLogger } from "../log.js";
 import { Chain } from "./chain.js";
 import { RpcCode, RpcError, SimulatorError } from "./errors.js";
@@ -115,7 +116,7 @@ function parseRequest(value: unknown): ParsedRequest {
 
 function toFailure(err: unknown): RpcFailure {
   if (err instanceof RpcError) return { code: err.code, message: err.message };
-  return { code: RpcCode.MISC_ERROR, message: err instanceof Error ? err.message : String(err) };
+  return { code: RpcCode.MISC_ERROR, message: errorMessage(err) };
 }
 
 function httpStatusFor(code: number): number {
@@ -288,6 +289,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       reject(
         new SimulatorError(
           `simulate-bitcoind cannot listen on ${host}:${options.port ?? 18443}: ${err.message}`,
+          { cause: err },
         ),
       );
     };

@@ -6,12 +6,13 @@ import { afterEach, describe, expect, it } from "vitest";
 import { BitcoindBackend } from "../../src/backends/bitcoind/index.js";
 import {
   BackendError,
+  CryptoassetsError,
+  InvalidAmountError,
   InvalidParameterError,
   RpcError,
   TransactionNotFoundError,
   UnexpectedResponseError,
-} from "../../src/backends/errors.js";
-import { CryptoassetsError, InvalidAmountError } from "../../src/coins/errors.js";
+} from "../../src/errors.js";
 import { loadRecording, type Recording, type ReplayServer, startReplayServer } from "./replay-server.js";
 
 const DEPOSIT_TXID = "03eea05d2f5ff3a9fd66fc85f73887d989216cd71010d89fa3c7161a2b867029";
@@ -124,7 +125,7 @@ describe("BitcoindBackend over recorded Bitcoin Core replies", () => {
     expect(error).toBeInstanceOf(RpcError);
     expect(error).toBeInstanceOf(BackendError);
     expect(error).toBeInstanceOf(CryptoassetsError);
-    expect((error as RpcError).code).toBe(-5);
+    expect((error as RpcError).rpcCode).toBe(-5);
     expect((error as RpcError).rpcMessage).toBe("Invalid or non-wallet transaction id");
     expect((error as Error).message).toContain("gettransaction");
   });

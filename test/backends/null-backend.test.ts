@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { TransactionNotFoundError, UnsupportedOperationError } from "../../src/backends/errors.js";
 import { NullBackend, REGTEST_GENESIS_HASH } from "../../src/backends/null.js";
 import { getCoin, isValidAddress } from "../../src/coins/registry.js";
+import { TransactionNotFoundError, UnsupportedOperationError } from "../../src/errors.js";
 
 describe("NullBackend", () => {
   it("hands out distinct, valid regtest addresses, the same sequence for the same seed", async () => {
@@ -46,7 +46,7 @@ describe("NullBackend", () => {
     const txid = "89741a71cd611375e8e0e4e8f398ad79d57e690de39a293cd0b1bc7464c2025d";
     const err = await backend.getTransaction(txid).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(TransactionNotFoundError);
-    expect((err as TransactionNotFoundError).code).toBe(-5);
+    expect((err as TransactionNotFoundError).rpcCode).toBe(-5);
     expect((err as Error).message).toContain(txid);
     expect(await backend.getTransactions([txid])).toEqual(new Map([[txid, null]]));
     expect(await backend.listSinceBlock()).toEqual({

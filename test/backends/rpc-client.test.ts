@@ -19,7 +19,7 @@ import {
   TransactionNotFoundError,
   WalletNotFoundError,
   WalletNotSpecifiedError,
-} from "../../src/backends/errors.js";
+} from "../../src/errors.js";
 import { closeServer, listen, loadRecording, startFixedServer, startReplayServer } from "./replay-server.js";
 
 const cleanups: Array<() => Promise<void>> = [];
@@ -70,7 +70,7 @@ describe("Bitcoin Core error replies map to typed errors", () => {
       ]),
     );
     expect(err).toBeInstanceOf(TransactionNotFoundError);
-    expect((err as RpcError).code).toBe(-5);
+    expect((err as RpcError).rpcCode).toBe(-5);
     expect((err as RpcError).method).toBe("gettransaction");
   });
 
@@ -88,7 +88,7 @@ describe("Bitcoin Core error replies map to typed errors", () => {
     const server = await replay([39]);
     const err = await failure(client(`${server.base}/wallet/ours`).call("gettransaction", ["nothex"]));
     expect(err).toBeInstanceOf(InvalidParameterError);
-    expect((err as RpcError).code).toBe(-8);
+    expect((err as RpcError).rpcCode).toBe(-8);
     expect(err.message).toContain("txid must be of length 64 (not 6, for 'nothex')");
   });
 
@@ -111,7 +111,7 @@ describe("Bitcoin Core error replies map to typed errors", () => {
       ]),
     );
     expect(err).toBeInstanceOf(InsufficientFundsError);
-    expect((err as RpcError).code).toBe(-6);
+    expect((err as RpcError).rpcCode).toBe(-6);
   });
 
   it("42: unknown wallet → WalletNotFoundError -18 (wallet given as an option)", async () => {
@@ -119,7 +119,7 @@ describe("Bitcoin Core error replies map to typed errors", () => {
     const err = await failure(client(server.base, { wallet: "nosuchwallet" }).call("getbalance"));
     expect(server.requests[0]?.path).toBe("/wallet/nosuchwallet");
     expect(err).toBeInstanceOf(WalletNotFoundError);
-    expect((err as RpcError).code).toBe(-18);
+    expect((err as RpcError).rpcCode).toBe(-18);
   });
 
   it("43: no wallet in the path with two loaded → WalletNotSpecifiedError -19", async () => {
@@ -133,7 +133,7 @@ describe("Bitcoin Core error replies map to typed errors", () => {
     const server = await replay([44]);
     const err = await failure(client(`${server.base}/`).call("nosuchmethod"));
     expect(err).toBeInstanceOf(MethodNotFoundError);
-    expect((err as RpcError).code).toBe(-32601);
+    expect((err as RpcError).rpcCode).toBe(-32601);
   });
 });
 

@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BitcoindBackend, BitcoindRpcClient } from "../../src/backends/bitcoind/index.js";
-import { TransactionNotFoundError } from "../../src/backends/errors.js";
+import { TransactionNotFoundError } from "../../src/errors.js";
 import { type Simulator, startSimulator } from "../../src/simulator/index.js";
 
 let sim: Simulator;

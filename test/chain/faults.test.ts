@@ -4,7 +4,7 @@
  * run catches up — nothing notified during the outage is lost.
  */
 import { afterEach, describe, expect, it } from "vitest";
-import { RpcTransportError } from "../../src/backends/errors.js";
+import { RpcTransportError } from "../../src/errors.js";
 import { findNetworkTransaction } from "../../src/ledger/index.js";
 import { type ChainEnv, sats, startChainEnv, waitUntil } from "./support/env.js";
 import { FaultyProxy } from "./support/faulty-proxy.js";

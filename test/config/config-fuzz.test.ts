@@ -20,12 +20,12 @@ import { runInNewContext } from "node:vm";
 import { afterAll, describe, expect, it } from "vitest";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import {
-  ConfigError,
   type CryptoassetsConfig,
   loadConfigFile,
   parseConfig,
   parseConfigYaml,
 } from "../../src/config/index.js";
+import { ConfigError } from "../../src/errors.js";
 import { writeConfigFile } from "../service/config-file.js";
 import { CLI } from "../service/support.js";
 import { Rng } from "../support/prng.js";

@@ -2,13 +2,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import {
-  ConfigError,
-  loadConfigFile,
-  maskSecrets,
-  parseConfig,
-  parseConfigYaml,
-} from "../../src/config/index.js";
+import { loadConfigFile, maskSecrets, parseConfig, parseConfigYaml } from "../../src/config/index.js";
+import { ConfigError } from "../../src/errors.js";
 
 const dir = mkdtempSync(join(tmpdir(), "ca-config-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

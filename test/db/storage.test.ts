@@ -1,13 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
-  DatabaseUrlError,
   initializeDatabase,
   isRetryableError,
   maskUrlPassword,
   parseDatabaseUrl,
   runSerializable,
-  TransactionRetryExhaustedError,
 } from "../../src/db/index.js";
+import { DatabaseUrlError, TransactionRetryExhaustedError } from "../../src/errors.js";
 import { ENGINES, type OpenTestDatabase, openTestDatabase } from "../support/databases.js";
 
 describe("database URLs", () => {

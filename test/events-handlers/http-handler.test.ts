@@ -3,10 +3,15 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Webhook } from "standardwebhooks";
 import { afterEach, describe, expect, it } from "vitest";
-import { DeliveryFailedError, EventHandlerConfigError } from "../../src/events/handlers/handler.js";
+import {
+  DeliveryFailedError,
+  EventHandlerConfigError,
+  InvalidWebhookSecretError,
+  WebhookVerificationError,
+} from "../../src/errors.js";
 import { HttpEventHandler } from "../../src/events/handlers/http.js";
 import { USER_AGENT } from "../../src/events/handlers/user-agent.js";
-import { parseWebhookBody, verifyWebhook, WebhookVerificationError } from "../../src/events/receiver.js";
+import { parseWebhookBody, verifyWebhook } from "../../src/events/receiver.js";
 import { sampleEvent, startReceiver, type TestReceiver, waitFor } from "./helpers.js";
 
 const SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";

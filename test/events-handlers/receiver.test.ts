@@ -1,10 +1,10 @@
 import { Webhook } from "standardwebhooks";
 import { describe, expect, it } from "vitest";
+import { InvalidWebhookSecretError, WebhookVerificationError } from "../../src/errors.js";
 import { encodeWebhookBody } from "../../src/events/handlers/http-body.js";
-import { parseWebhookBody, verifyWebhook, WebhookVerificationError } from "../../src/events/receiver.js";
+import { parseWebhookBody, verifyWebhook } from "../../src/events/receiver.js";
 import {
   generateWebhookSecret,
-  InvalidWebhookSecretError,
   signWebhook,
   webhookSecretKey,
   webhookSignatureHeaders,

@@ -2,8 +2,8 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { DeliveryFailedError } from "../../src/events/handlers/handler.js";
-import { ScriptEventHandler, ScriptNotificationFailed } from "../../src/events/handlers/script.js";
+import { DeliveryFailedError, ScriptNotificationFailed } from "../../src/errors.js";
+import { ScriptEventHandler } from "../../src/events/handlers/script.js";
 import { captureLogger, sampleEvent } from "./helpers.js";
 
 let dir: string;

@@ -24,6 +24,7 @@ import { FaultyReceiver } from "./support/external-receiver.js";
 import {
   type AppSide,
   expectNothingLost,
+  logErrorText,
   type ServiceProcess,
   startServiceAndApp,
   tearDown,
@@ -158,12 +159,12 @@ describe("helper service with a misbehaving daemon", () => {
       // A clear error in the log, naming the daemon (password masked) and what was wrong.
       const line = await waitFor(
         `the ${fault.name} error in the service log`,
-        () => svc.logLines(mark).find((entry) => message.test(String(entry.err ?? ""))),
+        () => svc.logLines(mark).find((entry) => message.test(logErrorText(entry))),
         15_000,
       );
       expect(line.level).toBeGreaterThanOrEqual(40); // warn or error
-      logged.set(fault.name, { err: String(line.err), coin: line.coin });
-      expect(String(line.err)).toContain(`127.0.0.1:${px.port}/wallet/ours`);
+      logged.set(fault.name, { err: logErrorText(line), coin: line.coin });
+      expect(logErrorText(line)).toContain(`127.0.0.1:${px.port}/wallet/ours`);
       // The service says so on /health, and keeps running.
       const health = await waitFor(
         `/health to report the ${fault.name} daemon`,

@@ -23,6 +23,7 @@ import {
   type AppSide,
   type Deposit,
   expectNothingLost,
+  logErrorText,
   type ServiceProcess,
   startServiceAndApp,
   tearDown,
@@ -118,7 +119,7 @@ describe("helper service across a PostgreSQL restart", () => {
           .logLines(mark)
           .some((line) =>
             /terminating connection|Connection terminated|ECONNREFUSED|the database system is (shutting down|starting up)|lock connection/.test(
-              `${line.msg} ${line.err ?? ""} ${line.reason ?? ""}`,
+              `${line.msg} ${logErrorText(line)} ${line.reason ?? ""}`,
             ),
           ) ||
         undefined,

@@ -4,13 +4,13 @@
  * no user account below zero, sum of accounts = wallet balance = credited deposits − sends − fees.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { NotEnoughBalanceError } from "../../src/errors.js";
 import {
   applyDeposit,
   closeBroadcast,
   insertReceivingAddress,
   Ledger,
   listPendingSends,
-  NotEnoughBalanceError,
   openBroadcast,
 } from "../../src/ledger/index.js";
 import { ENGINES, type OpenTestDatabase, openTestDatabase } from "../support/databases.js";

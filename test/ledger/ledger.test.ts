@@ -2,20 +2,22 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { NullBackend } from "../../src/backends/null.js";
 import { getCoin, isValidAddress } from "../../src/coins/index.js";
 import {
+  InvalidAddressError,
+  InvalidAmountError,
+  NotEnoughBalanceError,
+  SameAccountError,
+  UnknownAccountError,
+} from "../../src/errors.js";
+import {
   applyBroadcastConfirmations,
   applyDeposit,
   closeBroadcast,
-  InvalidAddressError,
-  InvalidAmountError,
   Ledger,
   listInterruptedBroadcasts,
   listPendingSends,
   listTrackedNetworkTransactions,
-  NotEnoughBalanceError,
   openBroadcast,
   releaseBroadcast,
-  SameAccountError,
-  UnknownAccountError,
 } from "../../src/ledger/index.js";
 import { ENGINES, type OpenTestDatabase, openTestDatabase } from "../support/databases.js";
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
+import { NotifyConfigError } from "../../src/errors.js";
 import { CoalescingQueue } from "../../src/notify/coalescing-queue.js";
-import { NotifyConfigError } from "../../src/notify/errors.js";
 import { captureLogs, type Deferred, deferred, waitFor } from "./helpers.js";
 
 /** A worker whose every run blocks until the test releases it, recording what ran when. */

@@ -2,8 +2,8 @@ import { execFile } from "node:child_process";
 import { connect } from "node:net";
 import { promisify } from "node:util";
 import { afterEach, describe, expect, it } from "vitest";
+import { NotifyConfigError, NotifyListenerStartError } from "../../src/errors.js";
 import { CoalescingQueue } from "../../src/notify/coalescing-queue.js";
-import { NotifyConfigError, NotifyListenerStartError } from "../../src/notify/errors.js";
 import { HttpNotifyListener } from "../../src/notify/http-listener.js";
 import { captureLogs, deferred, randomHash, waitFor } from "./helpers.js";
 

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { NotifyConfigError, NotifyListenerStartError } from "../../src/notify/errors.js";
+import { NotifyConfigError, NotifyListenerStartError } from "../../src/errors.js";
 import { PipeNotifyListener } from "../../src/notify/pipe-listener.js";
 import { captureLogs, randomHash, waitFor } from "./helpers.js";
 
@@ -99,7 +99,8 @@ describe("PipeNotifyListener", () => {
     expect(messages).toContain("skipped an invalid line in the notify pipe");
     expect(messages).toContain("skipped an over-long line in the notify pipe");
     expect(
-      logs.lines.find((line) => line.msg === "skipped an invalid line in the notify pipe")?.reason,
+      (logs.lines.find((line) => line.msg === "skipped an invalid line in the notify pipe")?.err as Error)
+        ?.message,
     ).toMatch(/"not-a-txid" is not a txid/);
   });
 

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { createClient } from "redis";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { NotifyConfigError, NotifyListenerStartError } from "../../src/notify/errors.js";
+import { NotifyConfigError, NotifyListenerStartError } from "../../src/errors.js";
 import { DEFAULT_REDIS_NOTIFY_CHANNEL, RedisNotifyListener } from "../../src/notify/redis-listener.js";
 import { captureLogs, randomHash, waitFor } from "./helpers.js";
 

@@ -6,7 +6,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { createClient } from "redis";
 import { afterEach, describe, expect, it } from "vitest";
-import { NotifyListenerStartError } from "../../src/notify/errors.js";
+import { NotifyListenerStartError } from "../../src/errors.js";
 import { RedisNotifyListener } from "../../src/notify/redis-listener.js";
 import { freePort } from "../support/ports.js";
 import { captureLogs, randomHash, waitFor } from "./helpers.js";

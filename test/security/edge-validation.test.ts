@@ -5,9 +5,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseAmount } from "../../src/coins/amount.js";
-import { InvalidAmountError } from "../../src/coins/errors.js";
-import { ConfigError, parseConfig } from "../../src/config/index.js";
-import { EventHandlerConfigError } from "../../src/events/handlers/handler.js";
+import { parseConfig } from "../../src/config/index.js";
+import { ConfigError, EventHandlerConfigError, InvalidAmountError } from "../../src/errors.js";
 import { HttpEventHandler } from "../../src/events/handlers/http.js";
 import { Ledger } from "../../src/ledger/index.js";
 import { ENGINES, type OpenTestDatabase, openTestDatabase } from "../support/databases.js";

@@ -3,8 +3,9 @@
  * disable the replay window, and signatures split over several header lines.
  */
 import { describe, expect, it } from "vitest";
+import { WebhookVerificationError } from "../../src/errors.js";
 import { encodeWebhookBody } from "../../src/events/handlers/http-body.js";
-import { verifyWebhook, WebhookVerificationError } from "../../src/events/receiver.js";
+import { verifyWebhook } from "../../src/events/receiver.js";
 import { generateWebhookSecret, signWebhook, webhookSignatureHeaders } from "../../src/events/signing.js";
 import { sampleEvent } from "../events-handlers/helpers.js";
 

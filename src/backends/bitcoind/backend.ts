@@ -5,11 +5,10 @@
  * tests use to prove that a new block costs a constant number of calls.
  */
 import { formatAmount } from "../../coins/amount.js";
-import { InvalidAmountError } from "../../coins/errors.js";
 import { getCoin } from "../../coins/registry.js";
+import { InvalidAmountError, TransactionNotFoundError, UnexpectedResponseError } from "../../errors.js";
 import { type Logger, silentLogger } from "../../log.js";
 import type { Backend, ChainTip, SinceBlockResult, WalletTransaction } from "../backend.js";
-import { TransactionNotFoundError, UnexpectedResponseError } from "../errors.js";
 import { toChainTip, toCommentedEntries, toSinceBlockResult, toWalletTransaction } from "./convert.js";
 import { BitcoindRpcClient, type RpcStats } from "./rpc-client.js";
 import { amountParam, RpcReader, toAmount, toStringValue } from "./values.js";
@@ -151,6 +150,7 @@ export class BitcoindBackend implements Backend {
       if (err instanceof UnexpectedResponseError) {
         throw new UnexpectedResponseError(
           `bitcoind at ${this.client.url} answered unexpectedly: ${err.message}`,
+          { cause: err },
         );
       }
       throw err;

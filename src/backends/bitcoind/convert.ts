@@ -4,6 +4,8 @@
  * conflicted). Fields we do not use (hex, wtxid, parent_descs…) are dropped here so the rest
  * of the product never depends on them.
  */
+
+import { UnexpectedResponseError } from "../../errors.js";
 import type {
   ChainTip,
   DetailCategory,
@@ -12,7 +14,6 @@ import type {
   TransactionDetail,
   WalletTransaction,
 } from "../backend.js";
-import { UnexpectedResponseError } from "../errors.js";
 import { RpcReader } from "./values.js";
 
 const CATEGORIES: ReadonlySet<string> = new Set<DetailCategory>([

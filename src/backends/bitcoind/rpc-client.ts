@@ -23,8 +23,9 @@ import {
 } from "node:http";
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import { parse, stringify } from "lossless-json";
+import { BackendError, type RpcError, RpcTransportError } from "../../errors.js";
 import { type Logger, silentLogger } from "../../log.js";
-import { BackendError, type RpcError, RpcTransportError, rpcErrorFor } from "../errors.js";
+import { rpcErrorFor } from "../rpc-errors.js";
 import { parseRpcUrl, type RpcEndpoint } from "./url.js";
 
 export const DEFAULT_RPC_TIMEOUT_MS = 15_000;
@@ -287,7 +288,7 @@ export class BitcoindRpcClient {
           (failure.code === "ECONNRESET" || failure.code === "EPIPE" || failure.message === "socket hang up");
         if (staleSocket && retryable && attempt === 1) continue;
         const error = this.transportError(failure, what, timeoutMs, options.signal);
-        this.logger.warn({ method: what, failure: error.failure, err: error.message }, "rpc call failed");
+        this.logger.warn({ method: what, failure: error.failure, err: error }, "rpc call failed");
         throw error;
       }
     }
@@ -304,16 +305,28 @@ export class BitcoindRpcClient {
         "timeout",
         `${what}: bitcoind at ${this.url} did not answer within ${timeoutMs} ms (timed out)`,
         this.url,
+        undefined,
+        { cause: err },
       );
     }
     if (signal?.aborted) {
-      return new RpcTransportError("network", `${what}: request to ${this.url} was aborted`, this.url);
+      return new RpcTransportError(
+        "network",
+        `${what}: request to ${this.url} was aborted`,
+        this.url,
+        undefined,
+        {
+          cause: err,
+        },
+      );
     }
     if (err.code === "ECONNREFUSED") {
       return new RpcTransportError(
         "refused",
         `${what}: cannot connect to bitcoind at ${this.url}: connection refused (is the daemon running, is the RPC port right?)`,
         this.url,
+        undefined,
+        { cause: err },
       );
     }
     return new RpcTransportError(

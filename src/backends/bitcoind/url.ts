@@ -1,9 +1,9 @@
+import { BackendError } from "../../errors.js";
 /**
  * The daemon's RPC URL, split into what goes on the wire and what may be shown. The
  * credentials travel only in the Authorization header; everything printable (logs, error
  * messages, the status page) uses the masked form `http://user:***@host:port/wallet/ours`.
  */
-import { BackendError } from "../errors.js";
 
 export interface RpcEndpoint {
   /** URL without credentials, including the `/wallet/<name>` path when one is used. */

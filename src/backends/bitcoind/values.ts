@@ -6,8 +6,7 @@
  */
 import { isLosslessNumber, LosslessNumber } from "lossless-json";
 import { parseAmount } from "../../coins/amount.js";
-import { InvalidAmountError } from "../../coins/errors.js";
-import { UnexpectedResponseError } from "../errors.js";
+import { InvalidAmountError, UnexpectedResponseError } from "../../errors.js";
 
 export type RpcObject = Record<string, unknown>;
 
@@ -108,7 +107,7 @@ export function toAmount(value: unknown, where: string, decimals: number): bigin
   try {
     return parseAmount(value.toString(), decimals, where);
   } catch (err) {
-    if (err instanceof InvalidAmountError) throw new UnexpectedResponseError(err.message);
+    if (err instanceof InvalidAmountError) throw new UnexpectedResponseError(err.message, { cause: err });
     throw err;
   }
 }

@@ -3,8 +3,10 @@
  * (src/config) validates and normalizes the entries, including the original's long class
  * names, into this union; the factory turns them into live handlers.
  */
+
+import { EventHandlerConfigError } from "../../errors.js";
 import { type Logger, silentLogger } from "../../log.js";
-import { type EventHandler, EventHandlerConfigError } from "./handler.js";
+import type { EventHandler } from "./handler.js";
 import { HttpEventHandler } from "./http.js";
 import type { WebhookFormat } from "./http-body.js";
 import { InProcessEventHandler } from "./in-process.js";

@@ -4,8 +4,10 @@
  * The function gets the original's arguments `(eventName, data)` plus the whole event as a
  * third argument, for its event_id (idempotency) and created_at.
  */
+
+import { DeliveryFailedError, errorMessage } from "../../errors.js";
 import type { CryptoassetsEvent, EventDataByName, EventName } from "../types.js";
-import { DeliveryFailedError, type DeliveryResult, type EventHandler, secondsToMs } from "./handler.js";
+import { type DeliveryResult, type EventHandler, secondsToMs } from "./handler.js";
 
 export type EventCallback = <N extends EventName>(
   eventName: N,
@@ -71,7 +73,7 @@ export async function callWithTimeout(
     return { durationMs: performance.now() - started };
   } catch (error) {
     if (error instanceof DeliveryFailedError) throw error;
-    const message = error instanceof Error ? error.message : String(error);
+    const message = errorMessage(error);
     throw new DeliveryFailedError(`${what} failed: ${message}`, { code: "ECALLBACK", cause: error });
   } finally {
     clearTimeout(timer);

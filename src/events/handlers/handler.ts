@@ -4,7 +4,8 @@
  * `DeliveryFailedError`; the dispatcher records the attempt and retries on its schedule,
  * so handlers never retry by themselves (one exception: a stale keep-alive socket, see http.ts).
  */
-import { CryptoassetsError } from "../../coins/errors.js";
+
+import { EventHandlerConfigError } from "../../errors.js";
 import type { CryptoassetsEvent } from "../types.js";
 
 export type EventHandlerKind = "http" | "script" | "in-process" | "function";
@@ -25,36 +26,6 @@ export interface EventHandler {
   deliver(event: CryptoassetsEvent): Promise<DeliveryResult>;
   /** Releases sockets, timers and the like; the handler is unusable afterwards. */
   close(): Promise<void>;
-}
-
-export interface DeliveryFailure {
-  /** The HTTP status the receiver answered with, when it answered at all. */
-  httpStatus?: number;
-  /** The exit code of a script. */
-  exitCode?: number;
-  /** A machine-readable cause: a Node error code (`ECONNREFUSED`), `ETIMEDOUT`, `HTTP_STATUS`, … */
-  code?: string;
-  cause?: unknown;
-}
-
-/** A failed delivery attempt. The dispatcher records the message and retries later. */
-export class DeliveryFailedError extends CryptoassetsError {
-  override name = "DeliveryFailedError";
-  readonly httpStatus?: number;
-  readonly exitCode?: number;
-  readonly code?: string;
-
-  constructor(message: string, failure: DeliveryFailure = {}) {
-    super(message, failure.cause === undefined ? undefined : { cause: failure.cause });
-    if (failure.httpStatus !== undefined) this.httpStatus = failure.httpStatus;
-    if (failure.exitCode !== undefined) this.exitCode = failure.exitCode;
-    if (failure.code !== undefined) this.code = failure.code;
-  }
-}
-
-/** The handler configuration itself is wrong (not retryable by waiting): a bad secret, URL or callback. */
-export class EventHandlerConfigError extends CryptoassetsError {
-  override name = "EventHandlerConfigError";
 }
 
 /** Timeouts are configured in seconds (like the original); fractions are allowed. */

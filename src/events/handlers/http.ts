@@ -10,6 +10,7 @@
  */
 import http from "node:http";
 import https from "node:https";
+import { DeliveryFailedError, EventHandlerConfigError, errorMessage } from "../../errors.js";
 import { type Logger, silentLogger } from "../../log.js";
 import {
   WEBHOOK_ID_HEADER,
@@ -19,13 +20,7 @@ import {
   webhookSignatureHeaders,
 } from "../signing.js";
 import type { CryptoassetsEvent } from "../types.js";
-import {
-  DeliveryFailedError,
-  type DeliveryResult,
-  type EventHandler,
-  EventHandlerConfigError,
-  secondsToMs,
-} from "./handler.js";
+import { type DeliveryResult, type EventHandler, secondsToMs } from "./handler.js";
 import { encodeWebhookBody, type WebhookFormat } from "./http-body.js";
 import { USER_AGENT } from "./user-agent.js";
 
@@ -118,7 +113,9 @@ export class HttpEventHandler implements EventHandler {
         http.validateHeaderName(key);
         http.validateHeaderValue(key, value);
       } catch (error) {
-        throw new EventHandlerConfigError(`events.${name}.headers.${key}: ${(error as Error).message}`);
+        throw new EventHandlerConfigError(`events.${name}.headers.${key}: ${errorMessage(error)}`, {
+          cause: error,
+        });
       }
       this.extraHeaders[lower] = value;
     }

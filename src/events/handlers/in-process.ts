@@ -11,15 +11,10 @@
  */
 import { isAbsolute, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
+import { DeliveryFailedError, EventHandlerConfigError, errorMessage } from "../../errors.js";
 import type { CryptoassetsEvent } from "../types.js";
 import { callWithTimeout, DEFAULT_FUNCTION_TIMEOUT_SECONDS, type EventCallback } from "./function.js";
-import {
-  DeliveryFailedError,
-  type DeliveryResult,
-  type EventHandler,
-  EventHandlerConfigError,
-  secondsToMs,
-} from "./handler.js";
+import { type DeliveryResult, type EventHandler, secondsToMs } from "./handler.js";
 
 export interface InProcessEventHandlerOptions {
   /** `"<module specifier>#<export>"`, e.g. `"./events.js#onEvent"` or `"/srv/app/events.js#onEvent"`. */
@@ -95,7 +90,7 @@ export class InProcessEventHandler implements EventHandler {
     try {
       module = (await import(importTarget)) as Record<string, unknown>;
     } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
+      const message = errorMessage(error);
       throw new DeliveryFailedError(
         `events.${this.name}: cannot import module "${importTarget}" of callback "${this.options.callback}": ${message}`,
         { code: "ECALLBACK_MODULE", cause: error },

@@ -7,14 +7,7 @@ export {
   type ScriptEventHandlerConfig,
 } from "./factory.js";
 export { type EventCallback, FunctionEventHandler, type FunctionEventHandlerOptions } from "./function.js";
-export {
-  DeliveryFailedError,
-  type DeliveryFailure,
-  type DeliveryResult,
-  type EventHandler,
-  EventHandlerConfigError,
-  type EventHandlerKind,
-} from "./handler.js";
+export type { DeliveryResult, EventHandler, EventHandlerKind } from "./handler.js";
 export { HttpEventHandler, type HttpEventHandlerOptions } from "./http.js";
 export { encodeWebhookBody, type WebhookFormat } from "./http-body.js";
 export {
@@ -22,5 +15,5 @@ export {
   type InProcessEventHandlerOptions,
   parseCallbackReference,
 } from "./in-process.js";
-export { ScriptEventHandler, type ScriptEventHandlerOptions, ScriptNotificationFailed } from "./script.js";
+export { ScriptEventHandler, type ScriptEventHandlerOptions } from "./script.js";
 export { USER_AGENT } from "./user-agent.js";

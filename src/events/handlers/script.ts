@@ -8,15 +8,10 @@
  * children behind that pile up with every retry.
  */
 import { spawn } from "node:child_process";
+import { EventHandlerConfigError, ScriptNotificationFailedError } from "../../errors.js";
 import { type Logger, silentLogger } from "../../log.js";
 import type { CryptoassetsEvent } from "../types.js";
-import {
-  DeliveryFailedError,
-  type DeliveryResult,
-  type EventHandler,
-  EventHandlerConfigError,
-  secondsToMs,
-} from "./handler.js";
+import { type DeliveryResult, type EventHandler, secondsToMs } from "./handler.js";
 
 export interface ScriptEventHandlerOptions {
   script: string;
@@ -35,21 +30,6 @@ const STDERR_TAIL_BYTES = 2048;
  * process the script left running may hold them open forever; we do not wait for it.
  */
 const PIPE_CLOSE_GRACE_MS = 500;
-
-/** The script exited non-zero or was killed (the original's exception name). */
-export class ScriptNotificationFailed extends DeliveryFailedError {
-  override name = "ScriptNotificationFailed";
-  /** The tail of what the script wrote to stderr. */
-  readonly stderr: string;
-
-  constructor(message: string, details: { exitCode?: number; code?: string; stderr: string }) {
-    super(message, {
-      ...(details.exitCode !== undefined ? { exitCode: details.exitCode } : {}),
-      ...(details.code !== undefined ? { code: details.code } : {}),
-    });
-    this.stderr = details.stderr;
-  }
-}
 
 export class ScriptEventHandler implements EventHandler {
   readonly kind = "script" as const;
@@ -126,14 +106,14 @@ export class ScriptEventHandler implements EventHandler {
         const tail = stderr ? `; stderr: ${stderr.slice(-500)}` : "";
         if (spawnError) {
           reject(
-            new ScriptNotificationFailed(`could not start script: ${spawnError.message}`, {
+            new ScriptNotificationFailedError(`could not start script: ${spawnError.message}`, {
               code: "ESPAWN",
               stderr,
             }),
           );
         } else if (timedOut) {
           reject(
-            new ScriptNotificationFailed(
+            new ScriptNotificationFailedError(
               `script timed out after ${this.timeoutMs / 1000} s and was killed${tail}`,
               {
                 code: "ETIMEDOUT",
@@ -144,7 +124,7 @@ export class ScriptEventHandler implements EventHandler {
         } else if (exitCode !== 0) {
           const how = exitCode === null ? `was killed by ${signal}` : `exited with code ${exitCode}`;
           reject(
-            new ScriptNotificationFailed(`script ${how}${tail}`, {
+            new ScriptNotificationFailedError(`script ${how}${tail}`, {
               ...(exitCode !== null ? { exitCode } : {}),
               code: exitCode === null ? "ESIGNAL" : "EXIT_CODE",
               stderr,

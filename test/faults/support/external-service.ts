@@ -103,8 +103,15 @@ service:
 export interface LogLine {
   level: number;
   msg: string;
-  err?: string;
+  /** pino's serialized error (message and stack include the causes), or a thrown non-Error value. */
+  err?: { type?: string; message?: string; stack?: string } | string;
   [key: string]: unknown;
+}
+
+/** The message of a log line's `err` (empty when it has none). */
+export function logErrorText(line: LogLine): string {
+  const err = line.err;
+  return typeof err === "object" && err !== null ? String(err.message ?? "") : String(err ?? "");
 }
 
 /** The helper service child (restartable: a test may start it again after an exit 2). */
