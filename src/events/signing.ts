@@ -20,7 +20,7 @@
  * choose the clock and tolerance. The tests check both agree byte for byte.
  */
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
-import { InvalidWebhookSecretError } from "../errors.js";
+import { errorMessage, InvalidWebhookSecretError } from "../errors.js";
 
 export const WEBHOOK_SECRET_PREFIX = "whsec_";
 export const WEBHOOK_ID_HEADER = "webhook-id";
@@ -61,7 +61,7 @@ export function webhookSecretProblem(secret: string): string | undefined {
   try {
     key = webhookSecretKey(secret);
   } catch (error) {
-    return `expected a usable webhook secret: ${(error as Error).message}`;
+    return `expected a usable webhook secret: ${errorMessage(error)}`;
   }
   if (key.length >= MIN_WEBHOOK_SECRET_BYTES) return undefined;
   return (
