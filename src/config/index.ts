@@ -1,3 +1,4 @@
 export * from "./aliases.js";
 export * from "./load.js";
+export * from "./mask-secrets.js";
 export * from "./schema.js";

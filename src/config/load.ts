@@ -3,7 +3,6 @@ import { closeSync, openSync, readSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { type CST, type Document, isScalar, Parser, parseDocument, visit, type YAMLError } from "yaml";
 import type { z } from "zod";
-import { maskUrlPassword } from "../db/url.js";
 import { ConfigError, errorMessage } from "../errors.js";
 import { canonicalClass } from "./aliases.js";
 import { interpolateEnv } from "./interpolate.js";
@@ -374,16 +373,4 @@ export function loadConfigFile(
     if (error instanceof ConfigError) throw new ConfigError(`${path}: ${error.message}`, { cause: error });
     throw error;
   }
-}
-
-/** A copy safe to print or log: passwords in URLs, secrets and tokens replaced by ***. */
-export function maskSecrets(config: CryptoassetsConfig): CryptoassetsConfig {
-  return JSON.parse(
-    JSON.stringify(config, (key, value) => {
-      if (typeof value !== "string") return value;
-      if (key === "password" || key === "secret" || key === "admin_token") return "***";
-      if (key === "url") return maskUrlPassword(value);
-      return value;
-    }),
-  );
 }

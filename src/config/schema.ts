@@ -7,6 +7,7 @@ import { z } from "zod";
 import { knownCoins } from "../coins/registry.js";
 import { DEFAULT_RETRY_SCHEDULE } from "../events/retry-schedule.js";
 import { webhookSecretProblem } from "../events/signing.js";
+import { urlProblem } from "../redact/url.js";
 
 // A digit string is read as a number so `port: ${NOTIFY_PORT:-28882}` (a string after
 // interpolation) works. Not z.coerce: it turned `true` and `[80]` into ports 1 and 80.
@@ -63,9 +64,27 @@ const logLevel = z.string().transform((level, ctx) => {
 const seconds = z.number().positive();
 const host = z.string().min(1);
 
-const databaseUrl = z.string().refine((u) => /^(sqlite|postgres|postgresql|mysql|mariadb):\/\//.test(u), {
-  message: "expected a database URL: sqlite:///abs/path.db, sqlite://:memory:, postgresql://… or mysql://…",
+/** A URL that may carry credentials: refused when it does not parse or reads two ways (the message never quotes it). */
+const refineCredentialUrl = (url: string, ctx: z.RefinementCtx) => {
+  const problem = urlProblem(url);
+  if (problem !== undefined) ctx.addIssue({ code: "custom", message: `expected a URL: ${problem}` });
+  return problem === undefined;
+};
+const httpUrl = z.string().superRefine((url, ctx) => {
+  if (refineCredentialUrl(url, ctx) && !/^https?:$/.test(new URL(url).protocol)) {
+    ctx.addIssue({ code: "custom", message: "expected a URL starting with http:// or https://" });
+  }
 });
+
+const databaseUrl = z
+  .string()
+  .refine((u) => /^(sqlite|postgres|postgresql|mysql|mariadb):\/\//.test(u), {
+    message: "expected a database URL: sqlite:///abs/path.db, sqlite://:memory:, postgresql://… or mysql://…",
+    abort: true,
+  })
+  .superRefine((url, ctx) => {
+    if (!url.startsWith("sqlite:")) refineCredentialUrl(url, ctx);
+  });
 
 /** walletnotify/blocknotify listeners. */
 export const notifySchema = z.discriminatedUnion("class", [
@@ -98,7 +117,7 @@ export const backendSchema = z.discriminatedUnion("class", [
   z.strictObject({
     class: z.literal("bitcoind"),
     /** JSON-RPC URL with credentials, e.g. http://rpcuser:${RPC_PASSWORD}@127.0.0.1:8332/ */
-    url: z.url({ protocol: /^https?$/, error: "expected a URL" }),
+    url: httpUrl,
     /** Multiwallet: the wallet name (requests go to /wallet/<name>). */
     wallet: z.string().optional(),
     /** Seconds before an RPC call times out (default 15). */
@@ -151,7 +170,7 @@ export const eventHandlerSchema = z.discriminatedUnion("class", [
   z.strictObject({
     class: z.literal("http"),
     /** Where to POST events. */
-    url: z.url({ protocol: /^https?$/, error: "expected a URL" }),
+    url: httpUrl,
     /** Standard Webhooks signing secret (whsec_<base64> or any string), at least 24 bytes. */
     secret: z
       .string()

@@ -4,10 +4,11 @@ import { Kysely, MysqlDialect, PostgresDialect, SqliteDialect } from "kysely";
 import { createPool } from "mysql2";
 import pg from "pg";
 import { type Logger, silentLogger } from "../log.js";
+import { maskUrl } from "../redact/url.js";
 import { NormalizeTypesPlugin } from "./normalize-plugin.js";
 import type { Schema } from "./schema.js";
 import { withStatementCache } from "./sqlite-statements.js";
-import { type Engine, maskUrlPassword, parseDatabaseUrl } from "./url.js";
+import { type Engine, parseDatabaseUrl } from "./url.js";
 
 export interface Database {
   readonly db: Kysely<Schema>;
@@ -70,7 +71,7 @@ export async function openDatabase(url: string, options: OpenOptions = {}): Prom
       break;
   }
   const db = new Kysely<Schema>({ dialect, plugins: [new NormalizeTypesPlugin()] });
-  const masked = maskUrlPassword(url);
+  const masked = maskUrl(url);
   logger.debug({ url: masked, engine: target.engine }, "database opened");
   return {
     db,

@@ -1,5 +1,6 @@
+/** Database connection URLs (DESIGN.md §3); src/redact/url.ts prints them without the password. */
 import { DatabaseUrlError } from "../errors.js";
-/** Database connection URLs (DESIGN.md §3) and how to print them without the password. */
+import { maskUrl, urlProblem } from "../redact/url.js";
 
 export type Engine = "sqlite" | "postgres" | "mysql";
 
@@ -8,30 +9,21 @@ export type DatabaseUrl =
   | { engine: "postgres"; connectionString: string }
   | { engine: "mysql"; uri: string };
 
-/** `postgresql://app:secret@db/app` → `postgresql://app:***@db/app`. */
-export function maskUrlPassword(url: string): string {
-  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*):[^@/]*@/i, "$1:***@");
-}
-
 export function parseDatabaseUrl(url: string): DatabaseUrl {
-  const shown = maskUrlPassword(url);
   if (url === "sqlite://:memory:" || url === "sqlite:///:memory:")
     return { engine: "sqlite", filename: ":memory:" };
   if (url.startsWith("sqlite://")) {
     const filename = url.slice("sqlite://".length);
     if (!filename.startsWith("/")) {
       throw new DatabaseUrlError(
-        `database url ${shown}: SQLite needs an absolute path, e.g. sqlite:///var/lib/app/cryptoassets.db`,
+        "database url: SQLite needs an absolute path after sqlite://, e.g. sqlite:///var/lib/app/cryptoassets.db",
       );
     }
     return { engine: "sqlite", filename };
   }
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw new DatabaseUrlError(`database url ${shown}: not a valid URL`);
-  }
+  const problem = urlProblem(url);
+  if (problem !== undefined) throw new DatabaseUrlError(`database url is not a valid URL: ${problem}`);
+  const parsed = new URL(url);
   switch (parsed.protocol) {
     case "postgres:":
     case "postgresql:":
@@ -41,7 +33,7 @@ export function parseDatabaseUrl(url: string): DatabaseUrl {
       return { engine: "mysql", uri: url.replace(/^mariadb:/, "mysql:") };
     default:
       throw new DatabaseUrlError(
-        `database url ${shown}: unsupported scheme ${parsed.protocol} (use sqlite://, postgresql:// or mysql://)`,
+        `database url ${maskUrl(url)}: unsupported scheme ${parsed.protocol} (use sqlite://, postgresql:// or mysql://)`,
       );
   }
 }

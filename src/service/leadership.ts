@@ -15,9 +15,9 @@
  */
 import { createHash } from "node:crypto";
 import pg from "pg";
-import { maskUrlPassword } from "../db/url.js";
 import { errorMessage } from "../errors.js";
 import { type Logger, silentLogger } from "../log.js";
+import { maskUrl } from "../redact/url.js";
 
 /** A lock that, once acquired, may be lost at any moment (the callback says so). */
 export interface LeaderLock {
@@ -115,7 +115,7 @@ export class PostgresAdvisoryLock implements LeaderLock {
       client.removeAllListeners("end");
       await client.end().catch(() => undefined);
       throw new Error(
-        `cannot connect to ${maskUrlPassword(this.options.connectionString)} for the ${this.name} lock: ${errorMessage(error)}`,
+        `cannot connect to ${maskUrl(this.options.connectionString)} for the ${this.name} lock: ${errorMessage(error)}`,
         { cause: error },
       );
     }

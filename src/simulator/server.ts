@@ -11,6 +11,7 @@ import type { AddressInfo } from "node:net";
 import { parse } from "lossless-json";
 import { errorMessage } from "../errors.js";
 import { type Logger, silentLogger } from "../log.js";
+import { maskUrl } from "../redact/url.js";
 import { Chain } from "./chain.js";
 import { RpcCode, RpcError, SimulatorError } from "./errors.js";
 import { writeJson, writeParsed } from "./json.js";
@@ -321,13 +322,12 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     return closing;
   }
 
-  logger.info(
-    { url: `http://${encodeURIComponent(rpcUser)}:***@${urlHost}:${port}/` },
-    "simulate-bitcoind listening",
-  );
+  const url = `http://${credentials}@${urlHost}:${port}/`;
+  const maskedUrl = maskUrl(url);
+  logger.info({ url: maskedUrl }, "simulate-bitcoind listening");
   return {
-    url: `http://${credentials}@${urlHost}:${port}/`,
-    maskedUrl: `http://${encodeURIComponent(rpcUser)}:***@${urlHost}:${port}/`,
+    url,
+    maskedUrl,
     host,
     port,
     rpcUser,

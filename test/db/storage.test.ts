@@ -2,11 +2,11 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   initializeDatabase,
   isRetryableError,
-  maskUrlPassword,
   parseDatabaseUrl,
   runSerializable,
 } from "../../src/db/index.js";
 import { DatabaseUrlError, TransactionRetryExhaustedError } from "../../src/errors.js";
+import { maskUrl } from "../../src/redact/url.js";
 import { ENGINES, type OpenTestDatabase, openTestDatabase } from "../support/databases.js";
 
 describe("database URLs", () => {
@@ -21,7 +21,7 @@ describe("database URLs", () => {
       engine: "mysql",
       uri: "mysql://u:p@h:3306/d",
     });
-    expect(maskUrlPassword("postgresql://app:s3cret@db:5432/app")).toBe("postgresql://app:***@db:5432/app");
+    expect(maskUrl("postgresql://app:s3cret@db:5432/app")).toBe("postgresql://app:***@db:5432/app");
   });
 
   it("rejects bad URLs with the password masked", () => {

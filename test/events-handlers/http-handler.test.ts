@@ -277,8 +277,10 @@ describe("HttpEventHandler outcomes", () => {
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(DeliveryFailedError);
     expect((error as DeliveryFailedError).code).toBe("ECONNREFUSED");
-    // Credentials and query strings never reach the message (it is stored and logged).
-    expect((error as DeliveryFailedError).message).toContain(`POST http://127.0.0.1:${port}/hook failed`);
+    // Passwords and query values never reach the message (it is stored and logged).
+    expect((error as DeliveryFailedError).message).toContain(
+      `POST http://user:***@127.0.0.1:${port}/hook?token=*** failed`,
+    );
     expect((error as DeliveryFailedError).message).not.toMatch(/pa55word|s3cret/);
   });
 

@@ -1,4 +1,6 @@
 /** The bitcoind JSON-RPC backend: client, Backend implementation, URL masking. */
+
+export { maskUrl } from "../../redact/url.js";
 export { BitcoindBackend, type BitcoindBackendOptions } from "./backend.js";
 export {
   type BatchOutcome,
@@ -9,4 +11,4 @@ export {
   type RpcCallOptions,
   type RpcStats,
 } from "./rpc-client.js";
-export { maskUrl, parseRpcUrl, type RpcEndpoint } from "./url.js";
+export { parseRpcUrl, type RpcEndpoint } from "./url.js";

@@ -1,9 +1,10 @@
-import { BackendError } from "../../errors.js";
 /**
  * The daemon's RPC URL, split into what goes on the wire and what may be shown. The
  * credentials travel only in the Authorization header; everything printable (logs, error
  * messages, the status page) uses the masked form `http://user:***@host:port/wallet/ours`.
  */
+import { BackendError } from "../../errors.js";
+import { maskUrl, urlProblem } from "../../redact/url.js";
 
 export interface RpcEndpoint {
   /** URL without credentials, including the `/wallet/<name>` path when one is used. */
@@ -14,28 +15,14 @@ export interface RpcEndpoint {
   masked: string;
 }
 
-/** Mask the password of any URL (`http://user:pw@host/` → `http://user:***@host/`); other text is returned as is. */
-export function maskUrl(text: string): string {
-  try {
-    const url = new URL(text);
-    if (url.password) url.password = "***";
-    return url.toString();
-  } catch {
-    return text.replace(/(\/\/[^:/@\s]*:)[^@/\s]*@/, "$1***@");
-  }
-}
-
 /**
  * Parse `http://user:pw@host:port/` (optionally ending in `/wallet/<name>`). `wallet`, when
  * given, replaces the URL's wallet path: multiwallet daemons need it for every wallet call.
  */
 export function parseRpcUrl(text: string, wallet?: string): RpcEndpoint {
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    throw new BackendError(`bitcoind RPC URL ${JSON.stringify(maskUrl(text))} is not a valid URL`);
-  }
+  const problem = urlProblem(text);
+  if (problem !== undefined) throw new BackendError(`bitcoind RPC URL is not a valid URL: ${problem}`);
+  const url = new URL(text);
   if (url.protocol !== "http:" && url.protocol !== "https:") {
     throw new BackendError(`bitcoind RPC URL ${maskUrl(text)} must start with http:// or https://`);
   }
@@ -45,9 +32,8 @@ export function parseRpcUrl(text: string, wallet?: string): RpcEndpoint {
     user || password ? `Basic ${Buffer.from(`${user}:${password}`, "utf8").toString("base64")}` : undefined;
   if (wallet !== undefined) url.pathname = `/wallet/${encodeURIComponent(wallet)}`;
   else if (url.pathname === "") url.pathname = "/";
-  const masked = new URL(url.toString());
-  if (masked.password) masked.password = "***";
+  const masked = maskUrl(url.toString());
   url.username = "";
   url.password = "";
-  return { url, authorization, masked: masked.toString() };
+  return { url, authorization, masked };
 }

@@ -12,6 +12,7 @@ import http from "node:http";
 import https from "node:https";
 import { DeliveryFailedError, EventHandlerConfigError, errorMessage } from "../../errors.js";
 import { type Logger, silentLogger } from "../../log.js";
+import { maskUrl, urlProblem } from "../../redact/url.js";
 import {
   WEBHOOK_ID_HEADER,
   WEBHOOK_SIGNATURE_HEADER,
@@ -71,7 +72,7 @@ export class HttpEventHandler implements EventHandler {
   readonly kind = "http" as const;
   readonly timeoutMs: number;
   private readonly url: URL;
-  /** The URL without credentials or query (which may hold tokens): safe for logs and errors. */
+  /** The URL with its password and query values masked: safe for logs and errors. */
   private readonly safeUrl: string;
   private readonly format: WebhookFormat;
   private readonly secrets: readonly string[] | undefined;
@@ -85,7 +86,7 @@ export class HttpEventHandler implements EventHandler {
     options: HttpEventHandlerOptions,
   ) {
     this.url = parseWebhookUrl(name, options.url);
-    this.safeUrl = `${this.url.origin}${this.url.pathname}`;
+    this.safeUrl = maskUrl(options.url);
     this.timeoutMs = secondsToMs(options.timeout ?? DEFAULT_HTTP_TIMEOUT_SECONDS, `events.${name}.timeout`);
     this.format = options.format ?? "form";
     if (this.format !== "form" && this.format !== "json") {
@@ -273,12 +274,10 @@ export class HttpEventHandler implements EventHandler {
 }
 
 function parseWebhookUrl(name: string, url: string): URL {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw new EventHandlerConfigError(`events.${name}.url is not a valid URL`);
-  }
+  const problem = urlProblem(url);
+  if (problem !== undefined)
+    throw new EventHandlerConfigError(`events.${name}.url is not a valid URL: ${problem}`);
+  const parsed = new URL(url);
   if (parsed.protocol !== "http:" && parsed.protocol !== "https:") {
     throw new EventHandlerConfigError(
       `events.${name}.url must be http:// or https://, got ${parsed.protocol}`,

@@ -15,9 +15,10 @@ import { parseAmount } from "../../../src/coins/amount.js";
 import { NormalizeTypesPlugin } from "../../../src/db/normalize-plugin.js";
 import { type Database, openDatabase } from "../../../src/db/open.js";
 import type { Schema } from "../../../src/db/schema.js";
-import { maskUrlPassword, parseDatabaseUrl } from "../../../src/db/url.js";
+import { parseDatabaseUrl } from "../../../src/db/url.js";
 import type { TxUpdateData } from "../../../src/events/types.js";
 import { Ledger } from "../../../src/ledger/ledger.js";
+import { maskUrl } from "../../../src/redact/url.js";
 import { type CliProcess, killChild, runCli, waitFor } from "../../service/support.js";
 import type { ExternalChain } from "./external-chain.js";
 import type { FaultyReceiver } from "./external-receiver.js";
@@ -212,7 +213,7 @@ export async function openAppDatabase(url: string): Promise<Database> {
   return {
     db,
     engine: "postgres",
-    url: maskUrlPassword(url),
+    url: maskUrl(url),
     stats: { retries: 0, transactions: 0 },
     close: () => db.destroy(),
   };
