@@ -176,25 +176,67 @@ export class RegtestNode {
 
   /**
    * Starts the same node again (same datadir, port and wallets) after kill9() or an exit.
-   * Core flushes its block index only now and then (or on flush()/clean shutdown), so after
-   * a kill -9 it comes back at an older tip; a real node then gets the missing blocks from
-   * its peers. Regtest has none: with `resupply` (default) the blocks mine() made are
-   * submitted again. Returns the height the node came back at, before any resupply.
+   * Core flushes its block index only now and then (or on flush()/clean shutdown), and
+   * writes its mempool only at a clean shutdown, so after a kill -9 it comes back at an
+   * older tip with an empty mempool; a real node then gets the missing blocks and the
+   * unconfirmed transactions back from its peers. Regtest has none: with `resupply`
+   * (default) resupply() plays them. Returns the height the node came back at, before any
+   * resupply.
    */
   async restart(options: { resupply?: boolean } = {}): Promise<number> {
     if (this.running) throw new Error("restart(): the node is still running (kill9() it first)");
     await this.#launch();
     const cameBackAt = await this.height();
-    if (options.resupply ?? true) {
-      for (const block of this.#minedBlocks) {
-        const outcome = await this.rpc().call("submitblock", [block]);
-        // null = accepted; "duplicate…" = it survived the crash (or a test invalidated it).
-        if (outcome !== null && !String(outcome).startsWith("duplicate")) {
-          throw new Error(`resubmitting a block after restart: ${String(outcome)}`);
+    if (options.resupply ?? true) await this.resupply();
+    return cameBackAt;
+  }
+
+  /** What peers give a node back after a crash: the blocks mine() made, then the mempool. */
+  async resupply(): Promise<void> {
+    for (const block of this.#minedBlocks) {
+      const outcome = await this.rpc().call("submitblock", [block]);
+      // null = accepted; "duplicate…" = it survived the crash (or a test invalidated it).
+      if (outcome !== null && !String(outcome).startsWith("duplicate")) {
+        throw new Error(`resubmitting a block after restart: ${String(outcome)}`);
+      }
+    }
+    await this.#relayUnconfirmed();
+  }
+
+  /** What peers would relay back after a crash: each wallet's unconfirmed transactions. */
+  async #relayUnconfirmed(): Promise<void> {
+    const pending = new Map<string, string>(); // txid → raw hex, oldest first
+    for (const wallet of (await this.rpc().call("listwallets")) as string[]) {
+      const entries = (await this.rpc(wallet).call("listtransactions", ["*", 100_000, 0, true])) as Array<{
+        txid: string;
+        confirmations: unknown;
+      }>;
+      for (const entry of entries) {
+        if (Number(String(entry.confirmations)) !== 0 || pending.has(entry.txid)) continue;
+        const tx = (await this.rpc(wallet).call("gettransaction", [entry.txid])) as { hex: string };
+        pending.set(entry.txid, tx.hex);
+      }
+    }
+    const mempool = new Set((await this.rpc().call("getrawmempool")) as string[]);
+    // A child sent before its parent is refused ("missing inputs"): retry while anything goes in.
+    let progress = true;
+    while (progress) {
+      progress = false;
+      for (const [txid, hex] of pending) {
+        if (mempool.has(txid)) {
+          pending.delete(txid);
+          continue;
+        }
+        try {
+          await this.rpc().call("sendrawtransaction", [hex]);
+          mempool.add(txid);
+          pending.delete(txid);
+          progress = true;
+        } catch {
+          // missing inputs (parent not in yet), or conflicted/mined meanwhile: left out
         }
       }
     }
-    return cameBackAt;
   }
 
   /** SIGTERM, SIGKILL after 15 s, then removes the datadir. Safe to call twice. */

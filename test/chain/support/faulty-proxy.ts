@@ -29,6 +29,7 @@ export class FaultyProxy {
   holdReply: ((requestBody: string, replyBody: string) => Promise<unknown> | undefined) | undefined;
   /** Requests that reached the simulator. */
   forwarded = 0;
+  readonly #forwardedByMethod = new Map<string, number>();
   /** Requests answered by a fault mode instead of the simulator. */
   faulted = 0;
   #server: Server;
@@ -76,6 +77,23 @@ export class FaultyProxy {
 
   async close(): Promise<void> {
     if (this.#server.listening) await this.down();
+  }
+
+  /** JSON-RPC calls of `method` forwarded to the daemon so far (each call of a batch counts). */
+  forwardedCalls(method: string): number {
+    return this.#forwardedByMethod.get(method) ?? 0;
+  }
+
+  #countMethods(body: Buffer): void {
+    try {
+      const parsed: unknown = JSON.parse(body.toString("utf8"));
+      for (const call of Array.isArray(parsed) ? parsed : [parsed]) {
+        const method = String((call as { method?: unknown })?.method);
+        this.#forwardedByMethod.set(method, (this.#forwardedByMethod.get(method) ?? 0) + 1);
+      }
+    } catch {
+      // not JSON: the daemon will say so
+    }
   }
 
   #create(): Server {
@@ -127,6 +145,7 @@ export class FaultyProxy {
     }
     const slow = this.mode === "slow";
     this.forwarded++;
+    this.#countMethods(body);
     const upstream = await new Promise<{ status: number; headers: IncomingMessage["headers"]; body: Buffer }>(
       (resolve, reject) => {
         const forward = request(
