@@ -251,6 +251,12 @@ export class ChainStoppedError extends CryptoassetsError {
   override readonly code: string = "CA_ERR_CHAIN_STOPPED";
 }
 
+/** The daemon runs another chain than the configured network: the service must not run. */
+export class NetworkMismatchError extends CryptoassetsError {
+  override name = "NetworkMismatchError";
+  override readonly code: string = "CA_ERR_NETWORK_MISMATCH";
+}
+
 // --- events --------------------------------------------------------------------------
 
 export interface DeliveryFailure {

@@ -59,6 +59,8 @@ export interface SinceBlockResult {
 export interface ChainTip {
   height: number;
   hash: string;
+  /** The daemon's chain (`getblockchaininfo.chain`: main, test, regtest…), when it tells. */
+  chain?: string;
 }
 
 export interface Backend {

@@ -68,7 +68,7 @@ export class NullBackend implements Backend {
   }
 
   async getTip(): Promise<ChainTip> {
-    return { height: 0, hash: REGTEST_GENESIS_HASH };
+    return { height: 0, hash: REGTEST_GENESIS_HASH, chain: "regtest" };
   }
 
   async sendMany(outputs: ReadonlyMap<string, bigint>): Promise<string> {

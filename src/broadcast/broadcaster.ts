@@ -27,6 +27,7 @@
  */
 import type { Backend, WalletTransaction } from "../backends/backend.js";
 import { ChainLock } from "../chain/lock.js";
+import type { NetworkCheck } from "../chain/network.js";
 import { commitWithEvents, type TxUpdateSink } from "../chain/sink.js";
 import {
   BackendError,
@@ -56,6 +57,8 @@ export interface BroadcasterOptions {
   sink: TxUpdateSink;
   /** Shared with the chain follower so a fresh txid is recorded before a tick can look for it. */
   lock?: ChainLock;
+  /** Nothing is sent before the daemon's chain matches the configured network. */
+  network?: NetworkCheck;
   logger?: Logger;
 }
 
@@ -256,6 +259,8 @@ export class Broadcaster {
     const { ledger, backend } = this.#options;
     const pending = await ledger.run((trx, ctx) => listPendingSends(trx, ctx));
     if (pending.length === 0) return { status: "idle" };
+    // A daemon on another chain would refuse every address; it must stop the service, not fail sends.
+    await this.#options.network?.ensure();
     const sendIds = pending.map((send) => send.id);
     // sendmany takes one amount per address: sends to the same address are paid together.
     const outputs = new Map<string, bigint>();

@@ -50,6 +50,8 @@ export function registerHelperServiceCommand(program: Command): void {
       process.once("SIGINT", onSignal);
       const exit = await service.done;
       logger.flush();
+      // One plain line for whoever started it (systemd, a terminal): why the service stopped.
+      if (exit.code !== 0) console.error(exit.reason);
       process.exit(exit.code);
     });
 }

@@ -73,6 +73,7 @@ export function registerWalletCommand(program: Command): void {
           database,
           coinName,
           subcommand === "create-address",
+          subcommand === "send",
         );
         try {
           await run(ledger, subcommand as Subcommand, args, options);

@@ -56,6 +56,26 @@ const COINS: Record<string, CoinInfo> = {
   },
 };
 
+/**
+ * The network of a daemon's `getblockchaininfo.chain`: Bitcoin Core says main, test,
+ * testnet4, signet or regtest (Litecoin and Dogecoin the same first three). Signet and
+ * testnet4 use testnet's address formats. Undefined for a chain we do not know.
+ */
+export function networkOfChain(chain: string): NetworkName | undefined {
+  switch (chain) {
+    case "main":
+      return "mainnet";
+    case "test":
+    case "testnet4":
+    case "signet":
+      return "testnet";
+    case "regtest":
+      return "regtest";
+    default:
+      return undefined;
+  }
+}
+
 export function knownCoins(): string[] {
   return Object.keys(COINS);
 }

@@ -137,10 +137,13 @@ export const backendSchema = z.discriminatedUnion("class", [
 export const coinSchema = z
   .strictObject({
     backend: backendSchema,
-    /** mainnet | testnet | regtest (the original's `testnet: true` means testnet). */
+    /**
+     * mainnet | testnet | regtest (the original's `testnet: true` means testnet). Checked
+     * against the daemon's chain at start; unset (and no `testnet`): taken from the daemon.
+     */
     network: z.enum(["mainnet", "testnet", "regtest"]).optional(),
-    /** Original key; prefer `network`. */
-    testnet: z.boolean().default(false),
+    /** Original key; prefer `network`. true: testnet, false: mainnet. */
+    testnet: z.boolean().optional(),
     /** Confirmations after which a transaction is final and no longer tracked (default 15). */
     max_confirmation_count: z.number().int().min(1).default(15),
     /** Confirmations at which a deposit is credited to the account (default 3). */
@@ -159,7 +162,9 @@ export const coinSchema = z
   })
   .transform(({ testnet, models: _models, ...coin }) => ({
     ...coin,
-    network: coin.network ?? (testnet ? ("testnet" as const) : ("mainnet" as const)),
+    network:
+      coin.network ??
+      (testnet === undefined ? undefined : testnet ? ("testnet" as const) : ("mainnet" as const)),
   }))
   .refine((coin) => coin.credit_threshold <= coin.max_confirmation_count, {
     message: "credit_threshold must not exceed max_confirmation_count",

@@ -6,7 +6,8 @@ export interface LedgerContext {
   engine: Engine;
   walletId: number;
   coin: CoinInfo;
-  network: NetworkName;
+  /** Null until taken from the daemon (the configuration left it unset): sends wait for it. */
+  network: NetworkName | null;
   /** Confirmations at which a deposit is credited (default 3). */
   creditThreshold: number;
   /** Confirmations after which a network transaction is final and no longer tracked (default 15). */

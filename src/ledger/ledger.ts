@@ -19,7 +19,11 @@ import * as transfers from "./transfers.js";
 export interface LedgerOptions {
   database: Database;
   coin: string | CoinInfo;
-  network?: NetworkName;
+  /**
+   * Which network addresses must belong to (default mainnet). Null: not known yet, taken from
+   * the daemon later (setNetwork); until then sends are refused.
+   */
+  network?: NetworkName | null;
   walletName?: string;
   creditThreshold?: number;
   maxConfirmations?: number;
@@ -60,7 +64,7 @@ export class Ledger {
       engine: options.database.engine,
       walletId,
       coin,
-      network: options.network ?? "mainnet",
+      network: options.network === undefined ? "mainnet" : options.network,
       creditThreshold,
       maxConfirmations,
     };
@@ -70,6 +74,22 @@ export class Ledger {
   get ctx(): LedgerContext {
     if (!this.context) throw new LedgerStateError("ledger not opened; use Ledger.open()");
     return this.context;
+  }
+
+  /** The network sends are validated against; null while it is still to come from the daemon. */
+  get network(): NetworkName | null {
+    return this.ctx.network;
+  }
+
+  /** Sets the network a ledger opened with `network: null` learned from its daemon. */
+  setNetwork(network: NetworkName): void {
+    const current = this.ctx.network;
+    if (current !== null && current !== network) {
+      throw new LedgerStateError(
+        `the ${this.coin.name} ledger is on ${current}; it cannot move to ${network}`,
+      );
+    }
+    this.ctx.network = network;
   }
 
   get walletId(): number {

@@ -7,7 +7,7 @@
 import { formatAmount } from "../coins/amount.js";
 import { validateAddress } from "../coins/registry.js";
 import type { Trx } from "../db/serializable.js";
-import { InvalidAmountError, NotEnoughBalanceError, SameAccountError } from "../errors.js";
+import { InvalidAmountError, LedgerStateError, NotEnoughBalanceError, SameAccountError } from "../errors.js";
 import { adjustAccountBalance, getAccount } from "./accounts.js";
 import { getOrCreateExternalAddress } from "./addresses.js";
 import type { LedgerContext } from "./context.js";
@@ -79,6 +79,11 @@ export async function send(
   label: string | null = null,
 ): Promise<number> {
   requirePositive(amount);
+  if (ctx.network === null) {
+    throw new LedgerStateError(
+      `cannot check the address yet: coins.${ctx.coin.name}.network is not configured and the daemon has not told its chain; try again once it answers`,
+    );
+  }
   validateAddress(ctx.coin, ctx.network, address);
   await debit(trx, ctx, fromAccountId, amount);
   const target = await getOrCreateExternalAddress(trx, ctx, address);

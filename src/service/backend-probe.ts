@@ -5,6 +5,7 @@
  * and the status page says "unreachable since … because …"; once it answers, the probe
  * slows down to one call every `healthyEveryMs`.
  */
+import type { ChainTip } from "../backends/backend.js";
 import { type Logger, silentLogger } from "../log.js";
 import type { MeteredBackend } from "./metered-backend.js";
 import type { SubsystemRegistry } from "./subsystems.js";
@@ -19,6 +20,8 @@ export interface BackendProbeOptions {
   /** First retry delay while unreachable (doubles up to maxBackoffMs); default 1000 ms. */
   initialBackoffMs?: number;
   maxBackoffMs?: number;
+  /** Every tip the daemon answers with (the coin service checks its chain against the config). */
+  onTip?: (tip: ChainTip) => void;
   logger?: Logger;
 }
 
@@ -60,12 +63,14 @@ export class BackendProbe {
   private async probe(): Promise<void> {
     if (this.stopped) return;
     const { backend, subsystems, name } = this.options;
+    let tip: ChainTip | undefined;
     try {
-      await backend.getTip();
+      tip = await backend.getTip();
     } catch {
       // Only transport failures make the daemon unreachable; an RPC error reply still counts as up.
     }
     if (this.stopped) return;
+    if (tip) this.options.onTip?.(tip);
     let delay: number;
     if (backend.health.state === "unreachable") {
       this.failures++;

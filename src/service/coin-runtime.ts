@@ -9,10 +9,12 @@
  */
 import type { Backend } from "../backends/backend.js";
 import { BitcoindBackend } from "../backends/bitcoind/backend.js";
+import { maskUrl } from "../backends/bitcoind/url.js";
 import { NullBackend } from "../backends/null.js";
 import { Broadcaster } from "../broadcast/broadcaster.js";
 import { ChainFollower, type ConfirmationStrategy } from "../chain/follower.js";
 import { ChainLock } from "../chain/lock.js";
+import { NetworkCheck } from "../chain/network.js";
 import { OpenTransactionRechecker } from "../chain/recheck.js";
 import { type ScanProgress, type ScanResult, scanReceived } from "../chain/scan.js";
 import type { TxUpdateSink } from "../chain/sink.js";
@@ -42,6 +44,7 @@ export type CoinBackendConfig =
 /** `coins.<name>`: the keys the chain follower uses. */
 export interface CoinConfig {
   backend: CoinBackendConfig;
+  /** Unset: taken from the daemon's getblockchaininfo.chain. */
   network?: NetworkName;
   max_confirmation_count?: number;
   credit_threshold?: number;
@@ -91,10 +94,17 @@ export function createBackend(
   });
 }
 
+/** How messages name a coin's daemon: its URL with the password masked. */
+export function describeDaemon(config: CoinBackendConfig): string {
+  return config.class === "bitcoind" ? maskUrl(config.url) : "the null backend";
+}
+
 export class CoinRuntime {
   readonly name: string;
   readonly backend: Backend;
   readonly ledger: Ledger;
+  /** The configured network checked against the daemon's chain (or taken from it). */
+  readonly network: NetworkCheck;
   readonly lock: ChainLock;
   readonly updater: TransactionUpdater;
   readonly tracker: BlockConfirmationTracker;
@@ -117,7 +127,7 @@ export class CoinRuntime {
     const ledger = await Ledger.open({
       database: options.database,
       coin: options.name,
-      network: options.coin.network,
+      network: options.coin.network ?? null,
       walletName: options.coin.wallet_name,
       creditThreshold: options.coin.credit_threshold,
       maxConfirmations: options.coin.max_confirmation_count,
@@ -134,13 +144,20 @@ export class CoinRuntime {
     this.#logger = logger;
     this.backend = backend;
     this.ledger = ledger;
+    this.network = new NetworkCheck({
+      ledger,
+      backend,
+      configured: options.coin.network,
+      daemon: describeDaemon(options.coin.backend),
+      logger,
+    });
     this.lock = new ChainLock();
     const worker = { ledger, backend, sink: options.sink, lock: this.lock, logger };
     this.updater = new TransactionUpdater({ ...worker, maxBatch: this.#service.update_batch_size });
     this.tracker = new BlockConfirmationTracker(worker);
     this.rechecker = new OpenTransactionRechecker({ ...worker, mode: "batched" });
     this.poller = new OpenTransactionRechecker({ ...worker, mode: "per-transaction" });
-    this.broadcaster = new Broadcaster(worker);
+    this.broadcaster = new Broadcaster({ ...worker, network: this.network });
     this.#follower = this.#newFollower();
   }
 

@@ -10,6 +10,7 @@
  * fresh follower and fresh listeners over the same updater/tracker/re-checker.
  */
 
+import type { ChainTip } from "../backends/backend.js";
 import type { Logger } from "../log.js";
 import { BackendProbe } from "./backend-probe.js";
 import type { CoinConfig, CoinRuntime } from "./coin-runtime.js";
@@ -43,6 +44,7 @@ export class CoinService {
   private readonly broadcasterDuty: SingletonDuty;
   private lastWalletNotify: { txid: string; at: number } | null = null;
   private lastBlock: { hash: string; at: number } | null = null;
+  private networkFailed = false;
 
   constructor(private readonly options: CoinServiceOptions) {
     this.name = options.name;
@@ -54,6 +56,7 @@ export class CoinService {
       backend: options.backend,
       subsystems: options.subsystems,
       logger: options.logger,
+      onTip: (tip) => this.checkNetwork(tip),
     });
     this.chainDuty = new SingletonDuty({
       name: `${this.name}.chain`,
@@ -89,6 +92,17 @@ export class CoinService {
   async stop(): Promise<void> {
     this.probe.stop();
     await Promise.all([this.chainDuty.stop(), this.broadcasterDuty.stop()]);
+  }
+
+  /** The daemon runs another chain than configured: the service stops (exit 2) naming both. */
+  private checkNetwork(tip: ChainTip): void {
+    if (this.networkFailed) return;
+    try {
+      this.runtime.network.observe(tip);
+    } catch (error) {
+      this.networkFailed = true;
+      this.options.onFailure(`${this.name}.network`, error);
+    }
   }
 
   get isChainLeader(): boolean {

@@ -235,11 +235,12 @@ describe("BitcoindBackend over recorded Bitcoin Core replies", () => {
     expect(since.lastblock).toBe(BLOCK_103);
   });
 
-  it("getTip is one getblockchaininfo call giving height and hash of the same tip", async () => {
+  it("getTip is one getblockchaininfo call giving height, hash and chain of the same tip", async () => {
     const b = await ours([loadRecording(8)]);
     expect(await b.getTip()).toEqual({
       height: 101,
       hash: "709eb33ee08757f7676b5a94bcbdf74774e613ba07588b7b70b0ceb8404313d6",
+      chain: "regtest",
     });
     expect(b.rpcStats()).toEqual({ requests: 1, calls: { getblockchaininfo: 1 } });
   });

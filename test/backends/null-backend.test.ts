@@ -54,7 +54,7 @@ describe("NullBackend", () => {
       removed: [],
       lastblock: REGTEST_GENESIS_HASH,
     });
-    expect(await backend.getTip()).toEqual({ height: 0, hash: REGTEST_GENESIS_HASH });
+    expect(await backend.getTip()).toEqual({ height: 0, hash: REGTEST_GENESIS_HASH, chain: "regtest" });
     expect(await backend.getBalance()).toBe(0n);
   });
 

@@ -84,8 +84,9 @@ describe("configuration", () => {
       { baseDir: "/srv/app" },
     );
     expect(config.database.url).toBe("sqlite:///srv/app/cryptoassets.db");
+    // No network: the service takes the daemon's chain.
+    expect(config.coins.btc?.network).toBeUndefined();
     expect(config.coins.btc).toMatchObject({
-      network: "mainnet",
       max_confirmation_count: 15,
       credit_threshold: 3,
       wallet_name: "default",

@@ -103,7 +103,11 @@ export function toSinceBlockResult(result: unknown, decimals: number): SinceBloc
 
 export function toChainTip(result: unknown): ChainTip {
   const reader = RpcReader.of(result, "getblockchaininfo", 0);
-  return { height: reader.integer("blocks"), hash: reader.string("bestblockhash") };
+  return {
+    height: reader.integer("blocks"),
+    hash: reader.string("bestblockhash"),
+    chain: reader.string("chain"),
+  };
 }
 
 /** What findSendByComment needs of a `listtransactions` entry. */
