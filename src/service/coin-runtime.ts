@@ -9,7 +9,6 @@
  */
 import type { Backend } from "../backends/backend.js";
 import { BitcoindBackend } from "../backends/bitcoind/backend.js";
-import { maskUrl } from "../backends/bitcoind/url.js";
 import { NullBackend } from "../backends/null.js";
 import { Broadcaster } from "../broadcast/broadcaster.js";
 import { ChainFollower, type ConfirmationStrategy } from "../chain/follower.js";
@@ -27,6 +26,7 @@ import { Ledger } from "../ledger/ledger.js";
 import { type Logger, silentLogger } from "../log.js";
 import { createNotifyListener } from "../notify/create-listener.js";
 import type { NotifyListener } from "../notify/listener.js";
+import { maskUrl } from "../redact/url.js";
 
 /** `coins.<name>.backend` (canonical class names; the config loader maps the original's aliases). */
 export type CoinBackendConfig =
