@@ -36,6 +36,7 @@ export * from "./events/outbox/index.js";
 export { parseWebhookBody, verifyWebhook, type WebhookHeaders } from "./events/receiver.js";
 export * from "./events/retry-schedule.js";
 export { generateWebhookSecret } from "./events/signing.js";
+export type { OutboxRecipient, Subscription } from "./events/subscription.js";
 export * from "./events/types.js";
 export { Ledger, type LedgerOptions } from "./ledger/index.js";
 export { createLogger, type Logger, silentLogger } from "./log.js";

@@ -11,6 +11,7 @@ import type { ScanProgress, ScanResult } from "../chain/scan.js";
 import { initializeDatabase } from "../db/initialize.js";
 import { ConfigError } from "../errors.js";
 import { Outbox } from "../events/outbox/outbox.js";
+import { configuredRecipients } from "../events/subscription.js";
 import { silentLogger } from "../log.js";
 import { CoinRuntime } from "../service/coin-runtime.js";
 import { toJson, withDatabase } from "./common.js";
@@ -59,7 +60,7 @@ export function registerScanReceivedCommand(program: Command): void {
         await initializeDatabase(database);
         // Logs go to stderr so stdout stays the summary (or the JSON) alone.
         const logger = options.verbose ? pino({ level: "info" }, pino.destination(2)) : silentLogger;
-        const outbox = new Outbox(database, Object.keys(config.events));
+        const outbox = new Outbox(database, configuredRecipients(config.events));
         const tty = process.stderr.isTTY === true && !options.json;
         const results: Array<{ coin: string } & ScanResult> = [];
         for (const name of names) {

@@ -6,7 +6,9 @@
 import { z } from "zod";
 import { knownCoins } from "../coins/registry.js";
 import { DEFAULT_RETRY_SCHEDULE } from "../events/retry-schedule.js";
+import { NO_VALUE, TRANSACTION_TYPES } from "../events/routing.js";
 import { webhookSecretProblem } from "../events/signing.js";
+import { EVENT_NAMES } from "../events/types.js";
 import { urlProblem } from "../redact/url.js";
 
 // A digit string is read as a number so `port: ${NOTIFY_PORT:-28882}` (a string after
@@ -171,6 +173,34 @@ export const coinSchema = z
     path: ["credit_threshold"],
   });
 
+/**
+ * `events.<name>.subscribe`: the handler receives only matching events (every listed
+ * dimension must match; `-` stands for an event without that field). Absent: everything.
+ */
+export const subscriptionSchema = z
+  .strictObject({
+    /** Event names, e.g. [txupdate]. */
+    events: z
+      .array(z.enum(EVENT_NAMES as [string, ...string[]]))
+      .min(1, "list at least one event name")
+      .optional(),
+    /** Configured coin names (case-insensitive), or "-" for events without a coin. */
+    coins: z
+      .array(z.string().transform((coin) => coin.toLowerCase()))
+      .min(1, "list at least one coin")
+      .optional(),
+    /** deposit, broadcast, or "-" for events without a transaction type. */
+    transaction_types: z
+      .array(z.enum(TRANSACTION_TYPES))
+      .min(1, "list at least one transaction type")
+      .optional(),
+  })
+  .refine((s) => s.events ?? s.coins ?? s.transaction_types, {
+    message:
+      "an empty subscription: list events, coins or transaction_types (or leave subscribe out to receive everything)",
+  });
+const subscribe = subscriptionSchema.optional();
+
 export const eventHandlerSchema = z.discriminatedUnion("class", [
   z.strictObject({
     class: z.literal("http"),
@@ -190,6 +220,7 @@ export const eventHandlerSchema = z.discriminatedUnion("class", [
     format: z.enum(["form", "json"]).default("form"),
     /** Extra request headers. */
     headers: z.record(z.string(), z.string()).default({}),
+    subscribe,
   }),
   z.strictObject({
     class: z.literal("script"),
@@ -199,91 +230,108 @@ export const eventHandlerSchema = z.discriminatedUnion("class", [
     log_output: z.boolean().default(false),
     /** Seconds before the script's process group is killed (default 60). */
     timeout: seconds.default(60),
+    subscribe,
   }),
   z.strictObject({
     class: z.literal("in-process"),
     /** "<module>#<export>": a path relative to the config file, or a package specifier. */
     callback: z.string().regex(/^[^#]+#[A-Za-z_$][\w$]*$/, 'expected "<module>#<export>"'),
+    subscribe,
   }),
 ]);
 
-export const configSchema = z.strictObject({
-  database: z
-    .strictObject({
-      /** Connection URL (default: sqlite file cryptoassets.db next to the config file). */
-      url: databaseUrl.optional(),
-      /** Original key: log SQL (accepted, ignored). */
-      echo: z.boolean().optional(),
-    })
-    .default({}),
-  coins: z
-    .record(
-      z.string().refine((name) => knownCoins().includes(name.toLowerCase()), {
-        message: `unknown coin; known coins: ${knownCoins().join(", ")}`,
-      }),
-      coinSchema,
-    )
-    .refine((coins) => Object.keys(coins).length > 0, { message: "configure at least one coin" }),
-  events: z
-    .record(z.string().regex(/^[\w.-]+$/, "handler names use letters, digits, _ . -"), eventHandlerSchema)
-    .default({}),
-  "status-server": z
-    .strictObject({
-      ip: host.default("127.0.0.1"),
-      port: listenPort.default(18881),
-      /** Bearer token for mutating actions (redeliver); without it the dashboard is read-only. */
-      admin_token: z.string().min(1).optional(),
-    })
-    .default({ ip: "127.0.0.1", port: 18881 }),
-  service: z
-    .strictObject({
-      /** Seconds between broadcasts of pending sends (default 30). */
-      broadcast_period: seconds.default(30),
-      /** block (one listsinceblock per new block) or poll (the original: one RPC per open transaction). */
-      confirmation_strategy: z.enum(["block", "poll"]).default("block"),
-      /** Seconds between tip polls without blocknotify, and between polls of the poll strategy (default 10). */
-      poll_period: seconds.default(10),
-      /** Seconds between full re-checks of open transactions (default 600). */
-      recheck_period: seconds.default(600),
-      /** Seconds to finish in-flight work on SIGTERM (default 10). */
-      shutdown_grace_period: seconds.default(10),
-      /** Original: a Python logging dict. Only `level` is used. */
-      logging: z.looseObject({ level: logLevel.optional() }).optional(),
-      dispatcher: z
-        .strictObject({
-          /** Concurrent deliveries per handler (default 8). */
-          concurrency: z.number().int().min(1).default(8),
-          /** Seconds between attempts; after the last one the delivery is dead (default ≈3 days). */
-          retry_schedule: z
-            .array(seconds)
-            .min(1)
-            .default([...DEFAULT_RETRY_SCHEDULE]),
-          /** Delivered events older than this are purged (default 30). */
-          retention_days: z.number().positive().default(30),
-          /** Seconds between safety polls of the outbox (default 5). */
-          poll_interval: seconds.default(5),
-        })
-        .default({
+export const configSchema = z
+  .strictObject({
+    database: z
+      .strictObject({
+        /** Connection URL (default: sqlite file cryptoassets.db next to the config file). */
+        url: databaseUrl.optional(),
+        /** Original key: log SQL (accepted, ignored). */
+        echo: z.boolean().optional(),
+      })
+      .default({}),
+    coins: z
+      .record(
+        z.string().refine((name) => knownCoins().includes(name.toLowerCase()), {
+          message: `unknown coin; known coins: ${knownCoins().join(", ")}`,
+        }),
+        coinSchema,
+      )
+      .refine((coins) => Object.keys(coins).length > 0, { message: "configure at least one coin" }),
+    events: z
+      .record(z.string().regex(/^[\w.-]+$/, "handler names use letters, digits, _ . -"), eventHandlerSchema)
+      .default({}),
+    "status-server": z
+      .strictObject({
+        ip: host.default("127.0.0.1"),
+        port: listenPort.default(18881),
+        /** Bearer token for mutating actions (redeliver); without it the dashboard is read-only. */
+        admin_token: z.string().min(1).optional(),
+      })
+      .default({ ip: "127.0.0.1", port: 18881 }),
+    service: z
+      .strictObject({
+        /** Seconds between broadcasts of pending sends (default 30). */
+        broadcast_period: seconds.default(30),
+        /** block (one listsinceblock per new block) or poll (the original: one RPC per open transaction). */
+        confirmation_strategy: z.enum(["block", "poll"]).default("block"),
+        /** Seconds between tip polls without blocknotify, and between polls of the poll strategy (default 10). */
+        poll_period: seconds.default(10),
+        /** Seconds between full re-checks of open transactions (default 600). */
+        recheck_period: seconds.default(600),
+        /** Seconds to finish in-flight work on SIGTERM (default 10). */
+        shutdown_grace_period: seconds.default(10),
+        /** Original: a Python logging dict. Only `level` is used. */
+        logging: z.looseObject({ level: logLevel.optional() }).optional(),
+        dispatcher: z
+          .strictObject({
+            /** Concurrent deliveries per handler (default 8). */
+            concurrency: z.number().int().min(1).default(8),
+            /** Seconds between attempts; after the last one the delivery is dead (default ≈3 days). */
+            retry_schedule: z
+              .array(seconds)
+              .min(1)
+              .default([...DEFAULT_RETRY_SCHEDULE]),
+            /** Delivered events older than this are purged (default 30). */
+            retention_days: z.number().positive().default(30),
+            /** Seconds between safety polls of the outbox (default 5). */
+            poll_interval: seconds.default(5),
+          })
+          .default({
+            concurrency: 8,
+            retry_schedule: [...DEFAULT_RETRY_SCHEDULE],
+            retention_days: 30,
+            poll_interval: 5,
+          }),
+      })
+      .default({
+        broadcast_period: 30,
+        confirmation_strategy: "block",
+        poll_period: 10,
+        recheck_period: 600,
+        shutdown_grace_period: 10,
+        dispatcher: {
           concurrency: 8,
           retry_schedule: [...DEFAULT_RETRY_SCHEDULE],
           retention_days: 30,
           poll_interval: 5,
-        }),
-    })
-    .default({
-      broadcast_period: 30,
-      confirmation_strategy: "block",
-      poll_period: 10,
-      recheck_period: 600,
-      shutdown_grace_period: 10,
-      dispatcher: {
-        concurrency: 8,
-        retry_schedule: [...DEFAULT_RETRY_SCHEDULE],
-        retention_days: 30,
-        poll_interval: 5,
-      },
-    }),
-});
+        },
+      }),
+  })
+  .superRefine((config, ctx) => {
+    // A subscription to a coin that is not configured would silently receive nothing.
+    const coins = Object.keys(config.coins).map((coin) => coin.toLowerCase());
+    for (const [name, handler] of Object.entries(config.events)) {
+      handler.subscribe?.coins?.forEach((coin, i) => {
+        if (coin === NO_VALUE || coins.includes(coin)) return;
+        ctx.addIssue({
+          code: "custom",
+          path: ["events", name, "subscribe", "coins", i],
+          message: `${coin} is not a configured coin (configured: ${coins.join(", ")}; "${NO_VALUE}" = events without a coin)`,
+        });
+      });
+    }
+  });
 
 export type CryptoassetsConfig = z.output<typeof configSchema> & { database: { url: string } };
 export type CoinConfig = z.output<typeof coinSchema>;

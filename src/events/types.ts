@@ -34,6 +34,10 @@ export interface EventDataByName {
 
 export type EventName = keyof EventDataByName;
 
+/** Every event kind, by name: the one list configuration checks (subscriptions) use. */
+const EVENT_NAME_SET: Record<EventName, true> = { txupdate: true };
+export const EVENT_NAMES = Object.keys(EVENT_NAME_SET) as readonly EventName[];
+
 /** An event as the dispatcher hands it to a handler. */
 export interface CryptoassetsEvent<N extends EventName = EventName> {
   /** Unique, sortable (UUIDv7); receivers use it for idempotency. */

@@ -27,6 +27,7 @@ import { createEventHandler } from "../events/handlers/factory.js";
 import type { EventHandler } from "../events/handlers/handler.js";
 import { Outbox } from "../events/outbox/outbox.js";
 import { purgeDelivered } from "../events/outbox/queries.js";
+import { configuredRecipients } from "../events/subscription.js";
 import type { Ledger } from "../ledger/ledger.js";
 import { type Logger, silentLogger } from "../log.js";
 import { CoinRuntime, createBackend } from "./coin-runtime.js";
@@ -154,11 +155,12 @@ class RunningHelperService implements HelperService, StatusSource {
         }),
       );
     }
-    this.handlers.push(...(this.options.handlers ?? []));
-    this.outbox = new Outbox(
-      this.database,
-      this.handlers.map((handler) => handler.name),
-    );
+    const codeHandlers = this.options.handlers ?? [];
+    this.handlers.push(...codeHandlers);
+    this.outbox = new Outbox(this.database, [
+      ...configuredRecipients(config.events ?? {}),
+      ...codeHandlers.map(({ name, subscription }) => ({ name, subscription })),
+    ]);
     const settings = config.service ?? {};
     for (const [name, coinConfig] of Object.entries(config.coins)) {
       const inner = createBackend(name, coinConfig.backend, logger);

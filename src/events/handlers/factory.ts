@@ -6,13 +6,20 @@
 
 import { EventHandlerConfigError } from "../../errors.js";
 import { type Logger, silentLogger } from "../../log.js";
+import type { Subscription } from "../subscription.js";
 import type { EventHandler } from "./handler.js";
 import { HttpEventHandler } from "./http.js";
 import type { WebhookFormat } from "./http-body.js";
 import { InProcessEventHandler } from "./in-process.js";
 import { ScriptEventHandler } from "./script.js";
 
-export interface HttpEventHandlerConfig {
+/** What every handler entry may have besides its class's options. */
+export interface EventHandlerConfigBase {
+  /** Only these events (applied when events are written); absent: every event. */
+  subscribe?: Subscription;
+}
+
+export interface HttpEventHandlerConfig extends EventHandlerConfigBase {
   class: "http";
   url: string;
   secret?: string;
@@ -22,7 +29,7 @@ export interface HttpEventHandlerConfig {
   headers?: Record<string, string>;
 }
 
-export interface ScriptEventHandlerConfig {
+export interface ScriptEventHandlerConfig extends EventHandlerConfigBase {
   class: "script";
   script: string;
   log_output?: boolean;
@@ -30,7 +37,7 @@ export interface ScriptEventHandlerConfig {
   timeout?: number;
 }
 
-export interface InProcessEventHandlerConfig {
+export interface InProcessEventHandlerConfig extends EventHandlerConfigBase {
   class: "in-process";
   callback: string;
   /** Seconds (default 60). */

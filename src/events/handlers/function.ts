@@ -6,6 +6,7 @@
  */
 
 import { DeliveryFailedError, errorMessage } from "../../errors.js";
+import type { Subscription } from "../subscription.js";
 import type { CryptoassetsEvent, EventDataByName, EventName } from "../types.js";
 import { type DeliveryResult, type EventHandler, secondsToMs } from "./handler.js";
 
@@ -21,6 +22,8 @@ export interface FunctionEventHandlerOptions {
    * The function itself cannot be cancelled; it keeps running, and the event is retried.
    */
   timeout?: number;
+  /** Only these events (by name, coin, transaction type); default every event. */
+  subscription?: Subscription;
 }
 
 export const DEFAULT_FUNCTION_TIMEOUT_SECONDS = 60;
@@ -28,12 +31,14 @@ export const DEFAULT_FUNCTION_TIMEOUT_SECONDS = 60;
 export class FunctionEventHandler implements EventHandler {
   readonly kind = "function" as const;
   readonly timeoutMs: number;
+  readonly subscription: Subscription | undefined;
 
   constructor(
     readonly name: string,
     private readonly fn: EventCallback,
     options: FunctionEventHandlerOptions = {},
   ) {
+    this.subscription = options.subscription;
     this.timeoutMs = secondsToMs(
       options.timeout ?? DEFAULT_FUNCTION_TIMEOUT_SECONDS,
       `events.${name}.timeout`,

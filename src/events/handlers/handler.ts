@@ -6,6 +6,7 @@
  */
 
 import { EventHandlerConfigError } from "../../errors.js";
+import type { Subscription } from "../subscription.js";
 import type { CryptoassetsEvent } from "../types.js";
 
 export type EventHandlerKind = "http" | "script" | "in-process" | "function";
@@ -23,6 +24,11 @@ export interface EventHandler {
   readonly kind: EventHandlerKind;
   /** Longest one delivery may take; the dispatcher leases a claimed delivery for this plus a margin. */
   readonly timeoutMs: number;
+  /**
+   * Handlers subscribed in code may take a subset of events (see ../subscription); configured
+   * ones get theirs from `events.<name>.subscribe`. Absent: every event.
+   */
+  readonly subscription?: Subscription;
   deliver(event: CryptoassetsEvent): Promise<DeliveryResult>;
   /** Releases sockets, timers and the like; the handler is unusable afterwards. */
   close(): Promise<void>;

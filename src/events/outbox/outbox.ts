@@ -4,6 +4,7 @@
  */
 import type { Database } from "../../db/open.js";
 import type { Trx } from "../../db/serializable.js";
+import type { OutboxRecipient } from "../subscription.js";
 import type { TxUpdateData } from "../types.js";
 import { type NewEvent, type WrittenEvent, writeEvents } from "./write-events.js";
 
@@ -18,16 +19,24 @@ export class Outbox implements EventSink {
   private readonly listeners = new Set<() => void>();
   /** Events written through this outbox (counter for metrics). */
   created = 0;
+  readonly recipients: readonly OutboxRecipient[];
 
   constructor(
     readonly database: Database,
-    /** Every handler that must receive each event (configured ones and code subscriptions). */
-    readonly handlerNames: readonly string[],
-  ) {}
+    /**
+     * Every handler that may receive events (configured ones and code subscriptions): a
+     * name (receives everything) or a name with its subscription.
+     */
+    recipients: readonly (string | OutboxRecipient)[],
+  ) {
+    this.recipients = recipients.map((r) =>
+      typeof r === "string" ? { name: r } : { name: r.name, subscription: r.subscription },
+    );
+  }
 
   async write(trx: Trx, events: readonly NewEvent[]): Promise<WrittenEvent[]> {
     // Counted after commit would be more exact; a rolled-back write is retried and counted again.
-    const written = await writeEvents(trx, this.database.engine, this.handlerNames, events);
+    const written = await writeEvents(trx, this.database.engine, this.recipients, events);
     this.created += written.length;
     return written;
   }

@@ -8,6 +8,7 @@ import { sql } from "kysely";
 import { v7 as uuidv7 } from "uuid";
 import type { Trx } from "../../db/serializable.js";
 import type { Engine } from "../../db/url.js";
+import { isSubscribed, type OutboxRecipient } from "../subscription.js";
 import { type EventDataByName, type EventName, orderingKeyOf } from "../types.js";
 
 /** Channel used on PostgreSQL to wake dispatchers; it never carries the event itself. */
@@ -28,7 +29,8 @@ export interface WrittenEvent {
 const ROWS_PER_INSERT = 500;
 
 /**
- * Inserts the events and one pending delivery per handler, a few statements per 500 events
+ * Inserts the events and one pending delivery per subscribed handler (see ../subscription),
+ * a few statements per 500 events
  * rather than two per event (a block that moves 10,000 open transactions writes 10,000
  * events in one transaction). On PostgreSQL a NOTIFY with an empty payload is queued in the
  * same transaction: it is sent only on commit, so a woken dispatcher always finds the rows.
@@ -36,13 +38,13 @@ const ROWS_PER_INSERT = 500;
 export async function writeEvents(
   trx: Trx,
   engine: Engine,
-  handlerNames: readonly string[],
+  recipients: readonly OutboxRecipient[],
   events: readonly NewEvent[],
   now: number = Date.now(),
 ): Promise<WrittenEvent[]> {
   const written: WrittenEvent[] = [];
   for (let i = 0; i < events.length; i += ROWS_PER_INSERT) {
-    written.push(...(await writeChunk(trx, engine, handlerNames, events.slice(i, i + ROWS_PER_INSERT), now)));
+    written.push(...(await writeChunk(trx, engine, recipients, events.slice(i, i + ROWS_PER_INSERT), now)));
   }
   if (engine === "postgres" && events.length > 0) {
     await sql`select pg_notify(${OUTBOX_CHANNEL}, '')`.execute(trx);
@@ -53,7 +55,7 @@ export async function writeEvents(
 async function writeChunk(
   trx: Trx,
   engine: Engine,
-  handlerNames: readonly string[],
+  recipients: readonly OutboxRecipient[],
   events: readonly NewEvent[],
   now: number,
 ): Promise<WrittenEvent[]> {
@@ -79,14 +81,22 @@ async function writeChunk(
           )
       : await trx.insertInto("ca_event").values(rows).returning(["id", "event_id"]).execute();
   const rowIdOf = new Map(inserted.map((row) => [row.event_id, Number(row.id)]));
-  const written = rows.map((row) => {
+  const written = rows.map((row, i) => {
     const rowId = rowIdOf.get(row.event_id);
     if (rowId === undefined) throw new Error(`outbox: event ${row.event_id} was not inserted`);
-    return { event_id: row.event_id, event_row_id: rowId, created_at: now, ordering_key: row.ordering_key };
+    const event = events[i] as NewEvent;
+    const handlers = recipients.filter((r) => isSubscribed(r.subscription, event)).map((r) => r.name);
+    return {
+      event_id: row.event_id,
+      event_row_id: rowId,
+      created_at: now,
+      ordering_key: row.ordering_key,
+      handlers,
+    };
   });
-  if (handlerNames.length > 0) {
+  if (recipients.length > 0) {
     const deliveries = written.flatMap((event) =>
-      handlerNames.map((handler) => ({
+      event.handlers.map((handler) => ({
         event_row_id: event.event_row_id,
         handler,
         ordering_key: event.ordering_key,
