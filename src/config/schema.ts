@@ -182,22 +182,22 @@ export const subscriptionSchema = z
     /** Event names, e.g. [txupdate]. */
     events: z
       .array(z.enum(EVENT_NAMES as [string, ...string[]]))
-      .min(1, "list at least one event name")
+      .min(1, "expected at least one event name")
       .optional(),
     /** Configured coin names (case-insensitive), or "-" for events without a coin. */
     coins: z
       .array(z.string().transform((coin) => coin.toLowerCase()))
-      .min(1, "list at least one coin")
+      .min(1, "expected at least one coin")
       .optional(),
     /** deposit, broadcast, or "-" for events without a transaction type. */
     transaction_types: z
       .array(z.enum(TRANSACTION_TYPES))
-      .min(1, "list at least one transaction type")
+      .min(1, "expected at least one transaction type")
       .optional(),
   })
   .refine((s) => s.events ?? s.coins ?? s.transaction_types, {
     message:
-      "an empty subscription: list events, coins or transaction_types (or leave subscribe out to receive everything)",
+      "an empty subscription: expected events, coins or transaction_types (or leave subscribe out to receive everything)",
   });
 const subscribe = subscriptionSchema.optional();
 
@@ -327,7 +327,7 @@ export const configSchema = z
         ctx.addIssue({
           code: "custom",
           path: ["events", name, "subscribe", "coins", i],
-          message: `${coin} is not a configured coin (configured: ${coins.join(", ")}; "${NO_VALUE}" = events without a coin)`,
+          message: `${JSON.stringify(coin)} is not a configured coin; expected one of: ${coins.join(", ")}, or "${NO_VALUE}" for events without a coin`,
         });
       });
     }

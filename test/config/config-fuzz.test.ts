@@ -937,7 +937,9 @@ function attempt(run: () => CryptoassetsConfig, context: () => string): Outcome 
   };
   const isPort = (port: unknown) =>
     Number.isInteger(port) && (port as number) >= 1 && (port as number) <= 65535;
-  if (!isPort(config["status-server"].port)) fail("has a bad status-server port");
+  // The status server alone may take port 0: it picks a free port and logs it (README).
+  const statusPort = config["status-server"].port;
+  if (statusPort !== 0 && !isPort(statusPort)) fail("has a bad status-server port");
   if (!/^(sqlite|postgres|postgresql|mysql|mariadb):\/\//.test(config.database.url)) fail("has a bad db URL");
   if (Object.keys(config.coins).length === 0) fail("has no coin");
   for (const coin of Object.values(config.coins)) {

@@ -70,13 +70,13 @@ describe("subscription configuration", () => {
     [{ events: ["txupdated"] }, /events\.shop\.subscribe\.events\.0: .*txupdate/],
     [
       { coins: ["doge"] },
-      /events\.shop\.subscribe\.coins\.0: doge is not a configured coin \(configured: btc, ltc/,
+      /events\.shop\.subscribe\.coins\.0: "doge" is not a configured coin; expected one of: btc, ltc/,
     ],
     [
       { transaction_types: ["withdrawal"] },
       /events\.shop\.subscribe\.transaction_types\.0: .*deposit.*broadcast/,
     ],
-    [{ events: [] }, /events\.shop\.subscribe\.events: list at least one event name/],
+    [{ events: [] }, /events\.shop\.subscribe\.events: expected at least one event name/],
     [{}, /events\.shop\.subscribe: an empty subscription/],
     [{ coin: ["btc"] }, /events\.shop\.subscribe: unknown key\(s\) coin/],
   ])("refuses %j with an error naming the key", (subscribe, message) => {
