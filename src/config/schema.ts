@@ -64,6 +64,15 @@ const logLevel = z.string().transform((level, ctx) => {
   return known;
 });
 const seconds = z.number().positive();
+const envName = z
+  .string()
+  .regex(
+    /^[A-Za-z_][A-Za-z0-9_]*$/,
+    "expected a variable name: letters, digits and _, not starting with a digit",
+  )
+  .refine((name) => !/^CRYPTOASSETS_EVENT_(NAME|DATA|ID)$/.test(name), {
+    message: "expected another name: the handler sets CRYPTOASSETS_EVENT_NAME, _DATA and _ID for each event",
+  });
 const host = z.string().min(1);
 
 /** A URL that may carry credentials: refused when it does not parse or reads two ways (the message never quotes it). */
@@ -228,6 +237,10 @@ export const eventHandlerSchema = z.discriminatedUnion("class", [
     script: z.string().min(1),
     /** Log the script's stdout/stderr at info level (default false). */
     log_output: z.boolean().default(false),
+    /** Variables set for the script (it inherits only PATH, HOME, LANG, LC_* and CRYPTOASSETS_*). */
+    env: z.record(envName, z.string()).default({}),
+    /** Variables of the service's environment passed on to the script as they are. */
+    pass_env: z.array(envName).default([]),
     /** Seconds before the script's process group is killed (default 60). */
     timeout: seconds.default(60),
     subscribe,

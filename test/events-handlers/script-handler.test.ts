@@ -26,13 +26,14 @@ async function processIsGone(pid: number): Promise<boolean> {
 }
 
 describe("ScriptEventHandler", () => {
-  it("passes the event in CRYPTOASSETS_EVENT_* variables next to the inherited environment", async () => {
+  it("passes the event in CRYPTOASSETS_EVENT_* variables, and service variables only through pass_env", async () => {
     const out = join(dir, "env.txt");
     process.env.CA_TEST_INHERITED = "inherited-value";
     try {
-      const handler = new ScriptEventHandler("script", {
-        script: `printf '%s\\n' "$CRYPTOASSETS_EVENT_NAME" "$CRYPTOASSETS_EVENT_ID" "$CRYPTOASSETS_EVENT_DATA" "$CA_TEST_INHERITED" > '${out}'`,
-      });
+      const script = `printf '%s\\n' "$CRYPTOASSETS_EVENT_NAME" "$CRYPTOASSETS_EVENT_ID" "$CRYPTOASSETS_EVENT_DATA" "$CA_TEST_INHERITED" > '${out}'`;
+      await new ScriptEventHandler("script", { script }).deliver(sampleEvent());
+      expect((await readFile(out, "utf8")).split("\n")[3]).toBe("");
+      const handler = new ScriptEventHandler("script", { script, pass_env: ["CA_TEST_INHERITED"] });
       const event = sampleEvent();
       const result = await handler.deliver(event);
       expect(result.durationMs).toBeGreaterThan(0);
@@ -58,7 +59,8 @@ describe("ScriptEventHandler", () => {
     expect(failed.exitCode).toBe(3);
     expect(failed.code).toBe("EXIT_CODE");
     expect(failed.stderr).toBe("some noise\nledger API unreachable");
-    expect(failed.message).toBe("script exited with code 3; stderr: some noise\nledger API unreachable");
+    // The message is stored and shown on the dashboard: stderr goes only to the log.
+    expect(failed.message).toBe("script exited with code 3");
   });
 
   it("logs stdout and stderr lines at info level only with log_output", async () => {

@@ -35,6 +35,10 @@ export interface ScriptEventHandlerConfig extends EventHandlerConfigBase {
   log_output?: boolean;
   /** Seconds (default 60). */
   timeout?: number;
+  /** Variables set for the script. */
+  env?: Record<string, string>;
+  /** Variables of the service's environment passed on to the script. */
+  pass_env?: readonly string[];
 }
 
 export interface InProcessEventHandlerConfig extends EventHandlerConfigBase {
@@ -76,6 +80,8 @@ export function createEventHandler(
         script: config.script,
         logger,
         ...(config.log_output !== undefined ? { log_output: config.log_output } : {}),
+        ...(config.env !== undefined ? { env: config.env } : {}),
+        ...(config.pass_env !== undefined ? { pass_env: config.pass_env } : {}),
         ...(config.timeout !== undefined ? { timeout: config.timeout } : {}),
       });
     case "in-process":

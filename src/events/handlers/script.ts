@@ -3,13 +3,21 @@
  * variables (the original's names, plus CRYPTOASSETS_EVENT_ID) and waits for it to exit.
  * A non-zero exit is a failed attempt (ScriptNotificationFailed, retried later).
  *
+ * The script gets a small environment, not ours: the service's holds the RPC and database
+ * passwords, the webhook secret and the admin token. It inherits PATH, HOME, LANG, LC_* and
+ * CRYPTOASSETS_* only, plus what the handler config lists (`env`, `pass_env`). Its stderr
+ * goes to our log; the failure recorded for the delivery (shown on the dashboard and
+ * /status.json) says only how it ended.
+ *
  * The script runs in its own process group so that a timeout kills everything it started
  * (`curl` in a pipeline, a `sleep`), not just the shell: a stuck script must not leave
  * children behind that pile up with every retry.
  */
 import { spawn } from "node:child_process";
+import { StringDecoder } from "node:string_decoder";
 import { EventHandlerConfigError, ScriptNotificationFailedError } from "../../errors.js";
 import { type Logger, silentLogger } from "../../log.js";
+import { cleanExternalText } from "../../redact/external-text.js";
 import type { CryptoassetsEvent } from "../types.js";
 import { type DeliveryResult, type EventHandler, secondsToMs } from "./handler.js";
 
@@ -19,17 +27,70 @@ export interface ScriptEventHandlerOptions {
   log_output?: boolean;
   /** Seconds before the script's process group is killed (default 60). */
   timeout?: number;
+  /** Variables set for the script, e.g. `{ SHOP_API: "https://…" }`. */
+  env?: Record<string, string>;
+  /** Variables of the service's environment passed on as they are, e.g. `["TZ"]`. */
+  pass_env?: readonly string[];
   logger?: Logger;
 }
 
 export const DEFAULT_SCRIPT_TIMEOUT_SECONDS = 60;
-/** How much of stderr is kept for the failure message. */
+/** Variables every script inherits from the service (with LC_* and CRYPTOASSETS_*): none holds a secret. */
+export const SCRIPT_INHERITED_ENV = ["PATH", "HOME", "LANG"] as const;
+const INHERITED_PATTERN = /^(LC_[A-Z_]+|CRYPTOASSETS_\w+)$/;
+/** Set per event; the handler config may not replace them. */
+const EVENT_VARIABLES = ["CRYPTOASSETS_EVENT_NAME", "CRYPTOASSETS_EVENT_DATA", "CRYPTOASSETS_EVENT_ID"];
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** How much of stderr is kept for the log line of a failure. */
 const STDERR_TAIL_BYTES = 2048;
+/** Longest stdout/stderr line logged with log_output; the rest of the line is counted, not kept. */
+export const MAX_LOGGED_LINE_CHARS = 4096;
 /**
  * After the shell exits, how long to wait for its output pipes to close. A background
  * process the script left running may hold them open forever; we do not wait for it.
  */
 const PIPE_CLOSE_GRACE_MS = 500;
+
+/**
+ * The script's environment without the event: the allowlist from `from`, then `pass_env`,
+ * then `env`. Names in `pass_env` that `from` lacks are returned so the caller can warn.
+ */
+export function scriptEnvironment(
+  name: string,
+  options: Pick<ScriptEventHandlerOptions, "env" | "pass_env">,
+  from: NodeJS.ProcessEnv,
+): { env: Record<string, string>; missing: string[] } {
+  const env: Record<string, string> = {};
+  for (const [key, value] of Object.entries(from)) {
+    if (value === undefined) continue;
+    if ((SCRIPT_INHERITED_ENV as readonly string[]).includes(key) || INHERITED_PATTERN.test(key))
+      env[key] = value;
+  }
+  const missing: string[] = [];
+  const check = (key: string, where: string) => {
+    if (!ENV_NAME.test(key)) {
+      throw new EventHandlerConfigError(
+        `events.${name}.${where}: ${JSON.stringify(key)} is not a variable name`,
+      );
+    }
+    if (EVENT_VARIABLES.includes(key)) {
+      throw new EventHandlerConfigError(
+        `events.${name}.${where}: ${key} is set by the handler for each event`,
+      );
+    }
+  };
+  for (const key of options.pass_env ?? []) {
+    check(key, "pass_env");
+    const value = from[key];
+    if (value === undefined) missing.push(key);
+    else env[key] = value;
+  }
+  for (const [key, value] of Object.entries(options.env ?? {})) {
+    check(key, "env");
+    env[key] = value;
+  }
+  return { env, missing };
+}
 
 export class ScriptEventHandler implements EventHandler {
   readonly kind = "script" as const;
@@ -37,6 +98,7 @@ export class ScriptEventHandler implements EventHandler {
   private readonly script: string;
   private readonly logOutput: boolean;
   private readonly logger: Logger;
+  private readonly env: Record<string, string>;
   private readonly running = new Set<number>();
 
   constructor(
@@ -50,6 +112,11 @@ export class ScriptEventHandler implements EventHandler {
     this.logOutput = options.log_output ?? false;
     this.timeoutMs = secondsToMs(options.timeout ?? DEFAULT_SCRIPT_TIMEOUT_SECONDS, `events.${name}.timeout`);
     this.logger = (options.logger ?? silentLogger).child({ module: "events.script", handler: name });
+    const { env, missing } = scriptEnvironment(name, options, process.env);
+    this.env = env;
+    for (const key of missing) {
+      this.logger.warn(`events.${name}.pass_env names ${key}, which is not set: the script runs without it`);
+    }
   }
 
   deliver(event: CryptoassetsEvent): Promise<DeliveryResult> {
@@ -59,7 +126,7 @@ export class ScriptEventHandler implements EventHandler {
       detached: true,
       stdio: ["ignore", "pipe", "pipe"],
       env: {
-        ...process.env,
+        ...this.env,
         CRYPTOASSETS_EVENT_NAME: event.event_name,
         CRYPTOASSETS_EVENT_DATA: JSON.stringify(event.data),
         CRYPTOASSETS_EVENT_ID: event.event_id,
@@ -103,7 +170,18 @@ export class ScriptEventHandler implements EventHandler {
         child.stderr.destroy();
         const durationMs = performance.now() - started;
         const stderr = stderrTail.toString("utf8").trim();
-        const tail = stderr ? `; stderr: ${stderr.slice(-500)}` : "";
+        if (spawnError || exitCode !== 0 || timedOut) {
+          // The operator reads stderr in the log; the delivery record (public) gets only how it ended.
+          this.logger.warn(
+            {
+              ...fields,
+              exitCode,
+              signal,
+              stderr: cleanExternalText(stderr, { maxChars: STDERR_TAIL_BYTES }),
+            },
+            "script failed",
+          );
+        }
         if (spawnError) {
           reject(
             new ScriptNotificationFailedError(`could not start script: ${spawnError.message}`, {
@@ -114,7 +192,7 @@ export class ScriptEventHandler implements EventHandler {
         } else if (timedOut) {
           reject(
             new ScriptNotificationFailedError(
-              `script timed out after ${this.timeoutMs / 1000} s and was killed${tail}`,
+              `script timed out after ${this.timeoutMs / 1000} s and was killed`,
               {
                 code: "ETIMEDOUT",
                 stderr,
@@ -124,7 +202,7 @@ export class ScriptEventHandler implements EventHandler {
         } else if (exitCode !== 0) {
           const how = exitCode === null ? `was killed by ${signal}` : `exited with code ${exitCode}`;
           reject(
-            new ScriptNotificationFailedError(`script ${how}${tail}`, {
+            new ScriptNotificationFailedError(`script ${how}`, {
               ...(exitCode !== null ? { exitCode } : {}),
               code: exitCode === null ? "ESIGNAL" : "EXIT_CODE",
               stderr,
@@ -161,19 +239,44 @@ function killGroup(pid: number | undefined): void {
   }
 }
 
-/** Splits a byte stream into lines for the log; a trailing partial line is flushed at the end. */
+/**
+ * Splits a byte stream into lines for the log; a trailing partial line is flushed at the end.
+ * A line longer than MAX_LOGGED_LINE_CHARS is logged cut, with the count of what was left out:
+ * a script printing megabytes without a newline must cost linear work and bounded memory
+ * (appending to one growing string and splitting it again per chunk was quadratic).
+ */
 function lineLogger(log: (line: string) => void): { push(chunk: Buffer): void; flush(): void } {
+  const decoder = new StringDecoder("utf8");
   let pending = "";
+  let dropped = 0;
+  const emit = () => {
+    const line = cleanExternalText(pending, { maxChars: MAX_LOGGED_LINE_CHARS + 1 });
+    log(dropped > 0 ? `${line}… (${dropped} more bytes not logged)` : line);
+    pending = "";
+    dropped = 0;
+  };
+  const take = (text: string) => {
+    const room = MAX_LOGGED_LINE_CHARS - pending.length;
+    if (text.length <= room) pending += text;
+    else {
+      pending += text.slice(0, Math.max(0, room));
+      dropped += Buffer.byteLength(text.slice(Math.max(0, room)), "utf8");
+    }
+  };
   return {
     push(chunk) {
-      pending += chunk.toString("utf8");
-      const lines = pending.split("\n");
-      pending = lines.pop() ?? "";
-      for (const line of lines) log(line);
+      const text = decoder.write(chunk);
+      let start = 0;
+      for (let newline = text.indexOf("\n"); newline !== -1; newline = text.indexOf("\n", start)) {
+        take(text.slice(start, newline));
+        emit();
+        start = newline + 1;
+      }
+      take(text.slice(start));
     },
     flush() {
-      if (pending) log(pending);
-      pending = "";
+      take(decoder.end());
+      if (pending || dropped) emit();
     },
   };
 }
