@@ -11,7 +11,7 @@
  */
 import { randomInt } from "node:crypto";
 import { RpcCode, RpcError } from "./errors.js";
-import { addressScript, scriptAddress, toHex } from "./keys.js";
+import { addressScript, reverseHex, scriptAddress, toHex } from "./keys.js";
 import {
   blockHeader,
   buildCoinbase,
@@ -34,8 +34,10 @@ export const REGTEST_HALVING_INTERVAL = 150;
 export const REGTEST_BITS = 0x207fffff;
 /** bitcoind's -fallbackfee default on regtest: 0.0002 BTC/kvB. */
 export const DEFAULT_FEE_RATE = 20n;
-/** Wallet incremental relay fee added by bumpfee (sat/vB). */
-export const BUMP_INCREMENT = 5n;
+/** bitcoind's DEFAULT_MAX_TIP_AGE: a tip older than this means initial block download. */
+const MAX_TIP_AGE_S = 24 * 60 * 60;
+/** bitcoind's WALLET_INCREMENTAL_RELAY_FEE, added by bumpfee (sat/kvB; above the node's 1000). */
+export const BUMP_INCREMENT_PER_KVB = 5000n;
 
 export interface SimBlock {
   hash: string;
@@ -77,7 +79,10 @@ export interface Recipient {
 }
 
 export interface SendOptions {
+  /** sat/vB. */
   feeRate?: bigint;
+  /** sat/kvB, when finer than whole sat/vB (bumpfee's computed rate); wins over feeRate. */
+  feeRatePerKvb?: bigint;
   replaceable?: boolean;
   notes?: [string, string][];
 }
@@ -132,6 +137,7 @@ export class Chain {
   private readonly wallets = new Map<string, SimWallet>();
   private loaded: string[] = [];
   private blockSequence = 0;
+  private leftInitialBlockDownload = false;
   readonly feeRate: bigint;
   readonly now: () => number;
   listener: ChainListener | undefined;
@@ -220,6 +226,16 @@ export class Chain {
   /** Confirmations of a block: −1 when it is not on the active chain, as getblockheader says. */
   blockConfirmations(block: SimBlock): number {
     return this.isActive(block) ? this.tipHeight - block.height + 1 : -1;
+  }
+
+  /**
+   * bitcoind's IsInitialBlockDownload on regtest: true until the tip is less than a day old
+   * (-maxtipage), then false for good (it latches). A fresh chain's genesis is from 2011.
+   */
+  inInitialBlockDownload(): boolean {
+    if (this.leftInitialBlockDownload) return false;
+    if (this.now() - this.tip.time < MAX_TIP_AGE_S) this.leftInitialBlockDownload = true;
+    return !this.leftInitialBlockDownload;
   }
 
   medianTimePast(block: SimBlock): number {
@@ -629,11 +645,64 @@ export class Chain {
     return hashes;
   }
 
+  /**
+   * The order bitcoind's block assembler gives the mempool: by ancestor fee rate (the
+   * transaction with its unconfirmed ancestors), highest first, equal rates by txid (as
+   * uint256: compared from the last byte of the hex), each after its ancestors.
+   */
+  private blockOrder(txs: SimTx[]): SimTx[] {
+    const inPool = new Map(txs.map((tx) => [tx.txid, tx]));
+    const ancestors = new Map<string, SimTx[]>();
+    const ancestorsOf = (tx: SimTx): SimTx[] => {
+      const known = ancestors.get(tx.txid);
+      if (known) return known;
+      const found = new Map<string, SimTx>();
+      for (const input of tx.inputs) {
+        const parent = inPool.get(input.txid);
+        if (!parent) continue;
+        found.set(parent.txid, parent);
+        for (const grand of ancestorsOf(parent)) found.set(grand.txid, grand);
+      }
+      const list = [...found.values()];
+      ancestors.set(tx.txid, list);
+      return list;
+    };
+    const score = new Map<string, { fee: bigint; vsize: bigint }>();
+    for (const tx of txs) {
+      const pack = [tx, ...ancestorsOf(tx)];
+      score.set(tx.txid, {
+        fee: pack.reduce((sum, t) => sum + this.fee(t), 0n),
+        vsize: BigInt(pack.reduce((sum, t) => sum + t.vsize, 0)),
+      });
+    }
+    const byRate = [...txs].sort((a, b) => {
+      const sa = score.get(a.txid) as { fee: bigint; vsize: bigint };
+      const sb = score.get(b.txid) as { fee: bigint; vsize: bigint };
+      const left = sa.fee * sb.vsize;
+      const right = sb.fee * sa.vsize;
+      if (left !== right) return left > right ? -1 : 1;
+      const ra = reverseHex(a.txid);
+      const rb = reverseHex(b.txid);
+      return ra < rb ? -1 : ra > rb ? 1 : 0;
+    });
+    const ordered: SimTx[] = [];
+    const placed = new Set<string>();
+    for (const tx of byRate) {
+      const pending = [...ancestorsOf(tx), tx].filter((t) => !placed.has(t.txid));
+      pending.sort((a, b) => ancestorsOf(a).length - ancestorsOf(b).length);
+      for (const t of pending) {
+        placed.add(t.txid);
+        ordered.push(t);
+      }
+    }
+    return ordered;
+  }
+
   private mineOne(scriptHex: string, address: string): string {
     const parent = this.tip;
     const height = parent.height + 1;
     const now = this.now();
-    const included = [...this.mempool.values()];
+    const included = this.blockOrder([...this.mempool.values()]);
     const fees = included.reduce((sum, tx) => sum + this.fee(tx), 0n);
     const coinbase = buildCoinbase(
       height,
@@ -756,7 +825,9 @@ export class Chain {
     if (!wallet.privateKeysEnabled) {
       throw new RpcError(RpcCode.WALLET_ERROR, "Error: Private keys are disabled for this wallet");
     }
-    const feeRate = options.feeRate ?? this.feeRate;
+    const perKvb = options.feeRatePerKvb ?? (options.feeRate ?? this.feeRate) * 1000n;
+    // CFeeRate::GetFee: rounded up to the satoshi.
+    const feeFor = (vsize: number) => (perKvb * BigInt(vsize) + 999n) / 1000n;
     const sequence = options.replaceable === false ? SEQUENCE_FINAL_NO_RBF : SEQUENCE_RBF;
     const target = recipients.reduce((sum, r) => sum + r.amount, 0n);
     const subtracting = recipients.filter((r) => r.subtractFee).length;
@@ -771,9 +842,8 @@ export class Chain {
     let plan: { fee: bigint; change: bigint } | undefined;
     for (let next = 0; ; next++) {
       if (chosen.length > 0) {
-        const feeWithChange =
-          feeRate * BigInt(estimateVsize(chosen.length, [...recipientScripts, changeScriptLength]));
-        const feeNoChange = feeRate * BigInt(estimateVsize(chosen.length, recipientScripts));
+        const feeWithChange = feeFor(estimateVsize(chosen.length, [...recipientScripts, changeScriptLength]));
+        const feeNoChange = feeFor(estimateVsize(chosen.length, recipientScripts));
         const need = subtracting > 0 ? target : target + feeWithChange;
         if (total >= need && total - need >= dustThreshold(changeScriptLength)) {
           plan = { fee: feeWithChange, change: total - need };
@@ -818,11 +888,12 @@ export class Chain {
     }
     if (plan.change > 0n) {
       const change = wallet.newAddress(1, null, this.now());
-      outputs.splice(randomInt(outputs.length + 1), 0, {
-        value: plan.change,
-        scriptHex: change.scriptHex,
-        address: change.address,
-      });
+      outputs.push({ value: plan.change, scriptHex: change.scriptHex, address: change.address });
+    }
+    // bitcoind shuffles every output, the recipients too: vout order is not the request's.
+    for (let i = outputs.length - 1; i > 0; i--) {
+      const j = randomInt(i + 1);
+      [outputs[i], outputs[j]] = [outputs[j] as SimOutput, outputs[i] as SimOutput];
     }
     const inputs: SpendInput[] = chosen.map((coin) => ({
       txid: coin.txid,
@@ -883,14 +954,17 @@ export class Chain {
     const origFee = this.fee(original);
     const oldRate = (origFee + BigInt(original.vsize) - 1n) / BigInt(original.vsize);
     const minRate = oldRate + 1n;
-    const rate =
-      feeRate ?? (oldRate + BUMP_INCREMENT > this.feeRate ? oldRate + BUMP_INCREMENT : this.feeRate);
-    if (rate < minRate) {
+    if (feeRate !== undefined && feeRate < minRate) {
       throw new RpcError(
         RpcCode.INVALID_PARAMETER,
-        `Insufficient total fee rate ${rate} sat/vB, must be at least ${minRate} sat/vB`,
+        `Insufficient total fee rate ${feeRate} sat/vB, must be at least ${minRate} sat/vB`,
       );
     }
+    // bitcoind's EstimateFeeRate: the old rate in sat/kvB (rounded down) + 1 + the wallet's
+    // incremental relay fee, at least the wallet's own rate.
+    const bumped = (origFee * 1000n) / BigInt(original.vsize) + 1n + BUMP_INCREMENT_PER_KVB;
+    const walletRate = this.feeRate * 1000n;
+    const perKvb = feeRate !== undefined ? feeRate * 1000n : bumped > walletRate ? bumped : walletRate;
     const recipients: Recipient[] = [];
     const paying = outputs ?? original.outputs.map((output) => ({ ...output, amount: output.value }));
     for (const output of paying) {
@@ -903,7 +977,13 @@ export class Chain {
         subtractFee: false,
       });
     }
-    const replacement = this.fund(wallet, recipients, { feeRate: rate }, preselected, new Set([txid]));
+    const replacement = this.fund(
+      wallet,
+      recipients,
+      { feeRatePerKvb: perKvb },
+      preselected,
+      new Set([txid]),
+    );
     this.removeWithDescendants(txid);
     wallet.setNote(txid, "replaced_by_txid", replacement.txid);
     this.commit(wallet, replacement, [["replaces_txid", txid]]);

@@ -5,7 +5,7 @@
 import { type Chain, COIN, type Recipient, type SimBlock } from "./chain.js";
 import { RpcCode, RpcError } from "./errors.js";
 import { btc, type JsonValue, RawJson } from "./json.js";
-import { addressScript } from "./keys.js";
+import { addressScript, scriptAddress } from "./keys.js";
 import { Args, amountFromValue, parseHash, typeName } from "./params.js";
 import { compactSizeHex, type SimTx } from "./tx.js";
 import type { SimWallet } from "./wallet.js";
@@ -458,7 +458,13 @@ export const METHODS: Record<string, MethodSpec> = {
         };
       }
       const scriptHex = Buffer.from(script).toString("hex");
-      return { isvalid: true, address, scriptPubKey: scriptHex, ...scriptDetails(scriptHex) };
+      // bitcoind answers with the canonical encoding (bech32 in lower case), not the input.
+      return {
+        isvalid: true,
+        address: scriptAddress(script) ?? address,
+        scriptPubKey: scriptHex,
+        ...scriptDetails(scriptHex),
+      };
     },
   },
   getbalance: {
@@ -810,7 +816,7 @@ export const METHODS: Record<string, MethodSpec> = {
         time: tip.time,
         mediantime: chain.medianTimePast(tip),
         verificationprogress: 1,
-        initialblockdownload: false,
+        initialblockdownload: chain.inInitialBlockDownload(),
         chainwork: chainwork(tip.height),
         size_on_disk: sizeOnDisk,
         pruned: false,

@@ -50,6 +50,16 @@ async function funded(options: Parameters<typeof startSimulator>[0] = {}) {
   return { sim, payerAddress, ourAddress, gettx, mine };
 }
 
+/** The payer pays 0.1 to `first` and 0.2 to `second` in one sendmany; returns the txid. */
+async function payTwo(sim: Awaited<ReturnType<typeof start>>, first: string, second: string) {
+  return (await result(
+    sim,
+    "sendmany",
+    `["", {"${first}": 0.1, "${second}": 0.2}]`,
+    "/wallet/payer",
+  )) as string;
+}
+
 describe("mining and coinbase maturity", () => {
   it("starts at the regtest genesis and matures a coinbase after 100 more blocks", async () => {
     const sim = await start();
@@ -146,16 +156,13 @@ describe("payments", () => {
   it("pays two addresses in one sendmany transaction", async () => {
     const { sim, ourAddress, gettx } = await funded();
     const second = (await result(sim, "getnewaddress", [], "/wallet/ours")) as string;
-    const txid = (await result(
-      sim,
-      "sendmany",
-      `["", {"${ourAddress}": 0.1, "${second}": 0.2}]`,
-      "/wallet/payer",
-    )) as string;
+    const txid = await payTwo(sim, ourAddress, second);
     expect(await result(sim, "getrawmempool")).toEqual([txid]);
     const tx = await gettx("ours", txid);
     expect(sats(tx.amount)).toBe(30_000_000n);
-    expect(tx.details.map((d) => [d.address, String(d.amount), d.category])).toEqual([
+    // In vout order, which bitcoind shuffles (the recipients too): compared sorted.
+    const details = tx.details.map((d) => [d.address, String(d.amount), d.category]);
+    expect(details.sort((a, b) => String(a[1]).localeCompare(String(b[1])))).toEqual([
       [ourAddress, "0.10000000", "receive"],
       [second, "0.20000000", "receive"],
     ]);
@@ -164,6 +171,24 @@ describe("payments", () => {
     expect(payer.details.every((d) => d.category === "send" && String(d.fee) === String(payer.fee))).toBe(
       true,
     );
+  });
+
+  it("shuffles the outputs like bitcoind, the recipients too (vout order is not the request's)", async () => {
+    const { sim, ourAddress } = await funded();
+    const second = (await result(sim, "getnewaddress", [], "/wallet/ours")) as string;
+    const orders = new Set<string>();
+    for (let i = 0; i < 20; i++) {
+      const tx = (await result(
+        sim,
+        "gettransaction",
+        [await payTwo(sim, ourAddress, second)],
+        "/wallet/ours",
+      )) as Tx;
+      const vout = (address: string) => Number(tx.details.find((d) => d.address === address)?.vout);
+      orders.add(vout(ourAddress) < vout(second) ? "as requested" : "swapped");
+    }
+    // 20 transactions: the chance that a fair shuffle never swaps the two is 2^-20.
+    expect([...orders].sort()).toEqual(["as requested", "swapped"]);
   });
 
   it("shows a payment between two addresses of one wallet as both send and receive", async () => {

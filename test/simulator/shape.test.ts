@@ -9,10 +9,11 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { isLosslessNumber, parse } from "lossless-json";
+import { parse } from "lossless-json";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Simulator, startSimulator } from "../../src/simulator/index.js";
 import { call, result } from "./rpc-client.js";
+import { replyDiff, shapeDiff } from "./shape-diff.js";
 
 const SAMPLES = process.env.BITCOIND_SAMPLES ?? "/work/shared/bitcoind";
 
@@ -21,112 +22,6 @@ interface Sample {
   request: { path: string; method: string; params: unknown[] };
   http_status: number;
   raw_response: string;
-}
-
-function typeOf(value: unknown): string {
-  if (value === null) return "null";
-  if (isLosslessNumber(value)) return "number";
-  if (Array.isArray(value)) return "array";
-  return typeof value;
-}
-
-/** Keys whose values are deterministic for the recorded scenario (after id mapping). */
-const COMPARED_VALUES = new Set([
-  "",
-  "amount",
-  "fee",
-  "confirmations",
-  "category",
-  "blockheight",
-  "height",
-  "blockindex",
-  "trusted",
-  "bip125-replaceable",
-  "ismine",
-  "solvable",
-  "iswatchonly",
-  "isscript",
-  "iswitness",
-  "witness_version",
-  "ischange",
-  "isvalid",
-  "chain",
-  "blocks",
-  "headers",
-  "nTx",
-  "abandoned",
-  "label",
-  "txid",
-  "blockhash",
-  "lastblock",
-  "previousblockhash",
-  "hash",
-  "address",
-  "bits",
-  "target",
-  "chainwork",
-  "version",
-  "versionHex",
-  "nonce",
-  "untrusted_pending",
-  "immature",
-  "name",
-  "code",
-  "message",
-  "hdkeypath",
-  "initialblockdownload",
-  "pruned",
-]);
-
-/** Arrays whose length legitimately differs from the recording. */
-const FREE_LENGTH = new Set(["warnings"]);
-/** Arrays in an order bitcoind does not define (it iterates an unordered map). */
-const UNORDERED = new Set(["transactions", "removed"]);
-
-function sortKey(entry: unknown): string {
-  const record = entry as Record<string, unknown>;
-  return `${String(record.txid)}|${String(record.category)}|${String(record.amount)}`;
-}
-
-/** Differences between a recorded value and the simulator's; empty when they match. */
-export function shapeDiff(expected: unknown, actual: unknown, path = "$", key = ""): string[] {
-  const te = typeOf(expected);
-  const ta = typeOf(actual);
-  if (te !== ta) return [`${path}: expected ${te}, got ${ta}`];
-  if (te === "object") {
-    const e = expected as Record<string, unknown>;
-    const a = actual as Record<string, unknown>;
-    const ek = Object.keys(e);
-    const ak = Object.keys(a);
-    if (ek.join(",") !== ak.join(",")) return [`${path}: keys [${ek.join(",")}] != [${ak.join(",")}]`];
-    return ek.flatMap((k) => shapeDiff(e[k], a[k], `${path}.${k}`, k));
-  }
-  if (te === "array") {
-    let e = expected as unknown[];
-    let a = actual as unknown[];
-    if (e.length !== a.length && !FREE_LENGTH.has(key)) {
-      return [`${path}: expected ${e.length} elements, got ${a.length}`];
-    }
-    if (UNORDERED.has(key)) {
-      e = [...e].sort((x, y) => sortKey(x).localeCompare(sortKey(y)));
-      a = [...a].sort((x, y) => sortKey(x).localeCompare(sortKey(y)));
-    }
-    const n = Math.min(e.length, a.length);
-    const diffs: string[] = [];
-    for (let i = 0; i < n; i++) diffs.push(...shapeDiff(e[i], a[i], `${path}[${i}]`, key));
-    return diffs;
-  }
-  if (te === "number") {
-    const decimals = (text: string) => (text.includes(".") ? (text.split(".")[1] ?? "").length : 0);
-    const et = String(expected);
-    const at = String(actual);
-    if (!/e/i.test(et) && decimals(et) !== decimals(at))
-      return [`${path}: number ${at} should print like ${et}`];
-  }
-  if (COMPARED_VALUES.has(key) && String(expected) !== String(actual)) {
-    return [`${path}: expected ${String(expected)}, got ${String(actual)}`];
-  }
-  return [];
 }
 
 function loadSamples(): Sample[] {
@@ -226,7 +121,7 @@ describe.runIf(existsSync(SAMPLES))("responses match the recorded Bitcoin Core v
       if (!reply.text.endsWith("\n"))
         failures.push(`${where}: reply should end with a newline like bitcoind's`);
       const recordedMapped = parse(map(sample.raw_response)) as typeof recorded;
-      for (const diff of shapeDiff(recordedMapped, ours)) failures.push(`${where}: ${diff}`);
+      for (const diff of replyDiff(request.method, recordedMapped, ours)) failures.push(`${where}: ${diff}`);
       if (recorded.error === null && ours.error === null) learn(recorded.result, ours.result);
       if (sample.request.method === "getblock") {
         learn((recorded.result as { tx: unknown }).tx, (ours.result as { tx: unknown }).tx);
