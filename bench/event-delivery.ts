@@ -9,7 +9,13 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type Database, initializeDatabase, openDatabase, runSerializable } from "../src/db/index.js";
+import {
+  type Database,
+  initializeDatabase,
+  openDatabase,
+  runSerializable,
+  sqliteUrl,
+} from "../src/db/index.js";
 import { Dispatcher } from "../src/events/dispatcher.js";
 import { HttpEventHandler } from "../src/events/handlers/index.js";
 import { Outbox } from "../src/events/outbox/index.js";
@@ -124,7 +130,7 @@ export async function eventDeliveryBench(options: {
 }): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "ca-bench-"));
   const engines: Array<[string, (n: string) => Promise<string>]> = [
-    ["sqlite", async (n) => `sqlite://${join(dir, `${n}.db`)}`],
+    ["sqlite", async (n) => sqliteUrl(join(dir, `${n}.db`))],
   ];
   const pg = options.postgresUrl;
   if (pg) engines.push(["postgres", (n) => createPostgresDatabase(pg, n)]);

@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BitcoindBackend, BitcoindRpcClient } from "../src/backends/bitcoind/index.js";
 import { initializeDatabase, openDatabase } from "../src/db/index.js";
+import { sqliteUrl } from "../src/db/url.js";
 import { Ledger } from "../src/ledger/index.js";
 import { startSimulator } from "../src/simulator/index.js";
 import { freePort } from "../test/support/ports.js";
@@ -45,7 +46,7 @@ export async function serviceResourcesBench(options: {
   const payerAddress = String(await payer.call("getnewaddress"));
   await payer.call("generatetoaddress", [300, payerAddress]);
 
-  const dbUrl = `sqlite://${join(dir, "ledger.db")}`;
+  const dbUrl = sqliteUrl(join(dir, "ledger.db"));
   const database = await openDatabase(dbUrl);
   await initializeDatabase(database);
   const backend = new BitcoindBackend({ url: sim.url, wallet: "ours" });

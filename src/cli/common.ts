@@ -1,7 +1,7 @@
 /** Shared plumbing for CLI commands: config + database lifecycle, tables, errors, exit codes. */
 import { loadConfigFile } from "../config/load.js";
 import type { CryptoassetsConfig } from "../config/schema.js";
-import { type Database, openDatabase } from "../db/open.js";
+import { type Database, openConfiguredDatabase } from "../db/open.js";
 import { errorMessage } from "../errors.js";
 
 export interface CommandContext {
@@ -16,14 +16,19 @@ export async function withDatabase(
 ): Promise<void> {
   let database: Database | undefined;
   try {
-    const config = loadConfigFile(configPath);
-    database = await openDatabase(config.database.url);
+    const config = loadConfigFile(configPath, { onWarning: warn });
+    database = await openConfiguredDatabase(config.database);
     await fn({ config, database });
   } catch (error) {
     fail(error);
   } finally {
     await database?.close().catch(() => undefined);
   }
+}
+
+/** A configuration warning on stderr, where it does not mix with the command's output. */
+export function warn(message: string): void {
+  process.stderr.write(`warning: ${message}\n`);
 }
 
 /** Prints the error's own message (our errors name what is wrong) and sets a failing exit code. */

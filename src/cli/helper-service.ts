@@ -20,13 +20,16 @@ export function registerHelperServiceCommand(program: Command): void {
     .argument("<config>", "YAML configuration file")
     .action(async (configPath: string) => {
       let config: ReturnType<typeof loadConfigFile>;
+      // Logged once the logger exists: its level comes from this very file.
+      const warnings: string[] = [];
       try {
-        config = loadConfigFile(configPath);
+        config = loadConfigFile(configPath, { onWarning: (message) => warnings.push(message) });
       } catch (error) {
         console.error(error instanceof ConfigError ? error.message : String(error));
         process.exit(1);
       }
       const logger = createLogger({ level: config.service.logging?.level });
+      for (const message of warnings) logger.warn(message);
       let service: Awaited<ReturnType<typeof startHelperService>>;
       try {
         service = await startHelperService(config, { logger });

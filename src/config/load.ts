@@ -3,8 +3,11 @@ import { closeSync, openSync, readSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { type CST, type Document, isScalar, Parser, parseDocument, visit, type YAMLError } from "yaml";
 import type { z } from "zod";
+import { knownCoins } from "../coins/registry.js";
+import { sqliteUrl } from "../db/url.js";
 import { ConfigError, errorMessage } from "../errors.js";
 import { canonicalClass } from "./aliases.js";
+import { readOriginalSpellings } from "./compat.js";
 import { interpolateEnv } from "./interpolate.js";
 import { type CryptoassetsConfig, configSchema } from "./schema.js";
 
@@ -12,6 +15,16 @@ export interface ParseOptions {
   /** Directory relative paths (SQLite default, in-process callbacks) resolve against. */
   baseDir?: string;
   env?: NodeJS.ProcessEnv;
+  /**
+   * Hears what the configuration says that is accepted but has no effect (the original's
+   * SQLAlchemy engine options, SQLite driver options, logging handlers). Default: a Node
+   * process warning (stderr, or a 'warning' listener).
+   */
+  onWarning?: (message: string) => void;
+}
+
+function emitConfigWarning(message: string): void {
+  process.emitWarning(message, { type: "ConfigWarning", code: "CA_CONFIG_IGNORED" });
 }
 
 type Raw = Record<string, unknown>;
@@ -111,6 +124,16 @@ function canonicalize(raw: Raw): Raw {
       }
       seen.set(name.toLowerCase(), name);
     }
+    const unknown = Object.keys(raw.coins).filter((name) => !knownCoins().includes(name.toLowerCase()));
+    if (unknown.length > 0) {
+      // One line for all of them (the original's documentation shows two unknown coins at once).
+      const where = unknown.length === 1 ? `coins.${shown(unknown[0] ?? "")}` : "coins";
+      const which = unknown.length === 1 ? "unknown coin" : `unknown coins ${unknown.map(shown).join(", ")}`;
+      throw new ConfigError(
+        `invalid configuration: ${where}: ${which}; known coins: ${knownCoins().join(", ")} ` +
+          "(a coin is named by its acronym; the original's own models modules are not loaded)",
+      );
+    }
     out.coins = Object.fromEntries(
       Object.entries(raw.coins).map(([name, coin]) => {
         if (!isObject(coin) || !isObject(coin.backend)) return [name, coin];
@@ -178,7 +201,10 @@ export function parseConfig(input: unknown, options: ParseOptions = {}): Cryptoa
   }
   checkShape(input);
   const baseDir = options.baseDir ?? process.cwd();
-  const raw = canonicalize(interpolateEnv(input, options.env ?? process.env) as Raw);
+  const interpolated = interpolateEnv(input, options.env ?? process.env) as Raw;
+  // Told only when the configuration loads: beside an error they would be noise.
+  const warnings: string[] = [];
+  const raw = canonicalize(readOriginalSpellings(interpolated, (message) => warnings.push(message)));
   const result = configSchema.safeParse(raw);
   if (!result.success) {
     const problems = describeIssues(result.error, raw);
@@ -189,6 +215,7 @@ export function parseConfig(input: unknown, options: ParseOptions = {}): Cryptoa
     throw new ConfigError(`invalid configuration (${problems.length} problems):\n${listed.join("\n")}`);
   }
   const config = result.data;
+  for (const message of warnings) (options.onWarning ?? emitConfigWarning)(message);
   const events = Object.fromEntries(
     Object.entries(config.events).map(([name, handler]) => {
       if (handler.class !== "in-process") return [name, handler];
@@ -203,7 +230,7 @@ export function parseConfig(input: unknown, options: ParseOptions = {}): Cryptoa
     events,
     database: {
       ...config.database,
-      url: config.database.url ?? `sqlite://${resolve(baseDir, "cryptoassets.db")}`,
+      url: config.database.url ?? sqliteUrl(resolve(baseDir, "cryptoassets.db")),
     },
   };
 }
@@ -367,8 +394,13 @@ export function loadConfigFile(
   options: Omit<ParseOptions, "baseDir"> = {},
 ): CryptoassetsConfig {
   const text = readConfigText(path);
+  const warn = options.onWarning ?? emitConfigWarning;
   try {
-    return parseConfigYaml(text, { ...options, baseDir: dirname(resolve(path)) });
+    return parseConfigYaml(text, {
+      ...options,
+      baseDir: dirname(resolve(path)),
+      onWarning: (message) => warn(`${path}: ${message}`),
+    });
   } catch (error) {
     if (error instanceof ConfigError) throw new ConfigError(`${path}: ${error.message}`, { cause: error });
     throw error;

@@ -18,6 +18,17 @@ import { urlProblem } from "../redact/url.js";
 const digitsToNumber = (value: number) =>
   typeof value === "string" && /^\s*\d+\s*$/.test(value) ? Number(value) : value;
 const port = z.preprocess(digitsToNumber, z.number().int().min(1).max(65535));
+/** A whole number written as a number or a digit string (the original read these with int()). */
+const count = (min: number) => z.preprocess(digitsToNumber, z.number().int().min(min));
+/**
+ * true/false, or the strings "true"/"false": the original compared with `in ("true", True)`,
+ * so a quoted "true" meant true there. Other strings ("yes", "True") are refused: the
+ * original read them as false, which is rarely what the writer meant.
+ */
+const flag = z.preprocess(
+  (value: boolean) => (value === ("true" as unknown) ? true : value === ("false" as unknown) ? false : value),
+  z.boolean({ error: 'expected true or false (or the strings "true"/"false")' }),
+);
 /** A port we only listen on (no daemon must know it): 0 picks a free one, logged at start. */
 const listenPort = z.preprocess(digitsToNumber, z.number().int().min(0).max(65535));
 
@@ -63,7 +74,24 @@ const logLevel = z.string().transform((level, ctx) => {
   }
   return known;
 });
-const seconds = z.number().positive();
+const seconds = z.preprocess(digitsToNumber, z.number().positive());
+
+/**
+ * `service.logging`: our `level`, or the original's Python logging.config.dictConfig. Its
+ * level is the most specific one that applies to the library's loggers, as Python resolves
+ * it: `loggers."cryptoassets.core"`, then `loggers.cryptoassets`, then `root`. Handlers and
+ * formatters are not used (logs are JSON lines on stdout); the loader warns about them.
+ */
+const levelHolder = z.looseObject({ level: logLevel.optional() });
+const pythonLogging = z
+  .looseObject({
+    level: logLevel.optional(),
+    root: levelHolder.optional(),
+    loggers: z.record(z.string(), levelHolder).optional(),
+  })
+  .transform(({ level, root, loggers }) => ({
+    level: level ?? loggers?.["cryptoassets.core"]?.level ?? loggers?.cryptoassets?.level ?? root?.level,
+  }));
 const envName = z
   .string()
   .regex(
@@ -89,12 +117,13 @@ const httpUrl = z.string().superRefine((url, ctx) => {
 
 const databaseUrl = z
   .string()
-  .refine((u) => /^(sqlite|postgres|postgresql|mysql|mariadb):\/\//.test(u), {
-    message: "expected a database URL: sqlite:///abs/path.db, sqlite://:memory:, postgresql://… or mysql://…",
+  .refine((u) => /^(sqlite|postgres|postgresql|mysql|mariadb)(\+\w+)?:\/\//i.test(u), {
+    message:
+      "expected a database URL: sqlite:///relative.db, sqlite:////absolute/path.db, sqlite://, postgresql://… or mysql://…",
     abort: true,
   })
   .superRefine((url, ctx) => {
-    if (!url.startsWith("sqlite:")) refineCredentialUrl(url, ctx);
+    if (!/^sqlite[:+]/i.test(url)) refineCredentialUrl(url, ctx);
   });
 
 /** walletnotify/blocknotify listeners. */
@@ -117,33 +146,44 @@ export const notifySchema = z.discriminatedUnion("class", [
     class: z.literal("redis"),
     host: host.default("127.0.0.1"),
     port: port.default(6379),
+    /** Redis 6 ACL user name (the original's `username`). */
+    username: z.string().min(1).optional(),
     password: z.string().optional(),
-    db: z.number().int().min(0).default(0),
-    /** Pub/sub channel bitcoind's notify command publishes to. */
-    channel: z.string().min(1).default("bitcoind_walletnotify"),
+    db: count(0).default(0),
+    /** Pub/sub channel bitcoind's notify command publishes to (the original's default). */
+    channel: z.string().min(1).default("bitcoind_walletnotify_pubsub"),
   }),
 ]);
 
-export const backendSchema = z.discriminatedUnion("class", [
-  z.strictObject({
-    class: z.literal("bitcoind"),
-    /** JSON-RPC URL with credentials, e.g. http://rpcuser:${RPC_PASSWORD}@127.0.0.1:8332/ */
-    url: httpUrl,
-    /** Multiwallet: the wallet name (requests go to /wallet/<name>). */
-    wallet: z.string().optional(),
-    /** Seconds before an RPC call times out (default 15). */
-    timeout: seconds.default(15),
-    /** How bitcoind tells us about wallet transactions (optional: without it, only scans and blocks). */
-    walletnotify: notifySchema.optional(),
-    /** How bitcoind tells us about new blocks (optional: without it the tip is polled). */
-    blocknotify: notifySchema.optional(),
-  }),
-  z.strictObject({
-    class: z.literal("null"),
-    walletnotify: notifySchema.optional(),
-    blocknotify: notifySchema.optional(),
-  }),
-]);
+export const backendSchema = z.discriminatedUnion(
+  "class",
+  [
+    z.strictObject({
+      class: z.literal("bitcoind"),
+      /** JSON-RPC URL with credentials, e.g. http://rpcuser:${RPC_PASSWORD}@127.0.0.1:8332/ */
+      url: httpUrl,
+      /** Multiwallet: the wallet name (requests go to /wallet/<name>). */
+      wallet: z.string().optional(),
+      /** Seconds before an RPC call times out (default 15). */
+      timeout: seconds.default(15),
+      /** How bitcoind tells us about wallet transactions (optional: without it, only scans and blocks). */
+      walletnotify: notifySchema.optional(),
+      /** How bitcoind tells us about new blocks (optional: without it the tip is polled). */
+      blocknotify: notifySchema.optional(),
+    }),
+    z.strictObject({
+      class: z.literal("null"),
+      walletnotify: notifySchema.optional(),
+      blocknotify: notifySchema.optional(),
+    }),
+  ],
+  {
+    error: (issue) =>
+      issue.input === undefined
+        ? 'missing: expected a backend (class: bitcoind with its url, or class: "null"); every coin needs one'
+        : undefined,
+  },
+);
 
 export const coinSchema = z
   .strictObject({
@@ -153,17 +193,21 @@ export const coinSchema = z
      * against the daemon's chain at start; unset (and no `testnet`): taken from the daemon.
      */
     network: z.enum(["mainnet", "testnet", "regtest"]).optional(),
-    /** Original key; prefer `network`. true: testnet, false: mainnet. */
-    testnet: z.boolean().optional(),
+    /** Original key; prefer `network`. true: testnet, false: mainnet ("true"/"false" too). */
+    testnet: flag.optional(),
     /** Confirmations after which a transaction is final and no longer tracked (default 15). */
-    max_confirmation_count: z.number().int().min(1).default(15),
+    max_confirmation_count: count(1).default(15),
     /** Confirmations at which a deposit is credited to the account (default 3). */
     credit_threshold: z
-      .number()
-      .int()
-      .min(
-        1,
-        "expected at least 1: a deposit with no confirmation could be spent (and then vanish with its transaction)",
+      .preprocess(
+        digitsToNumber,
+        z
+          .number()
+          .int()
+          .min(
+            1,
+            "expected at least 1: a deposit with no confirmation could be spent (and then vanish with its transaction)",
+          ),
       )
       .default(3),
     /** Name of the ledger wallet for this coin (default "default"). */
@@ -234,9 +278,16 @@ export const eventHandlerSchema = z.discriminatedUnion("class", [
   z.strictObject({
     class: z.literal("script"),
     /** Shell command run per event with CRYPTOASSETS_EVENT_NAME/DATA/ID in its environment. */
-    script: z.string().min(1),
+    script: z
+      .string({
+        error: (issue) =>
+          typeof issue.input === "boolean" || typeof issue.input === "number"
+            ? `expected a shell command as a string; YAML reads an unquoted ${String(issue.input)} as a ${typeof issue.input}, not a command (the original failed on the first event with it): quote it, script: "${String(issue.input)}"`
+            : undefined,
+      })
+      .min(1),
     /** Log the script's stdout/stderr at info level (default false). */
-    log_output: z.boolean().default(false),
+    log_output: flag.default(false),
     /** Variables set for the script (it inherits only PATH, HOME, LANG, LC_* and CRYPTOASSETS_*). */
     env: z.record(envName, z.string()).default({}),
     /** Variables of the service's environment passed on to the script as they are. */
@@ -248,7 +299,12 @@ export const eventHandlerSchema = z.discriminatedUnion("class", [
   z.strictObject({
     class: z.literal("in-process"),
     /** "<module>#<export>": a path relative to the config file, or a package specifier. */
-    callback: z.string().regex(/^[^#]+#[A-Za-z_$][\w$]*$/, 'expected "<module>#<export>"'),
+    callback: z
+      .string()
+      .regex(
+        /^[^#]+#[A-Za-z_$][\w$]*$/,
+        'expected "<module>#<export>" naming a JavaScript module and its function, e.g. ./events.js#onEvent (a Python dotted name cannot be loaded here)',
+      ),
     subscribe,
   }),
 ]);
@@ -257,10 +313,14 @@ export const configSchema = z
   .strictObject({
     database: z
       .strictObject({
-        /** Connection URL (default: sqlite file cryptoassets.db next to the config file). */
+        /** Connection URL, read by SQLAlchemy's rules (default: sqlite file cryptoassets.db next to the config file). */
         url: databaseUrl.optional(),
-        /** Original key: log SQL (accepted, ignored). */
-        echo: z.boolean().optional(),
+        /** Original key: log SQL (accepted; ignored with a warning when true). */
+        echo: flag.optional(),
+        /** Retries of a transaction after a serialization conflict (default 19: 20 attempts). */
+        transaction_retries: count(0).pipe(z.number().max(1000)).optional(),
+        /** Connections in the pool for PostgreSQL and MySQL (default 10; SQLite has one). */
+        pool_size: count(1).pipe(z.number().max(1000)).optional(),
       })
       .default({}),
     coins: z
@@ -269,6 +329,12 @@ export const configSchema = z
           message: `unknown coin; known coins: ${knownCoins().join(", ")}`,
         }),
         coinSchema,
+        {
+          error: (issue) =>
+            issue.input === undefined
+              ? "missing: configure at least one coin, e.g. coins: { btc: { backend: { class: bitcoind, url: … } } }"
+              : undefined,
+        },
       )
       .refine((coins) => Object.keys(coins).length > 0, { message: "configure at least one coin" }),
     events: z
@@ -294,8 +360,8 @@ export const configSchema = z
         recheck_period: seconds.default(600),
         /** Seconds to finish in-flight work on SIGTERM (default 10). */
         shutdown_grace_period: seconds.default(10),
-        /** Original: a Python logging dict. Only `level` is used. */
-        logging: z.looseObject({ level: logLevel.optional() }).optional(),
+        /** `level`, or the original's Python dictConfig (its root and cryptoassets logger levels). */
+        logging: pythonLogging.optional(),
         dispatcher: z
           .strictObject({
             /** Concurrent deliveries per handler (default 8). */

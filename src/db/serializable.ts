@@ -16,7 +16,7 @@ import type { Schema } from "./schema.js";
 export type Trx = Kysely<Schema>;
 
 export interface SerializableOptions {
-  /** Attempts in total, including the first (default 20: a busy wallet on PostgreSQL needs a few). */
+  /** Attempts in total, including the first (default: the database's transactionRetries + 1). */
   maxAttempts?: number;
   /** First backoff in ms; doubles each retry, with full jitter (default 5). */
   baseDelayMs?: number;
@@ -50,7 +50,7 @@ export async function runSerializable<T>(
   fn: (trx: Trx) => Promise<T>,
   options: SerializableOptions = {},
 ): Promise<T> {
-  const maxAttempts = options.maxAttempts ?? 20;
+  const maxAttempts = options.maxAttempts ?? database.transactionRetries + 1;
   const baseDelayMs = options.baseDelayMs ?? 5;
   const maxDelayMs = options.maxDelayMs ?? 500;
   let lastError: unknown;

@@ -24,7 +24,7 @@
  */
 import { execFile } from "node:child_process";
 import { constants as fsConstants, open as openCallback } from "node:fs";
-import { chmod, lstat, unlink } from "node:fs/promises";
+import { chmod, lstat, stat, unlink } from "node:fs/promises";
 import { Socket } from "node:net";
 import { promisify } from "node:util";
 import {
@@ -34,6 +34,7 @@ import {
   NotifyListenerStartError,
 } from "../errors.js";
 import { type Logger, silentLogger } from "../log.js";
+import { findDaemonProcesses, mayWrite } from "./daemon-processes.js";
 import { deliverNotifyValue } from "./deliver.js";
 import { LineSplitter } from "./line-splitter.js";
 import type { NotifyCallback, NotifyListener } from "./listener.js";
@@ -45,7 +46,11 @@ const openAsync = promisify(openCallback);
 export interface PipeNotifyOptions {
   /** Path of the FIFO; created when missing. */
   fname: string;
-  /** Permission bits of the FIFO; default 0o600 (only the service user may write txids). */
+  /**
+   * Permission bits of the FIFO; default 0o600 (only the service user may write txids; the
+   * original used 0o703). When a local bitcoind runs as a user who could not write, start()
+   * logs a warning saying how to set `mode`.
+   */
   mode?: number;
   /** Remove the FIFO on close(); default false. */
   removeOnClose?: boolean;
@@ -114,7 +119,27 @@ export class PipeNotifyListener implements NotifyListener {
     socket.on("data", (chunk: string) => splitter.push(chunk));
     socket.on("error", (err) => this.#logger.error({ err, fname: this.#fname }, "notify pipe read failed"));
     this.#socket = socket;
-    this.#logger.info({ fname: this.#fname }, "listening for notifications on a named pipe");
+    this.#logger.info(
+      { fname: this.#fname, mode: this.#mode.toString(8).padStart(4, "0") },
+      "listening for notifications on a named pipe",
+    );
+    await this.#warnIfDaemonCannotWrite();
+  }
+
+  /** A safer default than the original's 0703 is only safe if the operator hears when it locks bitcoind out. */
+  async #warnIfDaemonCannotWrite(): Promise<void> {
+    const owner = await stat(this.#fname).catch(() => undefined);
+    if (owner === undefined) return;
+    const mode = (owner.mode & 0o777).toString(8).padStart(4, "0");
+    for (const daemon of await findDaemonProcesses()) {
+      if (mayWrite(daemon, owner, owner.mode)) continue;
+      this.#logger.warn(
+        { fname: this.#fname, mode, owner: owner.uid, daemonPid: daemon.pid, daemonUid: daemon.uid },
+        `bitcoind (pid ${daemon.pid}) runs as uid ${daemon.uid} and cannot write to the notify pipe ${this.#fname} ` +
+          `(owner uid ${owner.uid}, mode ${mode}): set walletnotify.mode (blocknotify.mode), e.g. 0620 with bitcoind's user ` +
+          "in the pipe owner's group, or 0622 to let any local user write txids (the original's default was 0703)",
+      );
+    }
   }
 
   async close(): Promise<void> {

@@ -1,6 +1,7 @@
 /**
  * walletnotify / blocknotify through Redis pub/sub:
- * `walletnotify=redis-cli publish bitcoind_walletnotify %s`. The message is the value.
+ * `walletnotify=redis-cli publish bitcoind_walletnotify_pubsub %s` (the original's channel,
+ * the default). The message is the value.
  *
  * node-redis reconnects by itself when the connection drops (Redis restart, CLIENT KILL,
  * network blip) using our backoff, and re-issues SUBSCRIBE for us once it is ready again.
@@ -22,6 +23,8 @@ import { normalizeNotifyValue } from "./value.js";
 export interface RedisNotifyOptions {
   host?: string;
   port?: number;
+  /** Redis 6 ACL user (with password); default the "default" user. */
+  username?: string;
   password?: string;
   db?: number;
   channel?: string;
@@ -31,12 +34,13 @@ export interface RedisNotifyOptions {
   maxReconnectDelayMs?: number;
 }
 
-export const DEFAULT_REDIS_NOTIFY_CHANNEL = "bitcoind_walletnotify";
+export const DEFAULT_REDIS_NOTIFY_CHANNEL = "bitcoind_walletnotify_pubsub";
 const MAX_MESSAGE_CHARS = 1024;
 
 interface ClientSettings {
   host: string;
   port: number;
+  username: string | undefined;
   password: string | undefined;
   db: number;
   name: string;
@@ -54,6 +58,7 @@ function newClient(settings: ClientSettings) {
       reconnectStrategy: (retries) =>
         Math.min(100 * 2 ** Math.min(retries, 16), settings.maxReconnectDelayMs),
     },
+    ...(settings.username === undefined ? {} : { username: settings.username }),
     ...(settings.password === undefined ? {} : { password: settings.password }),
     database: settings.db,
     name: settings.name,
@@ -66,6 +71,7 @@ export class RedisNotifyListener implements NotifyListener {
   readonly kind = "redis";
   readonly #host: string;
   readonly #port: number;
+  readonly #username: string | undefined;
   readonly #password: string | undefined;
   readonly #db: number;
   readonly #channel: string;
@@ -79,6 +85,7 @@ export class RedisNotifyListener implements NotifyListener {
   constructor(options: RedisNotifyOptions, onValue: NotifyCallback, logger: Logger = silentLogger) {
     this.#host = options.host ?? "127.0.0.1";
     this.#port = options.port ?? 6379;
+    this.#username = options.username;
     this.#password = options.password;
     this.#db = options.db ?? 0;
     this.#channel = options.channel ?? DEFAULT_REDIS_NOTIFY_CHANNEL;
@@ -117,6 +124,7 @@ export class RedisNotifyListener implements NotifyListener {
     const client = newClient({
       host: this.#host,
       port: this.#port,
+      username: this.#username,
       password: this.#password,
       db: this.#db,
       name: this.clientName,

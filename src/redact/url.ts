@@ -66,7 +66,7 @@ function parses(text: string): boolean {
  * UNPARSEABLE_URL. A `sqlite://` URL has no credentials and is left as it is.
  */
 export function maskUrl(text: string): string {
-  if (/^sqlite:\/\/(\/|:memory:$)/.test(text)) return text;
+  if (/^sqlite(\+\w+)?:\/\/(\/|:memory:|$|\?)/i.test(text)) return text;
   const parts = splitUrl(text);
   if (parts === undefined || !parses(text)) return UNPARSEABLE_URL;
   let shown = `${parts.scheme}//`;

@@ -22,6 +22,7 @@ import { delimiter, isAbsolute, join, resolve } from "node:path";
 import { LosslessNumber } from "lossless-json";
 import { BitcoindRpcClient } from "../backends/bitcoind/rpc-client.js";
 import { formatAmount } from "../coins/amount.js";
+import { sqliteUrl } from "../db/url.js";
 import { ServiceError } from "../errors.js";
 import type { CryptoassetsEvent, TxUpdateData } from "../events/types.js";
 import { type Logger, silentLogger } from "../log.js";
@@ -95,9 +96,9 @@ function notifyCommand(portFile: string, field: "txid" | "blockhash", onlyWallet
 }
 
 function databaseUrl(db: string | undefined, dir: string): string {
-  if (db === undefined) return `sqlite://${join(dir, "demo.db")}`;
+  if (db === undefined) return sqliteUrl(join(dir, "demo.db"));
   if (db.includes("://")) return db;
-  return `sqlite://${isAbsolute(db) ? db : resolve(db)}`;
+  return sqliteUrl(isAbsolute(db) ? db : resolve(db));
 }
 
 const sleep = (ms: number, signal?: AbortSignal) =>

@@ -20,7 +20,7 @@ import type { Backend } from "../backends/backend.js";
 import { BitcoindBackend } from "../backends/bitcoind/backend.js";
 import type { TxUpdateSink } from "../chain/sink.js";
 import { initializeDatabase } from "../db/initialize.js";
-import { type Database, openDatabase } from "../db/open.js";
+import { type Database, openConfiguredDatabase } from "../db/open.js";
 import { errorMessage, ServiceError, SubsystemFailedError } from "../errors.js";
 import { Dispatcher } from "../events/dispatcher.js";
 import { createEventHandler } from "../events/handlers/factory.js";
@@ -412,7 +412,7 @@ export async function startHelperService(
   options: HelperServiceOptions = {},
 ): Promise<HelperService> {
   const logger = options.logger ?? silentLogger;
-  const database = await openDatabase(config.database.url, { logger });
+  const database = await openConfiguredDatabase(config.database, logger);
   try {
     if (options.initializeDatabase ?? true) {
       const result = await initializeDatabase(database);

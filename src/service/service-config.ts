@@ -3,6 +3,7 @@
  * structural type: the full `CryptoassetsConfig` is assignable to it, and tests or
  * embedding applications can pass a plain object with just these keys.
  */
+import type { DatabaseSettings } from "../db/open.js";
 import type { EventHandlerConfig } from "../events/handlers/factory.js";
 import type { ChainServiceConfig, CoinConfig } from "./coin-runtime.js";
 
@@ -33,7 +34,7 @@ export interface HelperServiceSettings extends ChainServiceConfig {
 }
 
 export interface HelperServiceConfig {
-  database: { url: string };
+  database: DatabaseSettings;
   coins: Record<string, CoinConfig>;
   events?: Record<string, EventHandlerConfig>;
   "status-server"?: StatusServerConfig;

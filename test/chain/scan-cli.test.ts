@@ -10,6 +10,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { BitcoindBackend, BitcoindRpcClient } from "../../src/backends/bitcoind/index.js";
 import { progressLine, registerScanReceivedCommand } from "../../src/cli/scan-received.js";
 import { initializeDatabase, openDatabase } from "../../src/db/index.js";
+import { sqliteUrl } from "../../src/db/url.js";
 import { Ledger } from "../../src/ledger/index.js";
 import { type Simulator, startSimulator } from "../../src/simulator/index.js";
 
@@ -68,7 +69,7 @@ describe("cryptoassets scan-received", () => {
       configPath,
       [
         "database:",
-        `  url: sqlite://${dbPath}`,
+        `  url: ${sqliteUrl(dbPath)}`,
         "coins:",
         "  btc:",
         "    backend:",
@@ -85,7 +86,7 @@ describe("cryptoassets scan-received", () => {
     );
 
     // The application created an address earlier; payments arrived while nothing ran.
-    const database = await openDatabase(`sqlite://${dbPath}`);
+    const database = await openDatabase(sqliteUrl(dbPath));
     await initializeDatabase(database);
     const backend = new BitcoindBackend({ url: sim.url, wallet: "ours" });
     const ledger = await Ledger.open({ database, coin: "btc", network: "regtest", backend });

@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { initializeDatabase, openDatabase, runSerializable } from "../../src/db/index.js";
+import { sqliteUrl } from "../../src/db/url.js";
 import { Outbox } from "../../src/events/outbox/index.js";
 
 const BIN = join(import.meta.dirname, "../../bin/cryptoassets.js");
@@ -24,7 +25,7 @@ beforeAll(() => {
   writeFileSync(
     configPath,
     [
-      `database: { url: "sqlite://${dbPath}" }`,
+      `database: { url: "${sqliteUrl(dbPath)}" }`,
       "coins:",
       "  btc:",
       "    backend: { class: bitcoind, url: 'http://u:secretpw@127.0.0.1:18443/' }",
@@ -61,7 +62,7 @@ describe("operator CLI", () => {
   });
 
   it("events list / show / redeliver", async () => {
-    const database = await openDatabase(`sqlite://${dbPath}`);
+    const database = await openDatabase(sqliteUrl(dbPath));
     await initializeDatabase(database);
     const outbox = new Outbox(database, ["app"]);
     const [written] = await runSerializable(database, (trx) =>

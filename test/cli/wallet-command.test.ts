@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BitcoindRpcClient } from "../../src/backends/bitcoind/index.js";
 import { getCoin, isValidAddress } from "../../src/coins/index.js";
 import { openDatabase } from "../../src/db/index.js";
+import { sqliteUrl } from "../../src/db/url.js";
 import { applyDeposit, Ledger } from "../../src/ledger/index.js";
 import { type Simulator, startSimulator } from "../../src/simulator/index.js";
 
@@ -40,11 +41,11 @@ beforeAll(async () => {
   const backend = `{ class: bitcoind, url: "${sim.url}", wallet: ours }`;
   writeFileSync(
     config,
-    `database: { url: "sqlite://${dbPath}" }\ncoins:\n  btc: { network: regtest, backend: ${backend} }\n`,
+    `database: { url: "${sqliteUrl(dbPath)}" }\ncoins:\n  btc: { network: regtest, backend: ${backend} }\n`,
   );
   writeFileSync(
     twoCoins,
-    `database: { url: "sqlite://${dbPath}" }\ncoins:\n  btc: { network: regtest, backend: ${backend} }\n  ltc: { network: regtest, backend: { class: "null" } }\n`,
+    `database: { url: "${sqliteUrl(dbPath)}" }\ncoins:\n  btc: { network: regtest, backend: ${backend} }\n  ltc: { network: regtest, backend: { class: "null" } }\n`,
   );
 });
 afterAll(async () => {
@@ -60,7 +61,7 @@ describe("cryptoassets wallet", () => {
     expect((await cli(config, "accounts")).stdout).toMatch(/alice\s+user\s+0\.00000000/);
 
     // A deposit reaching the credit threshold, applied through the ledger.
-    const database = await openDatabase(`sqlite://${dbPath}`);
+    const database = await openDatabase(sqliteUrl(dbPath));
     const ledger = await Ledger.open({ database, coin: "btc", network: "regtest" });
     await ledger.run((trx, ctx) =>
       applyDeposit(trx, ctx, {

@@ -83,7 +83,7 @@ describe("configuration", () => {
       { coins: { btc: { backend: { class: "bitcoind", url: "http://u:p@127.0.0.1:18443/" } } } },
       { baseDir: "/srv/app" },
     );
-    expect(config.database.url).toBe("sqlite:///srv/app/cryptoassets.db");
+    expect(config.database.url).toBe("sqlite:////srv/app/cryptoassets.db");
     // No network: the service takes the daemon's chain.
     expect(config.coins.btc?.network).toBeUndefined();
     expect(config.coins.btc).toMatchObject({

@@ -4,6 +4,7 @@ import {
   isRetryableError,
   parseDatabaseUrl,
   runSerializable,
+  sqliteUrl,
 } from "../../src/db/index.js";
 import { DatabaseUrlError, TransactionRetryExhaustedError } from "../../src/errors.js";
 import { maskUrl } from "../../src/redact/url.js";
@@ -11,11 +12,6 @@ import { ENGINES, type OpenTestDatabase, openTestDatabase } from "../support/dat
 
 describe("database URLs", () => {
   it("parses the three engines and masks passwords", () => {
-    expect(parseDatabaseUrl("sqlite:///var/lib/app/x.db")).toEqual({
-      engine: "sqlite",
-      filename: "/var/lib/app/x.db",
-    });
-    expect(parseDatabaseUrl("sqlite://:memory:")).toEqual({ engine: "sqlite", filename: ":memory:" });
     expect(parseDatabaseUrl("postgresql://u:p@h:5432/d").engine).toBe("postgres");
     expect(parseDatabaseUrl("mariadb://u:p@h:3306/d")).toEqual({
       engine: "mysql",
@@ -24,8 +20,44 @@ describe("database URLs", () => {
     expect(maskUrl("postgresql://app:s3cret@db:5432/app")).toBe("postgresql://app:***@db:5432/app");
   });
 
+  it("reads SQLite URLs by SQLAlchemy's rules", () => {
+    const memory = { engine: "sqlite", filename: ":memory:", ignoredOptions: [] };
+    expect(parseDatabaseUrl("sqlite:///rel/x.db", "/srv/app")).toEqual({
+      engine: "sqlite",
+      filename: "/srv/app/rel/x.db",
+      formerReading: "/rel/x.db",
+      ignoredOptions: [],
+    });
+    expect(parseDatabaseUrl("sqlite:////var/lib/app/x.db", "/srv/app")).toEqual({
+      engine: "sqlite",
+      filename: "/var/lib/app/x.db",
+      ignoredOptions: [],
+    });
+    expect(parseDatabaseUrl("sqlite://")).toEqual(memory);
+    expect(parseDatabaseUrl("sqlite:///:memory:")).toEqual(memory);
+    expect(parseDatabaseUrl("sqlite://:memory:")).toEqual(memory);
+    expect(parseDatabaseUrl("sqlite:///:memory:?check_same_thread=false&timeout=5")).toEqual({
+      ...memory,
+      ignoredOptions: ["check_same_thread", "timeout"],
+    });
+    expect(parseDatabaseUrl("sqlite+pysqlite:////tmp/x.db")).toMatchObject({ filename: "/tmp/x.db" });
+    expect(sqliteUrl("/tmp/x.db")).toBe("sqlite:////tmp/x.db");
+    expect(parseDatabaseUrl(sqliteUrl("/tmp/x.db"))).toMatchObject({ filename: "/tmp/x.db" });
+  });
+
+  it("drops SQLAlchemy's +driver suffixes", () => {
+    expect(parseDatabaseUrl("postgresql+psycopg2://u:p@h:5432/d")).toEqual({
+      engine: "postgres",
+      connectionString: "postgresql://u:p@h:5432/d",
+    });
+    expect(parseDatabaseUrl("mysql+pymysql://u:p@h/d")).toEqual({ engine: "mysql", uri: "mysql://u:p@h/d" });
+    expect(parseDatabaseUrl("mysql+mysqldb://u:p@h/d")).toEqual({ engine: "mysql", uri: "mysql://u:p@h/d" });
+  });
+
   it("rejects bad URLs with the password masked", () => {
-    expect(() => parseDatabaseUrl("sqlite://relative.db")).toThrow(/absolute path/);
+    expect(() => parseDatabaseUrl("sqlite://relative.db")).toThrow(
+      /a SQLite URL has no host part; the forms are sqlite:\/\/\/relative\/path\.db/,
+    );
     expect(() => parseDatabaseUrl("oracle://u:topsecret@h/d")).toThrow(DatabaseUrlError);
     expect(() => parseDatabaseUrl("oracle://u:topsecret@h/d")).toThrow(/oracle:\/\/u:\*\*\*@h\/d/);
     expect(() => parseDatabaseUrl("oracle://u:topsecret@h/d")).not.toThrow(/topsecret/);

@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, expect, it } from "vitest";
 import { openDatabase } from "../../src/db/index.js";
+import { sqliteUrl } from "../../src/db/url.js";
 import { Dispatcher } from "../../src/events/dispatcher.js";
 import { HttpEventHandler } from "../../src/events/handlers/index.js";
 
@@ -42,7 +43,7 @@ it("an event committed before a SIGKILL is delivered after restart", async () =>
   });
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
-  const dbUrl = `sqlite://${join(dir, "ledger.db")}`;
+  const dbUrl = sqliteUrl(join(dir, "ledger.db"));
 
   const child = join(dir, "child.mjs");
   writeFileSync(

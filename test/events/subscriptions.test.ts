@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseConfig } from "../../src/config/index.js";
 import { runSerializable } from "../../src/db/index.js";
+import { sqliteUrl } from "../../src/db/url.js";
 import { ConfigError } from "../../src/errors.js";
 import { FunctionEventHandler } from "../../src/events/handlers/index.js";
 import { Outbox } from "../../src/events/outbox/index.js";
@@ -147,7 +148,7 @@ describe("the helper service", () => {
   it("writes events for configured handlers and handlers subscribed in code, each with its subscription", async () => {
     const audit = new FunctionEventHandler("audit", () => undefined, { subscription: { coins: ["ltc"] } });
     const config = parseConfig({
-      database: { url: `sqlite://${join(dir, "service.db")}` },
+      database: { url: sqliteUrl(join(dir, "service.db")) },
       coins,
       events: {
         shop: { class: "http", url: "http://127.0.0.1:9/", subscribe: { events: ["txupdate"] } },

@@ -16,6 +16,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { sqliteUrl } from "../../src/db/url.js";
 import { FaultyProxy, TRUNCATED_JSON_BODY } from "../chain/support/faulty-proxy.js";
 import { notifyCommand } from "../service/regtest.js";
 import { freePort, waitFor } from "../service/support.js";
@@ -113,7 +114,7 @@ describe("helper service with a misbehaving daemon", () => {
     });
     proxy = await FaultyProxy.start("127.0.0.1", chain.port, await freePort());
     proxy.slowMs = RPC_TIMEOUT_S * 1000 + 1500;
-    const databaseUrl = `sqlite://${join(dir, "service.db")}`;
+    const databaseUrl = sqliteUrl(join(dir, "service.db"));
     const configPath = writeServiceConfig(dir, {
       databaseUrl,
       rpcUrl: proxy.url(RPC_USER, PASSWORD),

@@ -13,6 +13,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { sqliteUrl } from "../../src/db/url.js";
 import { notifyCommand } from "../service/regtest.js";
 import { freePort, runCli, waitFor } from "../service/support.js";
 import { type ExternalChain, startExternalChain } from "./support/external-chain.js";
@@ -55,7 +56,7 @@ describe("helper service with a misbehaving webhook receiver", () => {
       walletnotify: notifyCommand("txid", walletnotifyPort, true),
       blocknotify: notifyCommand("blockhash", blocknotifyPort, false),
     });
-    const databaseUrl = `sqlite://${join(dir, "service.db")}`;
+    const databaseUrl = sqliteUrl(join(dir, "service.db"));
     const configPath = writeServiceConfig(dir, {
       databaseUrl,
       rpcUrl: chain.url,

@@ -14,6 +14,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { sqliteUrl } from "../../src/db/url.js";
 import { notifyCommand } from "../service/regtest.js";
 import { freePort, waitFor } from "../service/support.js";
 import { type ExternalChain, ONLY_OURS, startExternalChain } from "./support/external-chain.js";
@@ -53,7 +54,7 @@ describe("helper service across a Redis restart (Redis walletnotify listener)", 
       walletnotify: `${ONLY_OURS}redis-cli -h 127.0.0.1 -p ${redisPort} publish ${CHANNEL} %s >/dev/null 2>&1; true`,
       blocknotify: notifyCommand("blockhash", blocknotifyPort, false),
     });
-    const databaseUrl = `sqlite://${join(dir, "service.db")}`;
+    const databaseUrl = sqliteUrl(join(dir, "service.db"));
     const configPath = writeServiceConfig(dir, {
       databaseUrl,
       rpcUrl: chain.url,

@@ -162,3 +162,51 @@ describe("PipeNotifyListener", () => {
     await expect(stat(fifo)).rejects.toThrow(/ENOENT/);
   });
 });
+
+/**
+ * The 0600 default is safer than the original's 0703, and locks out a bitcoind that runs as
+ * another user: the start-up log must say so, and how to set `mode`. A process named
+ * bitcoind (a copy of sleep) runs as `nobody` to stand for such a daemon.
+ */
+describe.skipIf(process.getuid?.() !== 0)(
+  "PipeNotifyListener and bitcoind's user (needs root to run as nobody)",
+  () => {
+    const NOBODY = 65534;
+    let daemon: ReturnType<typeof spawn> | undefined;
+
+    beforeEach(async () => {
+      const bin = join(dir, "bin");
+      await mkdir(bin, { mode: 0o755 });
+      await execFileAsync("chmod", ["755", dir]);
+      await execFileAsync("cp", ["/bin/sleep", join(bin, "bitcoind")]);
+      daemon = spawn(join(bin, "bitcoind"), ["30"], { uid: NOBODY, gid: NOBODY, stdio: "ignore" });
+      await waitFor(() => daemon?.pid !== undefined, "the stand-in bitcoind");
+      await new Promise((resolve) => setTimeout(resolve, 100)); // exec done: /proc shows its name
+    });
+    afterEach(() => {
+      daemon?.kill("SIGKILL");
+    });
+
+    const warningOf = (logs: ReturnType<typeof captureLogs>) =>
+      logs.lines
+        .filter((line) => line.level === 40 && line.daemonPid === daemon?.pid)
+        .map((line) => line.msg);
+
+    it("warns that bitcoind cannot write to a 0600 pipe, and how to set mode", async () => {
+      const { logs } = await startListener();
+      expect(warningOf(logs)).toEqual([
+        `bitcoind (pid ${daemon?.pid}) runs as uid ${NOBODY} and cannot write to the notify pipe ${fifo} ` +
+          "(owner uid 0, mode 0600): set walletnotify.mode (blocknotify.mode), e.g. 0620 with bitcoind's user " +
+          "in the pipe owner's group, or 0622 to let any local user write txids (the original's default was 0703)",
+      ]);
+    });
+
+    it("says nothing when the mode lets bitcoind write", async () => {
+      const { logs } = await startListener({ mode: 0o622 });
+      expect(logs.lines.some((line) => line.msg === "listening for notifications on a named pipe")).toBe(
+        true,
+      );
+      expect(warningOf(logs)).toEqual([]);
+    });
+  },
+);

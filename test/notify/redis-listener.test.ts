@@ -140,7 +140,7 @@ describe("RedisNotifyListener", () => {
     expect(new RedisNotifyListener({}, () => {}).describe()).toBe(
       `redis://127.0.0.1:6379/0 channel ${DEFAULT_REDIS_NOTIFY_CHANNEL}`,
     );
-    expect(DEFAULT_REDIS_NOTIFY_CHANNEL).toBe("bitcoind_walletnotify");
+    expect(DEFAULT_REDIS_NOTIFY_CHANNEL).toBe("bitcoind_walletnotify_pubsub");
     expect(() => new RedisNotifyListener({ port: 0 }, () => {})).toThrow(NotifyConfigError);
     expect(() => new RedisNotifyListener({ db: -1 }, () => {})).toThrow(/db must be a non-negative integer/);
     expect(() => new RedisNotifyListener({ channel: "" }, () => {})).toThrow(/channel must not be empty/);

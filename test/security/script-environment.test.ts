@@ -12,6 +12,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { initializeDatabase } from "../../src/db/initialize.js";
 import { openDatabase } from "../../src/db/open.js";
 import { runSerializable } from "../../src/db/serializable.js";
+import { sqliteUrl } from "../../src/db/url.js";
 import { ScriptEventHandler } from "../../src/events/handlers/script.js";
 import { Outbox } from "../../src/events/outbox/index.js";
 import type { StatusSnapshot } from "../../src/service/status.js";
@@ -46,7 +47,7 @@ describe("a script run by the helper service", () => {
   it("sees only the allowed environment, and its stderr stays off the public pages", async () => {
     const dump = join(dir, "env.bin");
     const configPath = join(dir, "config.yaml");
-    const databaseUrl = `sqlite://${join(dir, "service.db")}`;
+    const databaseUrl = sqliteUrl(join(dir, "service.db"));
     const statusPort = await freePort();
     writeFileSync(
       configPath,

@@ -273,7 +273,11 @@ describe("maskUrl", () => {
     ["postgresql://app:123#abc@db/app", "postgresql://app:***@db/app"],
     ["mysql://root@127.0.0.1:3306/test?ssl=true", "mysql://root@127.0.0.1:3306/test?ssl=***"],
     ["sqlite:///var/lib/app/x.db", "sqlite:///var/lib/app/x.db"],
+    ["sqlite:////var/lib/app/x.db", "sqlite:////var/lib/app/x.db"],
     ["sqlite://:memory:", "sqlite://:memory:"],
+    ["sqlite://", "sqlite://"],
+    ["sqlite:///:memory:?check_same_thread=false", "sqlite:///:memory:?check_same_thread=false"],
+    ["postgresql+psycopg2://app:s3cret@db/app", "postgresql+psycopg2://app:***@db/app"],
     ["postgresql://app:Zm9v/YmFy+c2VjcmV0@db/app", UNPARSEABLE_URL],
     ["app:pw@db", UNPARSEABLE_URL],
   ])("%s → %s", (url, shown) => {

@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BitcoindBackend } from "../../src/backends/bitcoind/backend.js";
 import { type Database, openDatabase } from "../../src/db/open.js";
+import { sqliteUrl } from "../../src/db/url.js";
 import { Ledger } from "../../src/ledger/ledger.js";
 import { writeConfigFile } from "./config-file.js";
 import { type Regtest, startRegtestChild } from "./regtest.js";
@@ -51,7 +52,7 @@ describe("cryptoassets helper-service (child processes)", () => {
 
   it("credits a deposit, delivers confirmations 0..15 in order, and exits 0 on SIGTERM", async () => {
     const statusPort = await freePort();
-    const databaseUrl = `sqlite://${join(dir, "service.db")}`;
+    const databaseUrl = sqliteUrl(join(dir, "service.db"));
     const configPath = writeConfigFile(dir, {
       databaseUrl,
       rpcUrl: regtest.url,
@@ -116,7 +117,7 @@ describe("cryptoassets helper-service (child processes)", () => {
       const configPath = writeConfigFile(
         dir,
         {
-          databaseUrl: `sqlite://${join(dir, "taken.db")}`,
+          databaseUrl: sqliteUrl(join(dir, "taken.db")),
           rpcUrl: regtest.url,
           statusPort,
           receiverUrl: receiver.url,

@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { loadConfigFile } from "../../src/config/load.js";
+import { sqliteUrl } from "../../src/db/url.js";
 import { startHelperService } from "../../src/service/helper-service.js";
 import { freePort, killChild, runCli, waitFor } from "./support.js";
 
@@ -32,7 +33,7 @@ export function networkScenarios(daemon: () => NetworkScenarioDaemon): void {
     const path = join(dir, `${name}.yaml`);
     writeFileSync(
       path,
-      `database: { url: "sqlite://${join(dir, `${name}.db`)}" }
+      `database: { url: "${sqliteUrl(join(dir, `${name}.db`))}" }
 coins:
   btc:
     backend: { class: bitcoind, url: "${daemon().url}", wallet: ours }

@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openDatabase } from "../../src/db/open.js";
+import { sqliteUrl } from "../../src/db/url.js";
 import { FunctionEventHandler } from "../../src/events/handlers/function.js";
 import { startHelperService } from "../../src/service/helper-service.js";
 import { type Regtest, startRegtestInProcess } from "./regtest.js";
@@ -36,7 +37,7 @@ describe("graceful shutdown", () => {
       await sleep(handlerMs);
       calls.push("end");
     });
-    const url = `sqlite://${join(dir, `${name}.db`)}`;
+    const url = sqliteUrl(join(dir, `${name}.db`));
     const service = await startHelperService(
       {
         database: { url },

@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BitcoindRpcClient } from "../../src/backends/bitcoind/rpc-client.js";
+import { sqliteUrl } from "../../src/db/url.js";
 import { FunctionEventHandler } from "../../src/events/handlers/function.js";
 import { type HelperService, startHelperService } from "../../src/service/helper-service.js";
 import type { StatusSnapshot } from "../../src/service/status.js";
@@ -44,7 +45,7 @@ describe("status server", () => {
     });
     service = await startHelperService(
       {
-        database: { url: `sqlite://${join(dir, "status.db")}` },
+        database: { url: sqliteUrl(join(dir, "status.db")) },
         coins: {
           btc: {
             backend: { class: "bitcoind", url: regtest.url, wallet: "ours", timeout: 5 },
@@ -177,7 +178,7 @@ describe("status server without an admin token", () => {
   it("is read-only: admin actions answer 403", async () => {
     const dir = mkdtempSync(join(tmpdir(), "ca-status-ro-"));
     const service = await startHelperService({
-      database: { url: `sqlite://${join(dir, "ro.db")}` },
+      database: { url: sqliteUrl(join(dir, "ro.db")) },
       coins: { btc: { backend: { class: "null" }, network: "regtest" } },
       "status-server": { port: 0 },
     });
@@ -204,7 +205,7 @@ describe("a daemon that is unreachable at start", () => {
     const dir = mkdtempSync(join(tmpdir(), "ca-status-down-"));
     const rpcPort = await freePort();
     const service = await startHelperService({
-      database: { url: `sqlite://${join(dir, "down.db")}` },
+      database: { url: sqliteUrl(join(dir, "down.db")) },
       coins: {
         btc: {
           backend: {

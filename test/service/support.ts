@@ -23,10 +23,18 @@ export interface CliProcess {
   waitForOutput(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
 }
 
-export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): CliProcess {
-  const child = spawn(process.execPath, [CLI, ...args], {
+export interface RunCliOptions {
+  /** Another launcher of bin/ (the original's command names); default the `cryptoassets` CLI. */
+  bin?: string;
+  cwd?: string;
+}
+
+export function runCli(args: string[], env: NodeJS.ProcessEnv = {}, options: RunCliOptions = {}): CliProcess {
+  const launcher = options.bin === undefined ? CLI : resolve(import.meta.dirname, "../../bin", options.bin);
+  const child = spawn(process.execPath, [launcher, ...args], {
     env: { ...process.env, CRYPTOASSETS_LOG_LEVEL: "info", ...env },
     stdio: ["ignore", "pipe", "pipe"],
+    ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
   });
   let output = "";
   const listeners = new Set<() => void>();

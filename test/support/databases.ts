@@ -10,6 +10,7 @@ import mysql from "mysql2/promise";
 import pg from "pg";
 import { type Database, initializeDatabase, openDatabase } from "../../src/db/index.js";
 import type { Engine } from "../../src/db/url.js";
+import { sqliteUrl } from "../../src/db/url.js";
 
 export const POSTGRES_URL =
   process.env.CRYPTOASSETS_TEST_POSTGRES_URL ?? "postgresql://postgres@127.0.0.1:5432/test";
@@ -39,7 +40,7 @@ export async function createTestDatabase(engine: Engine): Promise<TestDatabase> 
     case "sqlite": {
       const dir = mkdtempSync(join(tmpdir(), "ca-test-"));
       return {
-        url: `sqlite://${join(dir, "test.db")}`,
+        url: sqliteUrl(join(dir, "test.db")),
         drop: async () => rmSync(dir, { recursive: true, force: true }),
       };
     }

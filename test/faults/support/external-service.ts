@@ -13,7 +13,7 @@ import { expect } from "vitest";
 import { BitcoindBackend } from "../../../src/backends/bitcoind/backend.js";
 import { parseAmount } from "../../../src/coins/amount.js";
 import { NormalizeTypesPlugin } from "../../../src/db/normalize-plugin.js";
-import { type Database, openDatabase } from "../../../src/db/open.js";
+import { type Database, DEFAULT_TRANSACTION_RETRIES, openDatabase } from "../../../src/db/open.js";
 import type { Schema } from "../../../src/db/schema.js";
 import { parseDatabaseUrl } from "../../../src/db/url.js";
 import type { TxUpdateData } from "../../../src/events/types.js";
@@ -215,6 +215,7 @@ export async function openAppDatabase(url: string): Promise<Database> {
     engine: "postgres",
     url: maskUrl(url),
     stats: { retries: 0, transactions: 0 },
+    transactionRetries: DEFAULT_TRANSACTION_RETRIES,
     close: () => db.destroy(),
   };
 }

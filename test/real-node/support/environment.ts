@@ -7,6 +7,7 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { sqliteUrl } from "../../../src/db/url.js";
 import { FaultyProxy } from "../../chain/support/faulty-proxy.js";
 import { FaultyReceiver } from "../../faults/support/external-receiver.js";
 import {
@@ -42,7 +43,7 @@ export async function startScenarioEnv(kind: ChainKind): Promise<ScenarioEnv> {
     chain = await startScenarioChain(kind, ports);
     proxy = await FaultyProxy.start("127.0.0.1", chain.port, await freePort());
     receiver = await FaultyReceiver.start();
-    const databaseUrl = `sqlite://${join(dir, "ledger.db")}`;
+    const databaseUrl = sqliteUrl(join(dir, "ledger.db"));
     const statusPort = await freePort();
     const configPath = writeServiceConfig(dir, {
       databaseUrl,
