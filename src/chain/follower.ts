@@ -10,15 +10,20 @@
  * - `poll` strategy (the original's): every `pollPeriodMs`, one `gettransaction` per open
  *   transaction; walletnotify still brings new transactions.
  *
- * Failures never stop the follower: a failed run is logged, shown in `status()`, and retried
- * after `retryDelayMs` (a txid whose update failed is re-queued; a failed tick is run
- * again), so once the daemon or the database is back, a follow-up run catches up.
+ * Failures never stop the follower: a failed run is shown in `status()` and retried, so once
+ * the daemon or the database is back, a follow-up run catches up. Each kind of work (tip
+ * ticks, re-checks, notified txids) has at most one pending retry, `retryDelayMs` after the
+ * first failure, doubling up to `maxRetryDelayMs`; while a kind backs off, its periodic run
+ * waits for the retry, and the first success resets it. A long outage therefore costs about
+ * one call per kind per `maxRetryDelayMs`, and a log line only at the first failure of a
+ * kind and every tenth after it; `daemonReachable()` ends the wait once the daemon answers.
  */
 import type { ChainTip } from "../backends/backend.js";
 import { ChainConfigError, errorMessage } from "../errors.js";
 import { type Logger, silentLogger } from "../log.js";
 import { CoalescingQueue, type CoalescingQueueStats, type PushOutcome } from "../notify/coalescing-queue.js";
 import type { OpenTransactionRechecker } from "./recheck.js";
+import { RetryBackoff } from "./retry-backoff.js";
 import { scanReceived } from "./scan.js";
 import type { BlockConfirmationTracker } from "./tracker.js";
 import { MAX_UPDATE_BATCH, type TransactionUpdater } from "./updater.js";
@@ -41,8 +46,10 @@ export interface ChainFollowerOptions {
   pollTip?: boolean;
   /** Run the start-up scan in start(); default true. */
   scanOnStart?: boolean;
-  /** Delay before a failed run is retried; default pollPeriodMs. */
+  /** Delay before a failed run is retried the first time; default pollPeriodMs. */
   retryDelayMs?: number;
+  /** The retry delay doubles after each failure up to this; default 60 s. */
+  maxRetryDelayMs?: number;
   /** Times a failing txid update is retried before the follower leaves it to the tracker; default 20. */
   maxTxRetries?: number;
   logger?: Logger;
@@ -64,7 +71,10 @@ export interface FollowerStatus {
   lastWalletNotifyAt: number | undefined;
   lastBlockNotifyAt: number | undefined;
   lastError: FollowerError | undefined;
-  /** Runs that failed since the last successful one. */
+  /**
+   * Runs that failed since the last success of the same kind (tip, re-check, notifications),
+   * summed: a re-check that succeeds does not hide ticks that keep failing.
+   */
   consecutiveFailures: number;
   ticks: number;
   rechecks: number;
@@ -72,6 +82,13 @@ export interface FollowerStatus {
 }
 
 type ChainWork = "tip" | "recheck";
+/** What retries are counted by: each chain work, and the notified txids together. */
+type RetryKind = ChainWork | "notifications";
+
+/** The default cap of the retry backoff (seconds in config: service.retry_backoff_cap). */
+export const DEFAULT_MAX_RETRY_DELAY_MS = 60_000;
+/** After the first failure of a streak, every this many failures are logged (the rest at debug). */
+const LOG_EVERY_FAILURES = 10;
 
 function positive(name: string, value: number, allowZero = false): number {
   if (!Number.isFinite(value) || value < 0 || (!allowZero && value === 0)) {
@@ -88,7 +105,9 @@ export class ChainFollower {
   readonly #logger: Logger;
   readonly #pollPeriodMs: number;
   readonly #recheckPeriodMs: number;
-  readonly #retryDelayMs: number;
+  readonly #retries: RetryBackoff<RetryKind>;
+  /** Notified txids whose update failed, waiting for the one notifications retry. */
+  readonly #txRetry = new Set<string>();
   readonly #maxTxRetries: number;
   readonly #txQueue: CoalescingQueue<string>;
   readonly #workQueue: CoalescingQueue<ChainWork>;
@@ -101,7 +120,7 @@ export class ChainFollower {
   #lastWalletNotifyAt: number | undefined;
   #lastBlockNotifyAt: number | undefined;
   #lastError: FollowerError | undefined;
-  #consecutiveFailures = 0;
+  readonly #failuresByKind = new Map<RetryKind, number>();
   #ticks = 0;
   #rechecks = 0;
 
@@ -110,7 +129,10 @@ export class ChainFollower {
     this.strategy = options.strategy ?? "block";
     this.#pollPeriodMs = positive("pollPeriodMs", options.pollPeriodMs ?? 10_000);
     this.#recheckPeriodMs = positive("recheckPeriodMs", options.recheckPeriodMs ?? 600_000, true);
-    this.#retryDelayMs = positive("retryDelayMs", options.retryDelayMs ?? this.#pollPeriodMs);
+    this.#retries = new RetryBackoff({
+      initialMs: positive("retryDelayMs", options.retryDelayMs ?? this.#pollPeriodMs),
+      maxMs: positive("maxRetryDelayMs", options.maxRetryDelayMs ?? DEFAULT_MAX_RETRY_DELAY_MS),
+    });
     this.#maxTxRetries = options.maxTxRetries ?? 20;
     this.#logger = (options.logger ?? silentLogger).child({ module: "chain.follower" });
     // Many txids in flight at once: the updater commits those that wait together as one
@@ -136,23 +158,27 @@ export class ChainFollower {
     if (this.#options.scanOnStart ?? true) {
       try {
         const result = await scanReceived(this.#options.tracker);
-        this.#succeeded();
+        this.#succeeded("tip", "scan");
         this.#lastTickAt = Date.now();
         this.#logger.info(
           { scanned: result.scanned, events: result.events, height: result.tipHeight },
           "start-up scan finished",
         );
       } catch (err) {
-        this.#failed("scan", err);
-        this.#later(() => this.#workQueue.push("tip"), this.#retryDelayMs);
+        this.#failed("tip", "scan", err, () => this.#workQueue.push("tip"));
       }
     }
     if (this.#stopped) return;
+    // A kind that is backing off runs when its retry is due, not every period beside it.
     if (this.strategy === "poll" || (this.#options.pollTip ?? true)) {
-      this.#every(this.#pollPeriodMs, () => this.#workQueue.push("tip"));
+      this.#every(this.#pollPeriodMs, () => {
+        if (!this.#retries.backingOff("tip")) this.#workQueue.push("tip");
+      });
     }
     if (this.strategy === "block" && this.#recheckPeriodMs > 0) {
-      this.#every(this.#recheckPeriodMs, () => this.#workQueue.push("recheck"));
+      this.#every(this.#recheckPeriodMs, () => {
+        if (!this.#retries.backingOff("recheck")) this.#workQueue.push("recheck");
+      });
     }
   }
 
@@ -166,6 +192,14 @@ export class ChainFollower {
   blockNotify(_hash?: string): PushOutcome {
     this.#lastBlockNotifyAt = Date.now();
     return this.#workQueue.push("tip");
+  }
+
+  /**
+   * The daemon answered again (the service's reachability probe): work that is backing off
+   * retries now instead of at the end of its delay.
+   */
+  daemonReachable(): void {
+    this.#retries.retryNow();
   }
 
   /** Queues a full re-check now (operators, tests). */
@@ -185,6 +219,7 @@ export class ChainFollower {
   async stop(): Promise<void> {
     this.#stopped = true;
     this.#running = false;
+    this.#retries.stop();
     for (const timer of this.#timers) {
       clearTimeout(timer);
       clearInterval(timer);
@@ -203,7 +238,7 @@ export class ChainFollower {
       lastWalletNotifyAt: this.#lastWalletNotifyAt,
       lastBlockNotifyAt: this.#lastBlockNotifyAt,
       lastError: this.#lastError,
-      consecutiveFailures: this.#consecutiveFailures,
+      consecutiveFailures: [...this.#failuresByKind.values()].reduce((sum, n) => sum + n, 0),
       ticks: this.#ticks,
       rechecks: this.#rechecks,
       notifications: this.#txQueue.stats(),
@@ -214,17 +249,23 @@ export class ChainFollower {
     try {
       await this.#options.updater.update(txid);
       this.#txAttempts.delete(txid);
-      this.#succeeded();
+      this.#succeeded("notifications", `txid ${txid}`);
     } catch (err) {
-      this.#failed(`txid ${txid}`, err);
       const attempts = (this.#txAttempts.get(txid) ?? 0) + 1;
       if (attempts <= this.#maxTxRetries) {
         this.#txAttempts.set(txid, attempts);
-        this.#later(() => this.#txQueue.push(txid), this.#retryDelayMs);
+        this.#txRetry.add(txid);
+        // One retry for every failed txid: it queues them all again (they commit as batches).
+        this.#failed("notifications", `txid ${txid}`, err, () => {
+          const txids = [...this.#txRetry];
+          this.#txRetry.clear();
+          for (const retried of txids) this.#txQueue.push(retried);
+        });
       } else {
+        this.#failed("notifications", `txid ${txid}`, err);
         this.#txAttempts.delete(txid);
         this.#logger.error(
-          { txid, attempts },
+          { txid, attempts, err },
           "giving up retrying this notification; the block tracker and re-check will pick the transaction up",
         );
       }
@@ -247,31 +288,31 @@ export class ChainFollower {
         this.#ticks++;
         this.#lastTickAt = Date.now();
       }
-      this.#succeeded();
+      this.#succeeded(work, label);
     } catch (err) {
-      this.#failed(label, err);
-      this.#later(() => this.#workQueue.push(work), this.#retryDelayMs);
+      this.#failed(work, label, err, () => this.#workQueue.push(work));
     }
   }
 
-  #succeeded(): void {
-    this.#consecutiveFailures = 0;
+  #succeeded(kind: RetryKind, work: string): void {
+    this.#failuresByKind.delete(kind);
+    const failures = this.#retries.succeeded(kind);
+    if (failures > 0) this.#logger.info({ work, failures }, "chain work succeeded again");
   }
 
-  #failed(work: string, err: unknown): void {
-    const message = errorMessage(err);
-    this.#consecutiveFailures++;
-    this.#lastError = { message, at: Date.now(), work };
-    this.#logger.error({ work, err }, "chain work failed; will retry");
-  }
-
-  #later(fn: () => void, ms: number): void {
-    if (this.#stopped) return;
-    const timer = setTimeout(() => {
-      this.#timers.delete(timer);
-      if (!this.#stopped) fn();
-    }, ms);
-    this.#timers.add(timer);
+  /** Records a failure and, with `retry`, schedules the one retry of its kind (backing off). */
+  #failed(kind: RetryKind, work: string, err: unknown, retry?: () => void): void {
+    this.#failuresByKind.set(kind, (this.#failuresByKind.get(kind) ?? 0) + 1);
+    this.#lastError = { message: errorMessage(err), at: Date.now(), work };
+    const plan = retry ? this.#retries.failed(kind, retry) : undefined;
+    // The first failure of a streak and every tenth are logged; the rest would only repeat it.
+    const loud = plan?.scheduled && (plan.failures === 1 || plan.failures % LOG_EVERY_FAILURES === 0);
+    if (!retry) return; // the caller logs why it gives up
+    (loud ? this.#logger.error : this.#logger.debug).call(
+      this.#logger,
+      { work, err, failures: plan?.failures, retryInMs: plan?.delayMs },
+      "chain work failed; will retry",
+    );
   }
 
   #every(ms: number, fn: () => void): void {

@@ -358,6 +358,8 @@ export const configSchema = z
         poll_period: seconds.default(10),
         /** Seconds between full re-checks of open transactions (default 600). */
         recheck_period: seconds.default(600),
+        /** Seconds: a failed chain run is retried after poll_period, doubling up to this (default 60). */
+        retry_backoff_cap: seconds.default(60),
         /** Seconds to finish in-flight work on SIGTERM (default 10). */
         shutdown_grace_period: seconds.default(10),
         /** `level`, or the original's Python dictConfig (its root and cryptoassets logger levels). */
@@ -388,6 +390,7 @@ export const configSchema = z
         confirmation_strategy: "block",
         poll_period: 10,
         recheck_period: 600,
+        retry_backoff_cap: 60,
         shutdown_grace_period: 10,
         dispatcher: {
           concurrency: 8,

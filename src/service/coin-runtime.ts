@@ -57,6 +57,8 @@ export interface ChainServiceConfig {
   confirmation_strategy?: ConfirmationStrategy;
   poll_period?: number;
   recheck_period?: number;
+  /** Seconds: the longest delay between retries of failed chain work (default 60). */
+  retry_backoff_cap?: number;
   /** Most walletnotify txids committed in one database transaction (default 32; 1 = none batched). */
   update_batch_size?: number;
 }
@@ -257,6 +259,8 @@ export class CoinRuntime {
       strategy: this.#service.confirmation_strategy,
       pollPeriodMs: (this.#service.poll_period ?? 10) * 1000,
       recheckPeriodMs: (this.#service.recheck_period ?? 600) * 1000,
+      maxRetryDelayMs:
+        this.#service.retry_backoff_cap === undefined ? undefined : this.#service.retry_backoff_cap * 1000,
       pollTip: this.#coin.backend.blocknotify === undefined,
       logger: this.#logger,
     });

@@ -56,7 +56,11 @@ export class CoinService {
       backend: options.backend,
       subsystems: options.subsystems,
       logger: options.logger,
-      onTip: (tip) => this.checkNetwork(tip),
+      onTip: (tip) => {
+        this.checkNetwork(tip);
+        // The daemon answers: chain work backing off after an outage catches up now.
+        this.runtime.follower.daemonReachable();
+      },
     });
     this.chainDuty = new SingletonDuty({
       name: `${this.name}.chain`,
