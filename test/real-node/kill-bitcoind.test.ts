@@ -81,7 +81,8 @@ describeWithBitcoind("kill -9 of bitcoind under load, then a restart", () => {
     await waitFor(
       "two polls of the restarted node",
       () => (proxy.forwardedCalls("getblockchaininfo") >= polls + 2 ? true : undefined),
-      30_000,
+      // The outage grew the service's retry delay (capped at 30 s): two polls can take two caps.
+      75_000,
     );
     // …then its "peers" hand back the blocks and transactions the crash lost.
     await node.resupply();
