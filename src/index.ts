@@ -38,7 +38,14 @@ export * from "./events/retry-schedule.js";
 export { generateWebhookSecret } from "./events/signing.js";
 export type { OutboxRecipient, Subscription } from "./events/subscription.js";
 export * from "./events/types.js";
-export { Ledger, type LedgerOptions } from "./ledger/index.js";
+export {
+  type BalanceCheck,
+  type Deposit,
+  type DepositQuery,
+  Ledger,
+  type LedgerOptions,
+  type SendOptions,
+} from "./ledger/index.js";
 export { createLogger, type Logger, silentLogger } from "./log.js";
 export * from "./notify/index.js";
 export {

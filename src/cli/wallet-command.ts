@@ -14,6 +14,9 @@ interface WalletOptions {
   label?: string;
   account?: string;
   limit: number;
+  confirmations: number;
+  uncredited?: boolean;
+  forceExternal?: boolean;
   json?: boolean;
 }
 
@@ -24,8 +27,21 @@ const SUBCOMMANDS = [
   "send",
   "transactions",
   "balance",
+  "received",
+  "account-of",
+  "deposits",
+  "recompute",
+  "label",
 ] as const;
 type Subcommand = (typeof SUBCOMMANDS)[number];
+
+function wholeNumber(min: number) {
+  return (v: string) => {
+    const n = Number(v);
+    if (!/^\d+$/.test(v) || n < min) throw new InvalidArgumentError(`expected a whole number ≥ ${min}`);
+    return n;
+  };
+}
 
 /** Account by id (digits) or by name. */
 const accountRef = (text: string): number | string => (/^\d+$/.test(text) ? Number(text) : text);
@@ -45,21 +61,20 @@ export function registerWalletCommand(program: Command): void {
     .argument("<subcommand>", SUBCOMMANDS.join(" | "))
     .argument(
       "[args...]",
-      "create-account <name> · create-address <account> · send <account> <address> <amount>",
+      "create-account <name> · create-address <account> · send <account> <address> <amount> · received <address> · account-of <address> · label <transaction> <text>",
     )
     .option("--coin <name>", "which coin, when several are configured")
     .option("--label <text>", "label for create-address / send")
     .option("--account <account>", "transactions / balance of one account (id or name)")
+    .option("--limit <n>", "transactions / deposits: at most this many (default 50)", wholeNumber(1), 50)
     .option(
-      "--limit <n>",
-      "transactions: at most this many (default 50)",
-      (v: string) => {
-        const n = Number(v);
-        if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError("expected a positive whole number");
-        return n;
-      },
-      50,
+      "--confirmations <n>",
+      "received: count deposits with at least this many (default 0)",
+      wholeNumber(0),
+      0,
     )
+    .option("--uncredited", "deposits: only those not credited yet")
+    .option("--force-external", "send: through the network even to an address of this wallet")
     .option("--json", "machine-readable output (amounts as decimal strings)")
     .action(async (configPath: string, subcommand: string, args: string[], options: WalletOptions) => {
       if (!(SUBCOMMANDS as readonly string[]).includes(subcommand)) {
@@ -125,12 +140,24 @@ async function run(
     case "send": {
       const [from, to, amount] = need(args, 3, "send <account> <address> <amount>");
       const account = await ledger.getAccount(accountRef(from as string));
-      const id = await ledger.send(account.id, to as string, amount as string, { label: options.label });
-      const units = ledger.parseAmount(amount as string);
-      print(
-        { transaction: id, account: account.id, address: to, amount: money(units), state: "pending" },
-        () =>
-          `send #${id}: ${money(units)} ${ledger.coin.name} from ${account.name} to ${to} is pending; the helper service broadcasts it`,
+      const id = await ledger.send(account.id, to as string, amount as string, {
+        label: options.label,
+        forceExternal: options.forceExternal,
+      });
+      const tx = await ledger.getTransaction(id);
+      const out = {
+        transaction: id,
+        type: tx.type,
+        account: account.id,
+        address: to,
+        amount: money(tx.amount),
+        state: tx.state,
+        ...(tx.type === "internal" ? { to_account: tx.receiving_account_id } : {}),
+      };
+      print(out, () =>
+        tx.type === "internal"
+          ? `send #${id}: ${out.amount} ${ledger.coin.name} from ${account.name} to ${to}, an address of this wallet: transferred internally to account #${tx.receiving_account_id}, no network fee (--force-external to pay through the network)`
+          : `send #${id}: ${out.amount} ${ledger.coin.name} from ${account.name} to ${to} is pending; the helper service broadcasts it`,
       );
       return;
     }
@@ -151,6 +178,87 @@ async function run(
       }));
       print(rows, () =>
         formatTable(rows, ["id", "type", "state", "amount", "from", "to", "label", "created"]),
+      );
+      return;
+    }
+    case "received": {
+      const [address] = need(args, 1, "received <address> [--confirmations N]");
+      const received = await ledger.getBalanceByConfirmations(address as string, options.confirmations);
+      const out = { address, confirmations: options.confirmations, received: money(received) };
+      print(
+        out,
+        () =>
+          `${address}: ${out.received} ${ledger.coin.name} received in deposits with ≥ ${options.confirmations} confirmation(s)`,
+      );
+      return;
+    }
+    case "account-of": {
+      const [address] = need(args, 1, "account-of <address>");
+      const account = await ledger.getAccountByAddress(address as string);
+      if (account === undefined) {
+        throw new UsageError(`${address} is not a receiving address of this ${ledger.coin.name} wallet`);
+      }
+      print(
+        { id: account.id, name: account.name },
+        () => `${address}: account ${account.name} (#${account.id})`,
+      );
+      return;
+    }
+    case "deposits": {
+      need(args, 0, "deposits [--account A] [--uncredited] [--limit N]");
+      const accountId = options.account
+        ? (await ledger.getAccount(accountRef(options.account))).id
+        : undefined;
+      const rows = (
+        await ledger.listDeposits({ accountId, uncredited: options.uncredited, limit: options.limit })
+      ).map((d) => ({
+        id: d.id,
+        txid: d.txid,
+        address: d.address,
+        account: d.receiving_account_id,
+        amount: money(d.amount),
+        confirmations: d.confirmations,
+        state: d.state,
+        label: d.label,
+      }));
+      print(rows, () =>
+        formatTable(rows, ["id", "txid", "address", "account", "amount", "confirmations", "state", "label"]),
+      );
+      return;
+    }
+    case "recompute": {
+      need(args, 0, "recompute [--account A]");
+      const accountId = options.account
+        ? (await ledger.getAccount(accountRef(options.account))).id
+        : undefined;
+      const checks = await ledger.recomputeBalances(accountId);
+      const rows = checks.map((check) => ({
+        id: check.account.id,
+        name: check.account.name,
+        stored: money(check.stored),
+        computed: money(check.computed),
+        difference: money(check.difference),
+      }));
+      const differing = checks.filter((check) => check.difference !== 0n);
+      print({ accounts: rows, differences: differing.length }, () =>
+        [
+          formatTable(rows, ["id", "name", "stored", "computed", "difference"]),
+          differing.length === 0
+            ? "every balance matches its transactions"
+            : `${differing.length} account(s) differ from their transactions`,
+        ].join("\n"),
+      );
+      if (differing.length > 0) process.exitCode = 1;
+      return;
+    }
+    case "label": {
+      const [id, text] = need(args, 2, "label <transaction> <text> (an empty text clears it)");
+      if (!/^\d+$/.test(id as string)) throw new UsageError(`transaction id must be a number, got ${id}`);
+      const label = text === "" ? null : (text as string);
+      await ledger.setTransactionLabel(Number(id), label);
+      print(
+        { transaction: Number(id), label },
+        () => `transaction #${id}: ${label === null ? "label cleared" : `labelled ${JSON.stringify(label)}`}`,
       );
       return;
     }

@@ -69,14 +69,15 @@ export interface NetworkTransactionTable {
   updated_at: Millis;
 }
 
-export type TransactionKind = "deposit" | "broadcast" | "internal" | "network_fee";
+/** balance_import: the daemon's unaccounted balance booked on an account (the original's walletimport). */
+export type TransactionKind = "deposit" | "broadcast" | "internal" | "network_fee" | "balance_import";
 export type TransactionState =
   | "incoming" // deposit seen, not yet credited
   | "credited" // deposit credited
   | "processed" // deposit the application marked as handled
   | "pending" // send waiting for the broadcaster
   | "broadcasted" // send handed to the daemon
-  | "done"; // internal transfer / fee booked
+  | "done"; // internal transfer / fee / balance import booked
 
 export interface TransactionTable {
   id: Generated<number>;

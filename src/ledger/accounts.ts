@@ -71,6 +71,21 @@ export async function findAccount(trx: Trx, ctx: LedgerContext, name: string): P
     .executeTakeFirst();
 }
 
+/** The account a receiving address of this wallet belongs to (`get_account_by_address`); undefined for others. */
+export async function findAccountByAddress(
+  trx: Trx,
+  ctx: LedgerContext,
+  address: string,
+): Promise<Account | undefined> {
+  return trx
+    .selectFrom("ca_account as c")
+    .innerJoin("ca_address as a", "a.account_id", "c.id")
+    .selectAll("c")
+    .where("a.wallet_id", "=", ctx.walletId)
+    .where("a.address", "=", address)
+    .executeTakeFirst();
+}
+
 export async function listAccounts(trx: Trx, ctx: LedgerContext): Promise<Account[]> {
   return trx
     .selectFrom("ca_account")

@@ -5,4 +5,5 @@ export type * from "./context.js";
 export * from "./ledger.js";
 export * from "./network-transactions.js";
 export * from "./queries.js";
+export * from "./recompute.js";
 export * from "./transfers.js";

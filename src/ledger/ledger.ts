@@ -14,6 +14,7 @@ import * as accounts from "./accounts.js";
 import * as addresses from "./addresses.js";
 import type { LedgerContext } from "./context.js";
 import * as queries from "./queries.js";
+import * as recompute from "./recompute.js";
 import * as transfers from "./transfers.js";
 
 export interface LedgerOptions {
@@ -124,6 +125,11 @@ export class Ledger {
     );
   }
 
+  /** The account one of this wallet's receiving addresses belongs to; undefined for any other address. */
+  getAccountByAddress(address: string) {
+    return this.run((trx, ctx) => accounts.findAccountByAddress(trx, ctx, address));
+  }
+
   listAccounts() {
     return this.run((trx, ctx) => accounts.listAccounts(trx, ctx));
   }
@@ -162,9 +168,14 @@ export class Ledger {
   }
 
   /** Debits the account now; the broadcaster sends it with the next batch. Returns the transaction id. */
-  async send(from: number, address: string, amount: string | bigint, options: { label?: string } = {}) {
+  /**
+   * Debits the account now; the broadcaster sends it with the next batch. To a receiving
+   * address of this wallet it is an internal transfer instead (no network fee) unless
+   * `forceExternal`. Returns the transaction id.
+   */
+  async send(from: number, address: string, amount: string | bigint, options: transfers.SendOptions = {}) {
     const units = this.parseAmount(amount);
-    return this.run((trx, ctx) => transfers.send(trx, ctx, from, address, units, options.label ?? null));
+    return this.run((trx, ctx) => transfers.send(trx, ctx, from, address, units, options));
   }
 
   accountBalance(accountId: number) {
@@ -173,6 +184,29 @@ export class Ledger {
 
   addressBalance(address: string) {
     return this.run((trx, ctx) => queries.addressBalance(trx, ctx, address));
+  }
+
+  /**
+   * All-time amount an address of this wallet received in deposits with at least
+   * `confirmations` (0: mempool included), as the original's `get_balance_by_confirmations`.
+   */
+  getBalanceByConfirmations(address: string, confirmations = 0) {
+    return this.run((trx, ctx) => queries.receivedByConfirmations(trx, ctx, address, confirmations));
+  }
+
+  /** Deposits, newest first: of one account, or only those not credited yet. */
+  listDeposits(query: queries.DepositQuery = {}) {
+    return this.run((trx, ctx) => queries.listDeposits(trx, ctx, query));
+  }
+
+  /** Stored beside recomputed balances of every account (or one); reports, never changes them. */
+  recomputeBalances(accountId?: number) {
+    return this.run((trx, ctx) => recompute.recomputeBalances(trx, ctx, accountId));
+  }
+
+  /** Labels any transaction of the wallet (deposits too); null clears the label. */
+  setTransactionLabel(id: number, label: string | null) {
+    return this.run((trx, ctx) => queries.setTransactionLabel(trx, ctx, id, label));
   }
 
   walletBalance() {

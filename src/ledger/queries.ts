@@ -85,6 +85,81 @@ export async function listTransactions(
     .execute();
 }
 
+/**
+ * All-time amount received by one of our addresses in deposits with at least
+ * `confirmations` (the original's `Address.get_balance_by_confirmations`): not what is left
+ * after spending. 0 counts the mempool too; conflicted deposits never count.
+ */
+export async function receivedByConfirmations(
+  trx: Trx,
+  ctx: LedgerContext,
+  address: string,
+  confirmations: number,
+): Promise<bigint> {
+  if (!Number.isInteger(confirmations) || confirmations < 0) {
+    throw new LedgerStateError(`confirmations must be a whole number ≥ 0, got ${confirmations}`);
+  }
+  const row = await trx
+    .selectFrom("ca_transaction as t")
+    .innerJoin("ca_address as a", "a.id", "t.address_id")
+    .innerJoin("ca_network_transaction as n", "n.id", "t.network_transaction_id")
+    .select(({ fn }) => fn.sum<bigint>("t.amount").as("sum_received"))
+    .where("t.wallet_id", "=", ctx.walletId)
+    .where("t.type", "=", "deposit")
+    .where("a.address", "=", address)
+    .where("a.account_id", "is not", null)
+    .where("n.confirmations", ">=", confirmations)
+    .executeTakeFirst();
+  return row?.sum_received ?? 0n;
+}
+
+export interface DepositQuery {
+  accountId?: number;
+  /** Only deposits not credited yet (the original's `get_active_external_received_transcations`). */
+  uncredited?: boolean;
+  /** Newest first, at most this many (default 100). */
+  limit?: number;
+}
+
+/** Deposits of the wallet or of one account, with their txid and confirmations (`get_deposit_transactions`). */
+export async function listDeposits(trx: Trx, ctx: LedgerContext, query: DepositQuery = {}) {
+  let select = trx
+    .selectFrom("ca_transaction as t")
+    .innerJoin("ca_network_transaction as n", "n.id", "t.network_transaction_id")
+    .innerJoin("ca_address as a", "a.id", "t.address_id")
+    .selectAll("t")
+    .select(["n.txid", "n.confirmations", "a.address"])
+    .where("t.wallet_id", "=", ctx.walletId)
+    .where("t.type", "=", "deposit");
+  if (query.accountId !== undefined) select = select.where("t.receiving_account_id", "=", query.accountId);
+  if (query.uncredited) select = select.where("t.state", "=", "incoming");
+  return select
+    .orderBy("t.id", "desc")
+    .limit(query.limit ?? 100)
+    .execute();
+}
+
+export type Deposit = Awaited<ReturnType<typeof listDeposits>>[number];
+
+/** Sets (or with null clears) the label of one of the wallet's transactions: deposits included. */
+export async function setTransactionLabel(
+  trx: Trx,
+  ctx: LedgerContext,
+  id: number,
+  label: string | null,
+): Promise<void> {
+  if (label !== null && label.length > 255) {
+    throw new LedgerStateError(`a label is at most 255 characters, got ${label.length}`);
+  }
+  await getTransaction(trx, ctx, id);
+  await trx
+    .updateTable("ca_transaction")
+    .set({ label, updated_at: Date.now() })
+    .where("wallet_id", "=", ctx.walletId)
+    .where("id", "=", id)
+    .execute();
+}
+
 export async function getTransaction(trx: Trx, ctx: LedgerContext, id: number): Promise<LedgerTransaction> {
   const tx = await trx
     .selectFrom("ca_transaction")

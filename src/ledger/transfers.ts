@@ -9,7 +9,7 @@ import { validateAddress } from "../coins/registry.js";
 import type { Trx } from "../db/serializable.js";
 import { InvalidAmountError, LedgerStateError, NotEnoughBalanceError, SameAccountError } from "../errors.js";
 import { adjustAccountBalance, getAccount } from "./accounts.js";
-import { getOrCreateExternalAddress } from "./addresses.js";
+import { findAddress, getOrCreateExternalAddress } from "./addresses.js";
 import type { LedgerContext } from "./context.js";
 import { insertReturningId } from "./insert.js";
 
@@ -66,9 +66,22 @@ export async function transfer(
   });
 }
 
+export interface SendOptions {
+  label?: string | null;
+  /**
+   * Pay through the network even when the address is a receiving address of this wallet
+   * (default false: such a send is an internal transfer, without a network fee, as in the
+   * original's `send(…, force_external=False)`).
+   */
+  forceExternal?: boolean;
+}
+
 /**
- * Records an outgoing payment: validates the address for the coin and network, debits the
+ * Records an outgoing payment. To a receiving address of this wallet it is an internal
+ * transfer to that address's account (no network fee, credited at once) unless
+ * `forceExternal`. Otherwise: validates the address for the coin and network, debits the
  * account now, and leaves a `pending` broadcast transaction for the broadcaster.
+ * Returns the transaction id (its `type` tells which it became).
  */
 export async function send(
   trx: Trx,
@@ -76,9 +89,14 @@ export async function send(
   fromAccountId: number,
   address: string,
   amount: bigint,
-  label: string | null = null,
+  options: SendOptions = {},
 ): Promise<number> {
   requirePositive(amount);
+  const label = options.label ?? null;
+  if (!options.forceExternal) {
+    const own = await findAddress(trx, ctx, address);
+    if (own?.account_id != null) return transfer(trx, ctx, fromAccountId, own.account_id, amount, label);
+  }
   if (ctx.network === null) {
     throw new LedgerStateError(
       `cannot check the address yet: coins.${ctx.coin.name}.network is not configured and the daemon has not told its chain; try again once it answers`,

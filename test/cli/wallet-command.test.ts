@@ -109,6 +109,60 @@ describe("cryptoassets wallet", () => {
     expect((await cli(config, "send", "alice")).stderr).toMatch(/usage: cryptoassets wallet <config> send/);
   });
 
+  it("the original's ledger queries: received at N confirmations, account of an address, deposits, labels, recompute", async () => {
+    const [alice] = (await json(config, "accounts")).filter((a: { name: string }) => a.name === "alice");
+    const deposits = await json(config, "deposits", "--account", "alice");
+    expect(deposits).toEqual([
+      {
+        id: expect.any(Number),
+        txid: "aa".repeat(32),
+        address: expect.any(String),
+        account: alice.id,
+        amount: "1.50000000",
+        confirmations: 3,
+        state: "credited",
+        label: null,
+      },
+    ]);
+    const address = deposits[0].address;
+    expect(await json(config, "deposits", "--uncredited")).toEqual([]);
+    expect(await json(config, "received", address, "--confirmations", "3")).toEqual({
+      address,
+      confirmations: 3,
+      received: "1.50000000",
+    });
+    expect((await json(config, "received", address, "--confirmations", "4")).received).toBe("0.00000000");
+    expect(await json(config, "account-of", address)).toEqual({ id: alice.id, name: "alice" });
+    const stranger = await cli(config, "account-of", "bcrt1qzg7qqeanfzm40dz06d5zh2wl24gva8dtj34jdm");
+    expect([stranger.code, stranger.stderr]).toEqual([
+      1,
+      "error: bcrt1qzg7qqeanfzm40dz06d5zh2wl24gva8dtj34jdm is not a receiving address of this btc wallet\n",
+    ]);
+    expect(await json(config, "label", String(deposits[0].id), "order 7 paid")).toEqual({
+      transaction: deposits[0].id,
+      label: "order 7 paid",
+    });
+    expect((await json(config, "deposits"))[0].label).toBe("order 7 paid");
+    const books = await cli(config, "recompute");
+    expect(books.code).toBe(0);
+    expect(books.stdout).toMatch(/every balance matches its transactions/);
+  });
+
+  it("send to an address of the same wallet is an internal transfer (--force-external pays through the network)", async () => {
+    await json(config, "create-account", "carol");
+    const { address } = await json(config, "create-address", "carol");
+    const internal = await json(config, "send", "alice", address, "0.05");
+    expect(internal).toMatchObject({ type: "internal", state: "done", amount: "0.05000000" });
+    expect((await json(config, "balance", "--account", "carol")).confirmed).toBe("0.05000000");
+    const text = await cli(config, "send", "alice", address, "0.01");
+    expect(text.stdout).toMatch(
+      /an address of this wallet: transferred internally to account #\d+, no network fee/,
+    );
+    const external = await json(config, "send", "alice", address, "0.02", "--force-external");
+    expect(external).toMatchObject({ type: "broadcast", state: "pending", amount: "0.02000000" });
+    expect((await json(config, "recompute")).differences).toBe(0);
+  });
+
   it("--coin picks the coin when several are configured", async () => {
     const ambiguous = await cli(twoCoins, "accounts");
     expect(ambiguous.code).toBe(1);
