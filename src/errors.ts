@@ -95,6 +95,18 @@ export class LedgerStateError extends CryptoassetsError {
   override readonly code: string = "CA_ERR_LEDGER_STATE";
 }
 
+/** The ledger owes more than the daemon's wallet holds (reconcile, import-balance). */
+export class LedgerExceedsDaemonError extends CryptoassetsError {
+  override name = "LedgerExceedsDaemonError";
+  override readonly code: string = "CA_ERR_LEDGER_EXCEEDS_DAEMON";
+}
+
+/** import-balance cannot tell safely what is unaccounted now (says why and what to do). */
+export class BalanceImportRefusedError extends CryptoassetsError {
+  override name = "BalanceImportRefusedError";
+  override readonly code: string = "CA_ERR_BALANCE_IMPORT_REFUSED";
+}
+
 // --- backends ------------------------------------------------------------------------
 // Callers branch on the class: the chain follower treats TransactionNotFoundError as "not
 // ours, ignore", the broadcaster treats InsufficientFundsError as an operator problem, and

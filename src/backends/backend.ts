@@ -63,6 +63,23 @@ export interface ChainTip {
   chain?: string;
 }
 
+/** `getbalances.mine`: what the daemon's wallet holds, in base units. */
+export interface WalletBalances {
+  /** Confirmed, and unconfirmed change of our own sends: spendable. */
+  trusted: bigint;
+  /** Unconfirmed payments from others. */
+  untrustedPending: bigint;
+  /** Coinbase outputs not yet 100 blocks deep. */
+  immature: bigint;
+  /** The block the balances reflect (the wallet's last processed block). */
+  lastProcessedBlock: ChainTipRef | undefined;
+}
+
+export interface ChainTipRef {
+  hash: string;
+  height: number;
+}
+
 export interface Backend {
   /** Lowercase coin acronym this backend serves, e.g. "btc". */
   readonly coin: string;
@@ -86,8 +103,8 @@ export interface Backend {
    * wallet received at or after `since` (milliseconds); undefined when there is none.
    */
   findSendByComment(comment: string, since: number): Promise<string | undefined>;
-  /** Spendable wallet balance. */
-  getBalance(): Promise<bigint>;
+  /** The wallet's balances (`getbalances.mine`) and the block they reflect. */
+  getBalances(): Promise<WalletBalances>;
   /** Whether the daemon considers `address` valid for its chain. */
   validateAddress(address: string): Promise<boolean>;
   /** Releases connections; the backend is unusable afterwards. */

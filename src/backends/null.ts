@@ -8,7 +8,7 @@ import { createHash } from "node:crypto";
 import { address as btcAddress } from "bitcoinjs-lib";
 import { type CoinInfo, getCoin, isValidAddress } from "../coins/registry.js";
 import { TransactionNotFoundError, UnsupportedOperationError } from "../errors.js";
-import type { Backend, ChainTip, SinceBlockResult, WalletTransaction } from "./backend.js";
+import type { Backend, ChainTip, SinceBlockResult, WalletBalances, WalletTransaction } from "./backend.js";
 
 /** Hash of the regtest genesis block: the tip of a chain where nothing happened. */
 export const REGTEST_GENESIS_HASH = "0f9188f13cb7b2c71f2a335e3a4fc328bf5beb436012afca590b1a11466e2206";
@@ -81,8 +81,8 @@ export class NullBackend implements Backend {
     return undefined;
   }
 
-  async getBalance(): Promise<bigint> {
-    return 0n;
+  async getBalances(): Promise<WalletBalances> {
+    return { trusted: 0n, untrustedPending: 0n, immature: 0n, lastProcessedBlock: undefined };
   }
 
   async validateAddress(address: string): Promise<boolean> {

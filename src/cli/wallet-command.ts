@@ -6,6 +6,7 @@
 import { type Command, InvalidArgumentError } from "commander";
 import { formatAmount } from "../coins/amount.js";
 import type { Ledger } from "../ledger/ledger.js";
+import { type ReconciliationView, reconciliationView } from "../ledger/reconcile.js";
 import { fail, formatTable, isoTime, toJson, withDatabase } from "./common.js";
 import { openLedger, pickCoin, UsageError } from "./open-ledger.js";
 
@@ -32,8 +33,31 @@ const SUBCOMMANDS = [
   "deposits",
   "recompute",
   "label",
+  "reconcile",
+  "import-balance",
 ] as const;
 type Subcommand = (typeof SUBCOMMANDS)[number];
+
+function reconciliationText(view: ReconciliationView, coin: string): string {
+  const { daemon, ledger } = view;
+  const lines = [
+    `daemon wallet: trusted ${daemon.trusted}, untrusted pending ${daemon.untrusted_pending}, immature ${daemon.immature} ${coin}` +
+      (daemon.block ? ` (block ${daemon.block.height})` : ""),
+    `ledger owes:   ${ledger.owed} ${coin} = credited ${ledger.credited} + incoming ${ledger.incoming_confirmed} + mempool ${ledger.incoming_mempool} + pending sends ${ledger.pending_sends}` +
+      ` (block ${ledger.block.height ?? "none"})`,
+    `interrupted:   ${ledger.interrupted_sends} ${coin} in ${ledger.interrupted_broadcasts} broadcast(s)`,
+    `unaccounted:   ${view.unaccounted} ${coin} (confirmed coins only: ${view.unaccounted_confirmed})`,
+  ];
+  if (view.status === "short") lines.push("status: SHORT — the ledger holds more than the daemon's wallet");
+  else if (view.status === "unaccounted")
+    lines.push(
+      `status: the daemon holds ${view.importable} ${coin} the ledger does not know (import-balance <account> books it)`,
+    );
+  else lines.push("status: balanced");
+  if (!view.ledger_at_daemon_block)
+    lines.push("note: the ledger has not processed the daemon's last block yet");
+  return lines.join("\n");
+}
 
 function wholeNumber(min: number) {
   return (v: string) => {
@@ -61,7 +85,7 @@ export function registerWalletCommand(program: Command): void {
     .argument("<subcommand>", SUBCOMMANDS.join(" | "))
     .argument(
       "[args...]",
-      "create-account <name> · create-address <account> · send <account> <address> <amount> · received <address> · account-of <address> · label <transaction> <text>",
+      "create-account <name> · create-address <account> · send <account> <address> <amount> · received <address> · account-of <address> · label <transaction> <text> · import-balance <account>",
     )
     .option("--coin <name>", "which coin, when several are configured")
     .option("--label <text>", "label for create-address / send")
@@ -87,7 +111,7 @@ export function registerWalletCommand(program: Command): void {
           config,
           database,
           coinName,
-          subcommand === "create-address",
+          ["create-address", "reconcile", "import-balance"].includes(subcommand),
           subcommand === "send",
         );
         try {
@@ -259,6 +283,29 @@ async function run(
       print(
         { transaction: Number(id), label },
         () => `transaction #${id}: ${label === null ? "label cleared" : `labelled ${JSON.stringify(label)}`}`,
+      );
+      return;
+    }
+    case "reconcile": {
+      need(args, 0, "reconcile");
+      const r = await ledger.reconcile();
+      const view = reconciliationView(r, decimals);
+      print(view, () => reconciliationText(view, ledger.coin.name));
+      if (r.status === "short") process.exitCode = 1;
+      return;
+    }
+    case "import-balance": {
+      const [account] = need(args, 1, "import-balance <account> [--label L]");
+      const result = await ledger.importBalance(accountRef(account as string), { label: options.label });
+      const out = {
+        imported: money(result.imported),
+        transaction: result.transactionId,
+        reconciliation: reconciliationView(result.reconciliation, decimals),
+      };
+      print(out, () =>
+        result.transactionId === null
+          ? `nothing unaccounted: the daemon holds what the ledger owes (${out.reconciliation.ledger.owed} ${ledger.coin.name}); nothing booked`
+          : `imported ${out.imported} ${ledger.coin.name} on ${account} as balance_import #${result.transactionId}`,
       );
       return;
     }

@@ -107,3 +107,39 @@ export async function adjustAccountBalance(trx: Trx, accountId: number, delta: b
     .where("id", "=", accountId)
     .execute();
 }
+
+/**
+ * Credits `amount` the ledger did not know about to an account as a `balance_import`
+ * transaction (the original's state name); labelled "daemon balance import #n" by default.
+ */
+export async function bookBalanceImport(
+  trx: Trx,
+  ctx: LedgerContext,
+  accountId: number,
+  amount: bigint,
+  label?: string,
+): Promise<number> {
+  const previous = await trx
+    .selectFrom("ca_transaction")
+    .select(({ fn }) => fn.countAll<number>().as("count"))
+    .where("wallet_id", "=", ctx.walletId)
+    .where("type", "=", "balance_import")
+    .executeTakeFirst();
+  await adjustAccountBalance(trx, accountId, amount);
+  const now = Date.now();
+  return insertReturningId(trx, ctx.engine, "ca_transaction", {
+    wallet_id: ctx.walletId,
+    type: "balance_import",
+    state: "done",
+    amount,
+    sending_account_id: null,
+    receiving_account_id: accountId,
+    address_id: null,
+    network_transaction_id: null,
+    label: label ?? `daemon balance import #${Number(previous?.count ?? 0) + 1}`,
+    credited_at: now,
+    processed_at: null,
+    created_at: now,
+    updated_at: now,
+  });
+}

@@ -6,4 +6,5 @@ export * from "./ledger.js";
 export * from "./network-transactions.js";
 export * from "./queries.js";
 export * from "./recompute.js";
+export * from "./reconcile.js";
 export * from "./transfers.js";

@@ -4,17 +4,18 @@
  */
 
 import type { Backend } from "../backends/backend.js";
-import { checkAmountRange, parsePositiveAmount } from "../coins/amount.js";
+import { checkAmountRange, formatAmount, parsePositiveAmount } from "../coins/amount.js";
 import { type CoinInfo, getCoin, type NetworkName } from "../coins/registry.js";
 import type { Database } from "../db/open.js";
 import { runSerializable, type Trx } from "../db/serializable.js";
-import { LedgerStateError } from "../errors.js";
+import { BalanceImportRefusedError, LedgerExceedsDaemonError, LedgerStateError } from "../errors.js";
 import { type Logger, silentLogger } from "../log.js";
 import * as accounts from "./accounts.js";
 import * as addresses from "./addresses.js";
 import type { LedgerContext } from "./context.js";
 import * as queries from "./queries.js";
 import * as recompute from "./recompute.js";
+import { ledgerHoldings, type Reconciliation, reconcile, sameHoldings } from "./reconcile.js";
 import * as transfers from "./transfers.js";
 
 export interface LedgerOptions {
@@ -207,6 +208,80 @@ export class Ledger {
   /** Labels any transaction of the wallet (deposits too); null clears the label. */
   setTransactionLabel(id: number, label: string | null) {
     return this.run((trx, ctx) => queries.setTransactionLabel(trx, ctx, id, label));
+  }
+
+  /**
+   * The daemon's wallet balance beside what the ledger owes (see ./reconcile.ts). Needs the
+   * backend. `status: "short"` means the ledger holds more than the daemon.
+   */
+  async reconcile(): Promise<Reconciliation> {
+    const backend = this.requireBackend("reconcile with the daemon");
+    const daemon = await backend.getBalances();
+    const block = daemon.lastProcessedBlock ?? (await backend.getTip());
+    return reconcile(daemon, await this.run(ledgerHoldings), block);
+  }
+
+  /**
+   * Books the daemon's unaccounted balance on an account as one `balance_import`
+   * transaction (the original's walletimport), in one serializable transaction. Idempotent:
+   * with nothing unaccounted it books nothing (`transactionId` null). Refuses when the
+   * ledger holds more than the daemon, while a broadcast is interrupted (its sends may or
+   * may not be paid), when the ledger has not processed the daemon's last block, and when
+   * either side moved while reading.
+   */
+  async importBalance(
+    accountIdOrName: number | string,
+    options: { label?: string } = {},
+  ): Promise<{ imported: bigint; transactionId: number | null; reconciliation: Reconciliation }> {
+    const backend = this.requireBackend("import the daemon's balance");
+    const account = await this.getAccount(accountIdOrName);
+    const daemon = await backend.getBalances();
+    const block = daemon.lastProcessedBlock ?? (await backend.getTip());
+    const holdings = await this.run(ledgerHoldings);
+    const again = await backend.getBalances();
+    const refuse = (why: string) => new BalanceImportRefusedError(`import-balance refused: ${why}`);
+    if (
+      again.trusted !== daemon.trusted ||
+      again.untrustedPending !== daemon.untrustedPending ||
+      again.lastProcessedBlock?.hash !== daemon.lastProcessedBlock?.hash
+    ) {
+      throw refuse("the daemon's wallet changed while it was read; run it again");
+    }
+    const figures = reconcile(daemon, holdings, block);
+    const money = (units: bigint) => `${formatAmount(units, this.coin.decimals)} ${this.coin.name}`;
+    // First: with a send whose payment is unknown, no other figure can be trusted.
+    if (holdings.interruptedBroadcasts > 0) {
+      throw refuse(
+        `${holdings.interruptedBroadcasts} interrupted broadcast(s) of ${money(holdings.interruptedSends)}: the daemon may have paid them or not; resolve them first (cryptoassets broadcasts list)`,
+      );
+    }
+    if (figures.status === "short") {
+      throw new LedgerExceedsDaemonError(
+        `import-balance refused: the ledger holds ${money(-figures.difference)} more than the daemon's wallet (see cryptoassets wallet reconcile)`,
+      );
+    }
+    if (!figures.ledgerAtDaemonBlock) {
+      throw refuse(
+        `the ledger has processed block ${holdings.lastBlock.height ?? "none"}, the daemon's balance is at block ${block.height}: let the helper service catch up (or run cryptoassets scan-received) first`,
+      );
+    }
+    if (figures.importable === 0n) return { imported: 0n, transactionId: null, reconciliation: figures };
+    const transactionId = await this.run(async (trx, ctx) => {
+      if (!sameHoldings(holdings, await ledgerHoldings(trx, ctx))) {
+        throw refuse("the ledger changed while the daemon was read; run it again");
+      }
+      return accounts.bookBalanceImport(trx, ctx, account.id, figures.importable, options.label);
+    });
+    this.logger.info(
+      { account: account.id, amount: figures.importable.toString() },
+      "daemon balance imported",
+    );
+    return { imported: figures.importable, transactionId, reconciliation: figures };
+  }
+
+  private requireBackend(what: string): Backend {
+    if (!this.backend) throw new LedgerStateError(`no backend configured: cannot ${what}`);
+    return this.backend;
   }
 
   walletBalance() {

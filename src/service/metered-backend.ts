@@ -8,7 +8,13 @@
  * An RPC error answer (e.g. -5 "not a wallet transaction") still proves the daemon is up:
  * only transport failures (refused, timeout, 401, garbage) make it "unreachable".
  */
-import type { Backend, ChainTip, SinceBlockResult, WalletTransaction } from "../backends/backend.js";
+import type {
+  Backend,
+  ChainTip,
+  SinceBlockResult,
+  WalletBalances,
+  WalletTransaction,
+} from "../backends/backend.js";
 import { RpcTransportError } from "../errors.js";
 
 export type BackendState = "unknown" | "reachable" | "unreachable";
@@ -102,8 +108,8 @@ export class MeteredBackend implements Backend {
     return this.metered("listtransactions", () => this.inner.findSendByComment(comment, since));
   }
 
-  getBalance(): Promise<bigint> {
-    return this.metered("getbalance", () => this.inner.getBalance());
+  getBalances(): Promise<WalletBalances> {
+    return this.metered("getbalances", () => this.inner.getBalances());
   }
 
   validateAddress(address: string): Promise<boolean> {

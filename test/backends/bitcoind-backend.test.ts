@@ -245,15 +245,23 @@ describe("BitcoindBackend over recorded Bitcoin Core replies", () => {
     expect(b.rpcStats()).toEqual({ requests: 1, calls: { getblockchaininfo: 1 } });
   });
 
-  it("getBalance parses 1.87500000 exactly", async () => {
-    const b = await ours([loadRecording(24)]);
-    expect(await b.getBalance()).toBe(187_500_000n);
+  it("getBalances parses Core's getbalances exactly, with the block it reflects", async () => {
+    const b = await ours([loadRecording(25)]);
+    expect(await b.getBalances()).toEqual({
+      trusted: 187_500_000n,
+      untrustedPending: 0n,
+      immature: 0n,
+      lastProcessedBlock: {
+        hash: "6ca52f046d334e3fc75828def78c6730bccc671ceb8448d9adecf4ce3049d3ab",
+        height: 102,
+      },
+    });
   });
 
-  it("getBalance keeps 20999999.99999999 exact (a float would round it)", async () => {
-    const recorded = loadRecording(24);
+  it("getBalances keeps 20999999.99999999 exact (a float would round it)", async () => {
+    const recorded = loadRecording(25);
     const b = await ours([{ ...recorded, raw: recorded.raw.replace("1.87500000", "20999999.99999999") }]);
-    expect(await b.getBalance()).toBe(2_099_999_999_999_999n);
+    expect((await b.getBalances()).trusted).toBe(2_099_999_999_999_999n);
   });
 
   it("validateAddress reads isvalid", async () => {
@@ -312,10 +320,10 @@ describe("BitcoindBackend over recorded Bitcoin Core replies", () => {
   });
 
   it("the coin decides the precision and the name", async () => {
-    server = await startReplayServer([loadRecording(24)]);
+    server = await startReplayServer([loadRecording(25)]);
     backend = new BitcoindBackend({ url: server.base, wallet: "ours", coin: "LTC" });
     expect(backend.coin).toBe("ltc");
     expect(backend.url).toBe(`http://rpcuser:***@127.0.0.1:${server.port}/wallet/ours`);
-    expect(await backend.getBalance()).toBe(187_500_000n);
+    expect((await backend.getBalances()).trusted).toBe(187_500_000n);
   });
 });

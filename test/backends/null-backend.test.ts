@@ -55,7 +55,12 @@ describe("NullBackend", () => {
       lastblock: REGTEST_GENESIS_HASH,
     });
     expect(await backend.getTip()).toEqual({ height: 0, hash: REGTEST_GENESIS_HASH, chain: "regtest" });
-    expect(await backend.getBalance()).toBe(0n);
+    expect(await backend.getBalances()).toEqual({
+      trusted: 0n,
+      untrustedPending: 0n,
+      immature: 0n,
+      lastProcessedBlock: undefined,
+    });
   });
 
   it("cannot send, and says so", async () => {

@@ -66,7 +66,7 @@ describe("BitcoindBackend ↔ simulate-bitcoind", () => {
     expect(mined.get(txid)?.confirmations).toBe(1);
     expect(mined.get(txid)?.blockheight).toBe(102);
     expect(mined.get("00".repeat(32))).toBeNull();
-    expect(await ours.getBalance()).toBe(162_500_001n);
+    expect((await ours.getBalances()).trusted).toBe(162_500_001n);
 
     await root.call("invalidateblock", [tip.hash]);
     const afterReorg = await ours.listSinceBlock(tip.hash);

@@ -8,8 +8,14 @@ import { formatAmount } from "../../coins/amount.js";
 import { getCoin } from "../../coins/registry.js";
 import { InvalidAmountError, TransactionNotFoundError, UnexpectedResponseError } from "../../errors.js";
 import { type Logger, silentLogger } from "../../log.js";
-import type { Backend, ChainTip, SinceBlockResult, WalletTransaction } from "../backend.js";
-import { toChainTip, toCommentedEntries, toSinceBlockResult, toWalletTransaction } from "./convert.js";
+import type { Backend, ChainTip, SinceBlockResult, WalletBalances, WalletTransaction } from "../backend.js";
+import {
+  toChainTip,
+  toCommentedEntries,
+  toSinceBlockResult,
+  toWalletBalances,
+  toWalletTransaction,
+} from "./convert.js";
 import { BitcoindRpcClient, type RpcStats } from "./rpc-client.js";
 import { amountParam, RpcReader, toAmount, toStringValue } from "./values.js";
 
@@ -129,9 +135,9 @@ export class BitcoindBackend implements Backend {
     }
   }
 
-  async getBalance(): Promise<bigint> {
-    const result = await this.client.call("getbalance");
-    return this.#read(() => toAmount(result, "getbalance", this.decimals));
+  async getBalances(): Promise<WalletBalances> {
+    const result = await this.client.call("getbalances");
+    return this.#read(() => toWalletBalances(result, this.decimals));
   }
 
   async validateAddress(address: string): Promise<boolean> {

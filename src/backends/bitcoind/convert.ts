@@ -12,6 +12,7 @@ import type {
   SinceBlockEntry,
   SinceBlockResult,
   TransactionDetail,
+  WalletBalances,
   WalletTransaction,
 } from "../backend.js";
 import { RpcReader } from "./values.js";
@@ -107,6 +108,21 @@ export function toChainTip(result: unknown): ChainTip {
     height: reader.integer("blocks"),
     hash: reader.string("bestblockhash"),
     chain: reader.string("chain"),
+  };
+}
+
+/** `getbalances` (Core ≥ 0.19): the `mine` balances and, from Core 0.21 on, `lastprocessedblock`. */
+export function toWalletBalances(result: unknown, decimals: number): WalletBalances {
+  const reader = RpcReader.of(result, "getbalances", decimals);
+  const mine = RpcReader.of(reader.value.mine, "getbalances.mine", decimals);
+  const last = reader.has("lastprocessedblock")
+    ? RpcReader.of(reader.value.lastprocessedblock, "getbalances.lastprocessedblock", decimals)
+    : undefined;
+  return {
+    trusted: mine.amount("trusted"),
+    untrustedPending: mine.amount("untrusted_pending"),
+    immature: mine.amount("immature"),
+    lastProcessedBlock: last && { hash: last.string("hash"), height: last.integer("height") },
   };
 }
 
