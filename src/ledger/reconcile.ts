@@ -116,6 +116,7 @@ export function reconcile(
   const unaccounted = daemon.trusted + daemon.untrustedPending - owed;
   const unaccountedConfirmed =
     daemon.trusted - (ledger.credited + ledger.incomingConfirmed + ledger.pendingSends);
+  // biome-ignore lint/complexity/useMathMinMax: bigint, which Math.min does not take.
   const difference = unaccounted < unaccountedConfirmed ? unaccounted : unaccountedConfirmed;
   return {
     daemon,

@@ -11,6 +11,8 @@
  */
 
 import type { ChainTip } from "../backends/backend.js";
+import { errorMessage } from "../errors.js";
+import { reconciliationView } from "../ledger/reconcile.js";
 import type { Logger } from "../log.js";
 import { BackendProbe } from "./backend-probe.js";
 import type { CoinConfig, CoinRuntime } from "./coin-runtime.js";
@@ -20,6 +22,9 @@ import type { ServiceMetrics } from "./metrics.js";
 import { SingletonDuty } from "./singleton-duty.js";
 import type { CoinStatus } from "./status.js";
 import type { SubsystemRegistry } from "./subsystems.js";
+
+/** How often the dashboard's reconciliation asks the daemon (getbalances), at most. */
+const RECONCILE_EVERY_MS = 10_000;
 
 export interface CoinServiceOptions {
   name: string;
@@ -45,6 +50,7 @@ export class CoinService {
   private lastWalletNotify: { txid: string; at: number } | null = null;
   private lastBlock: { hash: string; at: number } | null = null;
   private networkFailed = false;
+  private reconciled: { at: number; view: CoinStatus["reconciliation"] } | undefined;
 
   constructor(private readonly options: CoinServiceOptions) {
     this.name = options.name;
@@ -174,7 +180,25 @@ export class CoinService {
     return fromTracker ?? fromProbe;
   }
 
-  status(): CoinStatus {
+  /**
+   * The hot wallet beside the ledger, for the dashboard: asked of the daemon at most every
+   * RECONCILE_EVERY_MS however often the page refreshes; an unreachable daemon is shown as
+   * its error.
+   */
+  async reconciliation(): Promise<CoinStatus["reconciliation"]> {
+    const now = Date.now();
+    if (this.reconciled && now - this.reconciled.at < RECONCILE_EVERY_MS) return this.reconciled.view;
+    let view: CoinStatus["reconciliation"];
+    try {
+      view = reconciliationView(await this.runtime.ledger.reconcile(), this.runtime.ledger.coin.decimals);
+    } catch (error) {
+      view = { error: errorMessage(error) };
+    }
+    this.reconciled = { at: now, view };
+    return view;
+  }
+
+  status(): Omit<CoinStatus, "reconciliation"> {
     const tip = this.tip();
     // Without blocknotify the tip is polled: record when we first saw each new tip.
     if (tip && this.lastBlock?.hash !== tip.hash && !this.options.coin.backend.blocknotify) {

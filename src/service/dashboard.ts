@@ -7,21 +7,9 @@
  * without the page shell) every two seconds and swaps it in, so the page stays put while
  * the numbers move. Without JavaScript it is a static snapshot.
  */
+import { badge, esc, page, short, table } from "./html.js";
 import type { CoinStatus, StatusSnapshot } from "./status.js";
 import type { EventRow, ProblemDeliveryRow } from "./status-queries.js";
-
-const ESCAPES: Record<string, string> = {
-  "&": "&amp;",
-  "<": "&lt;",
-  ">": "&gt;",
-  '"': "&quot;",
-  "'": "&#39;",
-};
-
-export function esc(value: unknown): string {
-  if (value === null || value === undefined) return "";
-  return String(value).replace(/[&<>"']/g, (c) => ESCAPES[c] ?? c);
-}
 
 function ago(at: number | null | undefined, now: number): string {
   if (at === null || at === undefined || at <= 0) return "never";
@@ -37,15 +25,6 @@ function until(at: number, now: number): string {
   return seconds <= 0 ? "due now" : `in ${seconds}s`;
 }
 
-function short(hash: string | null | undefined, keep = 12): string {
-  if (!hash) return "";
-  return hash.length > keep + 1 ? `${hash.slice(0, keep)}…` : hash;
-}
-
-function badge(text: string, kind: "ok" | "warn" | "bad" | "info"): string {
-  return `<span class="badge ${kind}">${esc(text)}</span>`;
-}
-
 function stateBadge(state: string): string {
   const kind =
     state === "running" || state === "reachable" || state === "delivered"
@@ -56,15 +35,6 @@ function stateBadge(state: string): string {
           ? "bad"
           : "warn";
   return badge(state, kind);
-}
-
-/** Headers starting with "#" head a numeric (right-aligned) column; the "#" is not shown. */
-function table(headers: string[], rows: string[], empty: string): string {
-  if (rows.length === 0) return `<p class="empty">${esc(empty)}</p>`;
-  const head = headers
-    .map((h) => (h.startsWith("#") ? `<th class="num">${esc(h.slice(1))}</th>` : `<th>${esc(h)}</th>`))
-    .join("");
-  return `<table><thead><tr>${head}</tr></thead><tbody>${rows.join("")}</tbody></table>`;
 }
 
 function coinRow(coin: CoinStatus, now: number): string {
@@ -85,6 +55,29 @@ function coinRow(coin: CoinStatus, now: number): string {
 <td>${coin.last_block ? `<code title="${esc(coin.last_block.hash)}">${esc(short(coin.last_block.hash))}</code> ${esc(ago(coin.last_block.at, now))}` : "never"}</td>
 <td>${esc(roles)}</td>
 </tr>`;
+}
+
+/** The hot wallet (the daemon's wallet balance) beside what the ledger owes, per coin. */
+function reconciliationRow(coin: CoinStatus): string {
+  const r = coin.reconciliation;
+  const name = `<td><b>${esc(coin.coin.toUpperCase())}</b></td>`;
+  if (r === null) return `<tr>${name}<td colspan="7" class="muted">not asked yet</td></tr>`;
+  if ("error" in r)
+    return `<tr>${name}<td colspan="7" class="err">daemon not asked: ${esc(r.error)}</td></tr>`;
+  const status =
+    r.status === "short"
+      ? badge("ledger holds more than the daemon", "bad")
+      : r.status === "unaccounted"
+        ? badge(`${r.importable} unaccounted`, "warn")
+        : badge("balanced", "ok");
+  const interrupted =
+    r.ledger.interrupted_broadcasts > 0
+      ? badge(`${r.ledger.interrupted_sends} in ${r.ledger.interrupted_broadcasts} interrupted`, "warn")
+      : "0";
+  return `<tr class="reconciliation" data-coin="${esc(coin.coin)}" data-status="${esc(r.status)}">${name}
+<td class="num" data-hot-wallet>${esc(r.daemon.trusted)}</td><td class="num">${esc(r.daemon.untrusted_pending)}</td><td class="num">${esc(r.daemon.immature)}</td>
+<td class="num" title="credited ${esc(r.ledger.credited)} + incoming ${esc(r.ledger.incoming_confirmed)} + mempool ${esc(r.ledger.incoming_mempool)} + pending sends ${esc(r.ledger.pending_sends)}">${esc(r.ledger.owed)}</td>
+<td class="num" data-unaccounted>${esc(r.unaccounted)}</td><td class="num">${interrupted}</td><td>${status}</td></tr>`;
 }
 
 function dataField(row: { data: Record<string, unknown> }, key: string): unknown {
@@ -139,6 +132,20 @@ export function renderDashboardFragment(status: StatusSnapshot): string {
   const coins = table(
     ["Coin", "Backend", "#Tip height", "Last walletnotify", "Last block", "Duties here"],
     status.coins.map((c) => coinRow(c, now)),
+    "No coins configured.",
+  );
+  const books = table(
+    [
+      "Coin",
+      "#Hot wallet",
+      "#Untrusted pending",
+      "#Immature",
+      "#Ledger owes",
+      "#Unaccounted",
+      "#Interrupted sends",
+      "Reconciliation",
+    ],
+    status.coins.map(reconciliationRow),
     "No coins configured.",
   );
   const subsystems = table(
@@ -209,6 +216,7 @@ export function renderDashboardFragment(status: StatusSnapshot): string {
 database ${esc(service.database.engine)} <code>${esc(service.database.url)}</code> · leadership ${esc(service.leadership)} ·
 ${admin ? "admin actions enabled (Bearer token)" : "read-only (no status-server.admin_token configured)"} · events written here ${esc(status.events.created_by_this_process)}</p></section>
 <h2>Coins</h2>${coins}
+<h2>Hot wallet and books</h2>${books}
 <h2>Open transactions</h2>${open}
 <h2>Recent events</h2>${recent}
 <h2>Event handlers</h2>${handlers}
@@ -216,20 +224,8 @@ ${admin ? "admin actions enabled (Bearer token)" : "read-only (no status-server.
 <h2>Dead deliveries</h2>${deadAction}${dead}
 <h2>Interrupted broadcasts</h2>${interrupted}
 <h2>Subsystems</h2>${subsystems}
-<p class="muted">Updated ${esc(new Date(now).toISOString())} · <a href="/status.json">status.json</a> · <a href="/metrics">metrics</a> · <a href="/health">health</a></p>`;
+<p class="muted">Updated ${esc(new Date(now).toISOString())} · <a href="/status.json">status.json</a> · <a href="/reconcile.json">reconcile.json</a> · <a href="/metrics">metrics</a> · <a href="/health">health</a></p>`;
 }
-
-const STYLE = `
-body{font:14px/1.4 system-ui,sans-serif;margin:0;color:#1d2330;background:#f6f7f9}
-header{background:#1d2330;color:#fff;padding:10px 20px}header h1{margin:0;font-size:18px}
-main{padding:10px 20px 40px}h2{font-size:15px;margin:22px 0 6px}
-table{border-collapse:collapse;width:100%;background:#fff;box-shadow:0 1px 2px #0001}
-th,td{text-align:left;padding:4px 8px;border-bottom:1px solid #e4e7ec;vertical-align:top}
-th{background:#eef0f4;font-weight:600}td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
-code{font:12px ui-monospace,monospace}.muted{color:#6b7280}.err{color:#b42318}.empty{color:#6b7280;margin:4px 0}
-.badge{display:inline-block;padding:0 6px;border-radius:8px;font-size:12px;font-weight:600}
-.ok{background:#d1fadf;color:#05603a}.warn{background:#fef0c7;color:#93370d}.bad{background:#fee4e2;color:#b42318}.info{background:#e0eaff;color:#1d3f8f}
-.problems{margin:4px 0;color:#b42318}button{font-size:12px}`;
 
 const SCRIPT = `
 (function(){
@@ -244,10 +240,5 @@ const SCRIPT = `
 })();`;
 
 export function renderDashboard(status: StatusSnapshot): string {
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>cryptoassets helper service</title><style>${STYLE}</style></head>
-<body><header><h1>cryptoassets helper service</h1></header>
-<main id="main">${renderDashboardFragment(status)}</main>
-<script>${SCRIPT}</script></body></html>`;
+  return page("", renderDashboardFragment(status), { script: SCRIPT });
 }

@@ -315,7 +315,12 @@ class RunningHelperService implements HelperService, StatusSource {
       },
       health,
       subsystems: this.subsystems.list(),
-      coins: [...this.coins.values()].map((coin) => coin.status()),
+      coins: await Promise.all(
+        [...this.coins.values()].map(async (coin) => ({
+          ...coin.status(),
+          reconciliation: await coin.reconciliation(),
+        })),
+      ),
       open_transactions: open,
       interrupted_broadcasts: interrupted,
       events: { created_by_this_process: this.outbox.created, handlers, recent, failing, dead },

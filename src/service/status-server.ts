@@ -13,6 +13,8 @@ import { errorMessage, StatusServerError } from "../errors.js";
 import { type Logger, silentLogger } from "../log.js";
 import { renderDashboard, renderDashboardFragment } from "./dashboard.js";
 import type { StatusSource } from "./status.js";
+import { renderSearchPage, renderTablePage } from "./status-pages.js";
+import { LISTS, pageQuery, TABLES } from "./status-tables.js";
 
 export const DEFAULT_STATUS_IP = "127.0.0.1";
 export const DEFAULT_STATUS_PORT = 18881;
@@ -129,17 +131,60 @@ export class StatusServer {
       return reply.type(this.source.metricsContentType).send(text);
     });
 
+    /** Every HTML page: never cached, never sniffed, scripts only where the page has its own. */
+    const html = (reply: FastifyReply, body: string, script = false) => {
+      noStore(reply);
+      reply.header("x-content-type-options", "nosniff");
+      reply.header(
+        "content-security-policy",
+        `default-src 'self'; style-src 'unsafe-inline'; script-src ${script ? "'unsafe-inline'" : "'none'"}; form-action 'self'`,
+      );
+      return reply.type("text/html; charset=utf-8").send(body);
+    };
+
     server.get("/", async (request, reply) => {
       const snapshot = await this.source.snapshot();
       const fragment = (request.query as Record<string, unknown>).fragment !== undefined;
-      noStore(reply);
-      reply.header(
-        "content-security-policy",
-        "default-src 'self'; style-src 'unsafe-inline'; script-src 'unsafe-inline'",
+      return html(reply, fragment ? renderDashboardFragment(snapshot) : renderDashboard(snapshot), true);
+    });
+
+    // The original's pages per table, read-only and paged, as HTML and as JSON.
+    for (const name of TABLES) {
+      server.get(`/${name}`, async (request, reply) => {
+        const query = pageQuery(request.query as Record<string, unknown>);
+        return html(reply, renderTablePage(name, await LISTS[name](this.source.database, query), query));
+      });
+      server.get(`/${name}.json`, async (request, reply) => {
+        const query = pageQuery(request.query as Record<string, unknown>);
+        noStore(reply);
+        return reply.send(await LISTS[name](this.source.database, query));
+      });
+    }
+
+    server.get("/search", async (request, reply) => {
+      const { q = "" } = pageQuery(request.query as Record<string, unknown>);
+      const tables = ["accounts", "addresses", "transactions", "network_transactions"] as const;
+      const results =
+        q === ""
+          ? []
+          : await Promise.all(
+              tables.map(
+                async (name) => [name, await LISTS[name](this.source.database, { q, limit: 20 })] as const,
+              ),
+            );
+      return html(
+        reply,
+        renderSearchPage(
+          q,
+          results.map(([name, result]) => [name, result]),
+        ),
       );
-      return reply
-        .type("text/html; charset=utf-8")
-        .send(fragment ? renderDashboardFragment(snapshot) : renderDashboard(snapshot));
+    });
+
+    server.get("/reconcile.json", async (_request, reply) => {
+      const snapshot = await this.source.snapshot();
+      noStore(reply);
+      return reply.send(Object.fromEntries(snapshot.coins.map((coin) => [coin.coin, coin.reconciliation])));
     });
 
     server.post("/events/redeliver-dead", async (request, reply) => {

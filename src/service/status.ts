@@ -3,6 +3,8 @@
  * in-memory state of the service plus a few bounded read queries. It contains no secret:
  * URLs are masked where they are recorded, and tokens/passwords are never put here.
  */
+import type { Database } from "../db/open.js";
+import type { ReconciliationView } from "../ledger/reconcile.js";
 import type { BackendHealth } from "./metered-backend.js";
 import type {
   EventRow,
@@ -25,6 +27,8 @@ export interface CoinStatus {
   tip: { height: number; hash: string } | null;
   last_walletnotify: { txid: string; at: number } | null;
   last_block: { hash: string; at: number } | null;
+  /** The daemon's wallet (hot wallet) beside what the ledger owes; `error` when the daemon could not be asked. */
+  reconciliation: ReconciliationView | { error: string } | null;
 }
 
 export interface ServiceInfo {
@@ -65,4 +69,6 @@ export interface StatusSource {
   readonly metricsContentType: string;
   redeliverEvent(eventId: string): Promise<number>;
   redeliverDead(): Promise<number>;
+  /** For the read-only table pages (./status-tables.ts). */
+  readonly database: Database;
 }

@@ -17,7 +17,7 @@ import {
   toWalletTransaction,
 } from "./convert.js";
 import { BitcoindRpcClient, type RpcStats } from "./rpc-client.js";
-import { amountParam, RpcReader, toAmount, toStringValue } from "./values.js";
+import { amountParam, RpcReader, toStringValue } from "./values.js";
 
 export interface BitcoindBackendOptions {
   /** `http://user:password@host:port/`, optionally ending in `/wallet/<name>`. */
