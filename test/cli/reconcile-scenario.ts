@@ -11,16 +11,14 @@ import { LosslessNumber } from "lossless-json";
 import { expect } from "vitest";
 import type { BitcoindRpcClient } from "../../src/backends/bitcoind/rpc-client.js";
 import { sqliteUrl } from "../../src/db/url.js";
+import type { Regtest } from "../service/regtest.js";
 import { runCli, waitFor } from "../service/support.js";
 
 const BIN = join(import.meta.dirname, "../../bin/cryptoassets.js");
 
-export interface ReconcileDaemon {
-  /** RPC URL with credentials, no wallet path. */
-  url: string;
-  payer: BitcoindRpcClient;
+/** A funded payer (Regtest of test/service/regtest.ts) and a client of the wallet "ours". */
+export interface ReconcileDaemon extends Omit<Regtest, "close"> {
   ours: BitcoindRpcClient;
-  mine(blocks: number): Promise<void>;
 }
 
 function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -58,7 +56,7 @@ service: { broadcast_period: 1, poll_period: 1 }
 
   // The wallet holds 5 BTC from before: paid to an address the ledger never gave out.
   const before = String(await daemon.ours.call("getnewaddress"));
-  await daemon.payer.call("sendtoaddress", [before, new LosslessNumber("5")]);
+  await daemon.pay(before, "5");
   await daemon.mine(1);
   await json("create-account", "treasury");
 
@@ -96,10 +94,10 @@ service: { broadcast_period: 1, poll_period: 1 }
   // A deposit the ledger knows (1 confirmation: not credited) and a send it broadcasts.
   await json("create-account", "alice");
   const { address } = (await json("create-address", "alice")).body;
-  await daemon.payer.call("sendtoaddress", [address, new LosslessNumber("1")]);
+  await daemon.pay(address, "1");
   await daemon.mine(1);
   expect((await cli("scan-received", config)).code).toBe(0);
-  const payee = String(await daemon.payer.call("getnewaddress"));
+  const payee = daemon.payerAddress;
   await json("send", "treasury", payee, "0.5");
   const pending = await json("reconcile");
   figures.pendingSend = pending.body;

@@ -7,44 +7,32 @@ import { BitcoindBackend } from "../../src/backends/bitcoind/backend.js";
 import { BitcoindRpcClient } from "../../src/backends/bitcoind/rpc-client.js";
 import { initializeDatabase, openDatabase, sqliteUrl } from "../../src/db/index.js";
 import { bookBalanceImport, Ledger, openBroadcast, reconcile } from "../../src/ledger/index.js";
-import { type Simulator, startSimulator } from "../../src/simulator/index.js";
+import { type Regtest, startRegtestInProcess } from "../service/regtest.js";
 import { type ReconcileDaemon, reconcileScenario } from "./reconcile-scenario.js";
 
 describe("cryptoassets wallet reconcile / import-balance on the simulator", () => {
   let dir: string;
-  let sim: Simulator;
+  let regtest: Regtest;
   let daemon: ReconcileDaemon;
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "ca-reconcile-"));
-    sim = await startSimulator({ port: 0 });
-    const root = new BitcoindRpcClient({ url: sim.url });
-    await root.call("createwallet", ["payer"]);
-    await root.call("createwallet", ["ours"]);
-    await root.close();
-    const payer = new BitcoindRpcClient({ url: sim.url, wallet: "payer" });
-    const ours = new BitcoindRpcClient({ url: sim.url, wallet: "ours" });
-    const payerAddress = String(await payer.call("getnewaddress"));
-    const mine = async (blocks: number) => {
-      await payer.call("generatetoaddress", [blocks, payerAddress]);
-    };
-    await mine(101);
-    daemon = { url: sim.url, payer, ours, mine };
+    regtest = await startRegtestInProcess();
+    daemon = { ...regtest, ours: new BitcoindRpcClient({ url: regtest.url, wallet: "ours" }) };
   });
   afterAll(async () => {
-    await daemon?.payer.close();
     await daemon?.ours.close();
-    await sim?.close();
+    await regtest?.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
   it("refuses to import while a broadcast is interrupted (its sends may or may not be paid)", async () => {
     const database = await openDatabase(sqliteUrl(join(dir, "interrupted.db")));
-    const backend = new BitcoindBackend({ url: sim.url, wallet: "ours" });
+    const backend = new BitcoindBackend({ url: regtest.url, wallet: "ours" });
     try {
       await initializeDatabase(database);
       const ledger = await Ledger.open({ database, coin: "btc", network: "regtest", backend });
       const account = await ledger.createAccount("treasury");
-      const payee = String(await daemon.payer.call("getnewaddress"));
+      const payee = regtest.payerAddress;
       await ledger.run((trx, ctx) => bookBalanceImport(trx, ctx, account.id, 100_000n));
       const send = await ledger.send(account.id, payee, 50_000n);
       await ledger.run((trx, ctx) => openBroadcast(trx, ctx, [send]));

@@ -16,14 +16,21 @@ describeWithBitcoind("cryptoassets wallet reconcile / import-balance on real Bit
   const dir = mkdtempSync(join(tmpdir(), "ca-reconcile-core-"));
   beforeAll(async () => {
     node = await RegtestNode.start();
-    const payer = await node.createWallet("payer");
-    const ours = await node.createWallet("ours");
+    const started = node;
+    const payer = await started.createWallet("payer");
+    const ours = await started.createWallet("ours");
     const payerAddress = String(await payer.call("getnewaddress"));
-    const mine = async (blocks: number) => {
-      await node?.mine(blocks, "payer", payerAddress);
+    const mine = async (blocks = 1) => {
+      await started.mine(blocks, "payer", payerAddress);
     };
     await mine(FUNDING_BLOCKS);
-    daemon = { url: node.url, payer, ours, mine };
+    daemon = {
+      url: started.url,
+      payerAddress,
+      ours,
+      mine,
+      pay: (address, amount) => started.pay("payer", address, amount),
+    };
   }, 90_000);
   afterAll(async () => {
     await node?.stop();

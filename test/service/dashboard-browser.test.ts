@@ -3,41 +3,21 @@
  * while the demo deposit confirms: the deposit, its confirmations and its crediting must be
  * visible and update by themselves. Saves test-artifacts/dashboard.png.
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { chromium } from "playwright-core";
 import { describe, expect, it } from "vitest";
 import { runDemo } from "../../src/service/demo.js";
+import { launchChromium } from "../support/chromium.js";
 import { waitFor } from "./support.js";
 
-const CHROMIUM = "/usr/bin/chromium";
 const ARTIFACTS = resolve(import.meta.dirname, "../../test-artifacts");
 
 async function inspectDashboard(
   url: string,
   address: string,
 ): Promise<{ confirmations: number; text: string }> {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(
-      `Chromium is not installed at ${CHROMIUM}; install it with: apt-get update && apt-get install -y chromium`,
-    );
-  }
-  const userDataDir = mkdtempSync(join(tmpdir(), "ca-chromium-"));
-  const context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
+  const browser = await launchChromium();
+  const { context } = browser;
   try {
     const page = await context.newPage();
     await page.goto(url);
@@ -62,8 +42,7 @@ async function inspectDashboard(
     expect(text).toContain(address); // the deposit address, in the recent events
     return { confirmations, text };
   } finally {
-    await context.close();
-    rmSync(userDataDir, { recursive: true, force: true });
+    await browser.close();
   }
 }
 

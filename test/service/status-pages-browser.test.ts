@@ -9,15 +9,15 @@
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { type BrowserContext, chromium, type Page } from "playwright-core";
+import type { BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BitcoindRpcClient } from "../../src/backends/bitcoind/rpc-client.js";
 import { sqliteUrl } from "../../src/db/url.js";
 import { type HelperService, startHelperService } from "../../src/service/helper-service.js";
+import { CHROMIUM, launchChromium } from "../support/chromium.js";
 import { type Regtest, startRegtestInProcess } from "./regtest.js";
 import { waitFor } from "./support.js";
 
-const CHROMIUM = "/usr/bin/chromium";
 const ARTIFACTS = resolve(import.meta.dirname, "../../test-artifacts");
 /** Names and labels are data someone else controls: they must show as text, never run. */
 const HOSTILE = `<img src=x onerror="document.title='pwned'">`;
@@ -28,7 +28,7 @@ describe.skipIf(!existsSync(CHROMIUM))("status pages in headless Chromium (needs
   let service: HelperService;
   let base: string;
   let context: BrowserContext;
-  let browserDir: string;
+  let browser: Awaited<ReturnType<typeof launchChromium>> | undefined;
   let txid: string;
   let address: string;
   const dialogs: string[] = [];
@@ -61,25 +61,15 @@ describe.skipIf(!existsSync(CHROMIUM))("status pages in headless Chromium (needs
     await waitFor("the deposit in the ledger", async () =>
       (await ledger.listDeposits()).some((d) => d.txid === txid && d.confirmations === 1) ? true : undefined,
     );
-    browserDir = mkdtempSync(join(tmpdir(), "ca-chromium-"));
-    context = await chromium.launchPersistentContext(browserDir, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--no-first-run",
-        "--disable-background-networking",
-      ],
-    });
+    browser = await launchChromium();
+    context = browser.context;
   }, 60_000);
 
   afterAll(async () => {
-    await context?.close();
+    await browser?.close();
     await service?.stop("test over");
     await regtest?.close();
-    for (const folder of [dir, browserDir]) if (folder) rmSync(folder, { recursive: true, force: true });
+    if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   async function open(path: string): Promise<Page> {
