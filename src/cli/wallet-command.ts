@@ -67,6 +67,11 @@ function wholeNumber(min: number) {
   };
 }
 
+/** The id of the --account given (by id or name), or undefined without one. */
+async function accountOption(ledger: Ledger, options: WalletOptions): Promise<number | undefined> {
+  return options.account ? (await ledger.getAccount(accountRef(options.account))).id : undefined;
+}
+
 /** Account by id (digits) or by name. */
 const accountRef = (text: string): number | string => (/^\d+$/.test(text) ? Number(text) : text);
 
@@ -187,9 +192,7 @@ async function run(
     }
     case "transactions": {
       need(args, 0, "transactions [--account A] [--limit N]");
-      const accountId = options.account
-        ? (await ledger.getAccount(accountRef(options.account))).id
-        : undefined;
+      const accountId = await accountOption(ledger, options);
       const rows = (await ledger.listTransactions({ accountId, limit: options.limit })).map((t) => ({
         id: t.id,
         type: t.type,
@@ -230,9 +233,7 @@ async function run(
     }
     case "deposits": {
       need(args, 0, "deposits [--account A] [--uncredited] [--limit N]");
-      const accountId = options.account
-        ? (await ledger.getAccount(accountRef(options.account))).id
-        : undefined;
+      const accountId = await accountOption(ledger, options);
       const rows = (
         await ledger.listDeposits({ accountId, uncredited: options.uncredited, limit: options.limit })
       ).map((d) => ({
@@ -252,9 +253,7 @@ async function run(
     }
     case "recompute": {
       need(args, 0, "recompute [--account A]");
-      const accountId = options.account
-        ? (await ledger.getAccount(accountRef(options.account))).id
-        : undefined;
+      const accountId = await accountOption(ledger, options);
       const checks = await ledger.recomputeBalances(accountId);
       const rows = checks.map((check) => ({
         id: check.account.id,
