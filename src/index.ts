@@ -23,6 +23,7 @@ export {
   type DispatcherOptions,
 } from "./events/dispatcher.js";
 export {
+  AmqpEventHandler,
   createEventHandler,
   type DeliveryResult,
   type EventCallback,
@@ -30,6 +31,8 @@ export {
   FunctionEventHandler,
   HttpEventHandler,
   InProcessEventHandler,
+  NatsEventHandler,
+  RedisStreamEventHandler,
   ScriptEventHandler,
 } from "./events/handlers/index.js";
 export * from "./events/outbox/index.js";

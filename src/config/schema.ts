@@ -109,11 +109,17 @@ const refineCredentialUrl = (url: string, ctx: z.RefinementCtx) => {
   if (problem !== undefined) ctx.addIssue({ code: "custom", message: `expected a URL: ${problem}` });
   return problem === undefined;
 };
-const httpUrl = z.string().superRefine((url, ctx) => {
-  if (refineCredentialUrl(url, ctx) && !/^https?:$/.test(new URL(url).protocol)) {
-    ctx.addIssue({ code: "custom", message: "expected a URL starting with http:// or https://" });
-  }
-});
+/** A credential URL with one of `schemes`, e.g. urlWithScheme(["http", "https"]). */
+const urlWithScheme = (schemes: readonly string[]) =>
+  z.string().superRefine((url, ctx) => {
+    if (refineCredentialUrl(url, ctx) && !schemes.includes(new URL(url).protocol.slice(0, -1))) {
+      ctx.addIssue({
+        code: "custom",
+        message: `expected a URL starting with ${schemes.map((scheme) => `${scheme}://`).join(" or ")}`,
+      });
+    }
+  });
+const httpUrl = urlWithScheme(["http", "https"]);
 
 const databaseUrl = z
   .string()
@@ -305,6 +311,50 @@ export const eventHandlerSchema = z.discriminatedUnion("class", [
         /^[^#]+#[A-Za-z_$][\w$]*$/,
         'expected "<module>#<export>" naming a JavaScript module and its function, e.g. ./events.js#onEvent (a Python dotted name cannot be loaded here)',
       ),
+    subscribe,
+  }),
+  z.strictObject({
+    class: z.literal("redis-stream"),
+    /** redis://[user:password@]host:6379[/db] (rediss:// for TLS). */
+    url: urlWithScheme(["redis", "rediss"]),
+    /** The stream's key (XADD). */
+    stream: z.string().min(1),
+    /** Trim to about this many entries (XADD MAXLEN ~); default: never trimmed. */
+    maxlen: z.number().int().min(1).optional(),
+    /** Seconds per delivery, connecting included (default 10). */
+    timeout: seconds.default(10),
+    subscribe,
+  }),
+  z.strictObject({
+    class: z.literal("amqp"),
+    /** amqp://user:password@host:5672/vhost (amqps:// for TLS). */
+    url: urlWithScheme(["amqp", "amqps"]),
+    /** Exchange to publish to; declared as a durable topic exchange when missing. */
+    exchange: z.string().min(1),
+    /** A message no queue is bound for is a failed attempt, not silently dropped (default true). */
+    mandatory: z.boolean().default(true),
+    /** Seconds per delivery, connecting included (default 10). */
+    timeout: seconds.default(10),
+    subscribe,
+  }),
+  z.strictObject({
+    class: z.literal("nats"),
+    /** nats://[user:password@]host:4222 (tls:// for TLS). */
+    url: urlWithScheme(["nats", "tls"]).refine((url) => !/^[a-z]+:\/\/[^:@/]+@/.test(url), {
+      message: "expected user:password@ in the URL, or no credentials there (a token goes in `token`)",
+    }),
+    /** First subject tokens: subjects are <subject_prefix>.<event_name>.<coin> (default cryptoassets). */
+    subject_prefix: z
+      .string()
+      .regex(
+        /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/,
+        "expected subject tokens of letters, digits, _ and -, separated by dots",
+      )
+      .default("cryptoassets"),
+    /** Token authentication (instead of user:password in the URL). */
+    token: z.string().min(1).optional(),
+    /** Seconds per delivery, connecting included (default 10). */
+    timeout: seconds.default(10),
     subscribe,
   }),
 ]);

@@ -580,6 +580,10 @@ const ENV: NodeJS.ProcessEnv = {
   RPC_PASSWORD: "rpcpw",
   WEBHOOK_SECRET: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
   ADMIN_TOKEN: "tok",
+  REDIS_PASSWORD: "redispw",
+  AMQP_PASSWORD: "amqppw",
+  NATS_PASSWORD: "natspw",
+  NATS_TOKEN: "natstok",
 };
 
 /** The valid configurations the project documents or tests, as raw YAML text. */

@@ -7,10 +7,13 @@
 import { EventHandlerConfigError } from "../../errors.js";
 import { type Logger, silentLogger } from "../../log.js";
 import type { Subscription } from "../subscription.js";
+import { AmqpEventHandler } from "./amqp.js";
 import type { EventHandler } from "./handler.js";
 import { HttpEventHandler } from "./http.js";
 import type { WebhookFormat } from "./http-body.js";
 import { InProcessEventHandler } from "./in-process.js";
+import { NatsEventHandler } from "./nats.js";
+import { RedisStreamEventHandler } from "./redis-stream.js";
 import { ScriptEventHandler } from "./script.js";
 
 /** What every handler entry may have besides its class's options. */
@@ -48,10 +51,40 @@ export interface InProcessEventHandlerConfig extends EventHandlerConfigBase {
   timeout?: number;
 }
 
+export interface RedisStreamEventHandlerConfig extends EventHandlerConfigBase {
+  class: "redis-stream";
+  url: string;
+  stream: string;
+  maxlen?: number;
+  /** Seconds (default 10). */
+  timeout?: number;
+}
+
+export interface AmqpEventHandlerConfig extends EventHandlerConfigBase {
+  class: "amqp";
+  url: string;
+  exchange: string;
+  mandatory?: boolean;
+  /** Seconds (default 10). */
+  timeout?: number;
+}
+
+export interface NatsEventHandlerConfig extends EventHandlerConfigBase {
+  class: "nats";
+  url: string;
+  subject_prefix?: string;
+  token?: string;
+  /** Seconds (default 10). */
+  timeout?: number;
+}
+
 export type EventHandlerConfig =
   | HttpEventHandlerConfig
   | ScriptEventHandlerConfig
-  | InProcessEventHandlerConfig;
+  | InProcessEventHandlerConfig
+  | RedisStreamEventHandlerConfig
+  | AmqpEventHandlerConfig
+  | NatsEventHandlerConfig;
 
 export interface CreateEventHandlerOptions {
   logger?: Logger;
@@ -90,10 +123,22 @@ export function createEventHandler(
         ...(options.baseDir !== undefined ? { baseDir: options.baseDir } : {}),
         ...(config.timeout !== undefined ? { timeout: config.timeout } : {}),
       });
+    case "redis-stream": {
+      const { class: _, subscribe: __, ...options } = config;
+      return new RedisStreamEventHandler(name, { ...options, logger });
+    }
+    case "amqp": {
+      const { class: _, subscribe: __, ...options } = config;
+      return new AmqpEventHandler(name, { ...options, logger });
+    }
+    case "nats": {
+      const { class: _, subscribe: __, ...options } = config;
+      return new NatsEventHandler(name, { ...options, logger });
+    }
     default: {
       const unknown = (config as { class?: unknown }).class;
       throw new EventHandlerConfigError(
-        `events.${name}.class "${String(unknown)}" is not one of "http", "script", "in-process"`,
+        `events.${name}.class "${String(unknown)}" is not one of "http", "script", "in-process", "redis-stream", "amqp", "nats"`,
       );
     }
   }

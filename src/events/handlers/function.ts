@@ -8,7 +8,7 @@
 import { DeliveryFailedError, errorMessage } from "../../errors.js";
 import type { Subscription } from "../subscription.js";
 import type { CryptoassetsEvent, EventDataByName, EventName } from "../types.js";
-import { type DeliveryResult, type EventHandler, secondsToMs } from "./handler.js";
+import { type DeliveryResult, type EventHandler, secondsToMs, withinDeadline } from "./handler.js";
 
 export type EventCallback = <N extends EventName>(
   eventName: N,
@@ -60,27 +60,17 @@ export async function callWithTimeout(
   what: string,
 ): Promise<DeliveryResult> {
   const started = performance.now();
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () =>
-        reject(
-          new DeliveryFailedError(`${what} did not settle within ${timeoutMs / 1000} s`, {
-            code: "ETIMEDOUT",
-          }),
-        ),
-      timeoutMs,
-    );
-  });
   try {
     // Promise.resolve().then turns a synchronous throw into a rejection like any other.
-    await Promise.race([Promise.resolve().then(() => fn(event.event_name, event.data, event)), timeout]);
+    await withinDeadline(
+      timeoutMs,
+      what,
+      Promise.resolve().then(() => fn(event.event_name, event.data, event)),
+    );
     return { durationMs: performance.now() - started };
   } catch (error) {
     if (error instanceof DeliveryFailedError) throw error;
     const message = errorMessage(error);
     throw new DeliveryFailedError(`${what} failed: ${message}`, { code: "ECALLBACK", cause: error });
-  } finally {
-    clearTimeout(timer);
   }
 }

@@ -5,11 +5,18 @@
  * so handlers never retry by themselves (one exception: a stale keep-alive socket, see http.ts).
  */
 
-import { EventHandlerConfigError } from "../../errors.js";
+import { DeliveryFailedError, EventHandlerConfigError } from "../../errors.js";
 import type { Subscription } from "../subscription.js";
 import type { CryptoassetsEvent } from "../types.js";
 
-export type EventHandlerKind = "http" | "script" | "in-process" | "function";
+export type EventHandlerKind =
+  | "http"
+  | "script"
+  | "in-process"
+  | "function"
+  | "redis-stream"
+  | "amqp"
+  | "nats";
 
 /** What a successful delivery tells the dispatcher, for the attempt record. */
 export interface DeliveryResult {
@@ -40,4 +47,28 @@ export function secondsToMs(seconds: number, what: string): number {
     throw new EventHandlerConfigError(`${what} must be a positive number of seconds, got ${seconds}`);
   }
   return Math.round(seconds * 1000);
+}
+
+/**
+ * `work`, or a `DeliveryFailedError` (code ETIMEDOUT) saying `<what> did not settle within N s`
+ * once `timeoutMs` has passed. The work itself goes on; its outcome is ignored.
+ */
+export async function withinDeadline<T>(timeoutMs: number, what: string, work: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new DeliveryFailedError(`${what} did not settle within ${timeoutMs / 1000} s`, {
+            code: "ETIMEDOUT",
+          }),
+        ),
+      timeoutMs,
+    );
+  });
+  try {
+    return await Promise.race([work, expired]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

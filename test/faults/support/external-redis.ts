@@ -1,20 +1,32 @@
 /**
- * A private redis-server child on 127.0.0.1 (no persistence), restartable on the same port:
- * `stop()` is `redis-cli shutdown nosave`, what an operator's restart does.
+ * A private redis-server child on 127.0.0.1, restartable on the same port: `stop()` is
+ * `redis-cli shutdown nosave`, what an operator's restart does; `kill()` is a crash. No
+ * persistence, unless `dir` is given: then every write is in the append-only file before
+ * Redis answers (appendfsync always), so a crash loses nothing acknowledged.
  */
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { promisify } from "node:util";
 
 const run = promisify(execFile);
 
+export interface PrivateRedisOptions {
+  /** Folder for the append-only file: persistence on (see above). */
+  dir?: string;
+  /** requirepass. */
+  password?: string;
+}
+
 export class PrivateRedis {
   #child: ChildProcess | undefined;
   #output = "";
 
-  private constructor(readonly port: number) {}
+  private constructor(
+    readonly port: number,
+    private readonly options: PrivateRedisOptions,
+  ) {}
 
-  static async start(port: number): Promise<PrivateRedis> {
-    const redis = new PrivateRedis(port);
+  static async start(port: number, options: PrivateRedisOptions = {}): Promise<PrivateRedis> {
+    const redis = new PrivateRedis(port, options);
     await redis.start();
     return redis;
   }
@@ -27,9 +39,22 @@ export class PrivateRedis {
   async start(): Promise<void> {
     if (this.running) return;
     this.#output = "";
+    const { dir, password } = this.options;
+    const persistence = dir
+      ? ["--appendonly", "yes", "--appendfsync", "always", "--dir", dir]
+      : ["--appendonly", "no"];
     const child = spawn(
       "redis-server",
-      ["--port", String(this.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+      [
+        "--port",
+        String(this.port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        ...persistence,
+        ...(password ? ["--requirepass", password] : []),
+      ],
       { stdio: ["ignore", "pipe", "pipe"] },
     );
     this.#child = child;
@@ -60,11 +85,25 @@ export class PrivateRedis {
     clearTimeout(timer);
   }
 
+  /** A crash: SIGKILL. */
+  async kill(): Promise<void> {
+    const child = this.#child;
+    if (!child || !this.running) return;
+    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+    child.kill("SIGKILL");
+    await exited;
+  }
+
   /** One redis-cli command against this server; resolves with its stdout. */
   async cli(...args: string[]): Promise<string> {
-    const { stdout } = await run("redis-cli", ["-h", "127.0.0.1", "-p", String(this.port), ...args], {
-      timeout: 5000,
-    });
+    const auth = this.options.password ? ["--no-auth-warning", "-a", this.options.password] : [];
+    const { stdout } = await run(
+      "redis-cli",
+      ["-h", "127.0.0.1", "-p", String(this.port), ...auth, ...args],
+      {
+        timeout: 5000,
+      },
+    );
     return stdout.trim();
   }
 
