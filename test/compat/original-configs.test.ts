@@ -103,7 +103,7 @@ const NULL_BTC = {
 const BLOCK_IO =
   "invalid configuration: coins.%s.backend.class: block.io is a hosted wallet service, not supported here (it needs an account there and its API); expected class: bitcoind, with Bitcoin Core's RPC url";
 const INPROCESS_NOTIFIER =
-  'events.django.class: unknown class "cryptoassets.core.event.python.InProcessNotifier"; expected one of: http, script, in-process (or the original\'s dotted class name)';
+  'events.django.class: unknown class "cryptoassets.core.event.python.InProcessNotifier"; expected one of: http, script, in-process, redis-stream, amqp, nats (or the original\'s dotted class name)';
 const NO_COINS =
   "invalid configuration: coins: missing: configure at least one coin, e.g. coins: { btc: { backend: { class: bitcoind, url: … } } }";
 const PIPE_BTC = (fname: string) => ({

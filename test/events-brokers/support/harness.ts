@@ -12,6 +12,7 @@ import { isDeepStrictEqual } from "node:util";
 import { expect } from "vitest";
 import { parseConfig } from "../../../src/config/index.js";
 import { runSerializable } from "../../../src/db/index.js";
+import { sqliteUrl } from "../../../src/db/url.js";
 import { listDeliveries } from "../../../src/events/outbox/index.js";
 import type { CryptoassetsEvent, TxUpdateData } from "../../../src/events/types.js";
 import { type HelperService, startHelperService } from "../../../src/service/index.js";
@@ -54,7 +55,7 @@ export async function startBrokerRun(
 ): Promise<BrokerRun> {
   const dir = mkdtempSync(join(tmpdir(), "ca-broker-"));
   const config = parseConfig({
-    database: { url: `sqlite://${join(dir, "service.db")}` },
+    database: { url: sqliteUrl(join(dir, "service.db")) },
     coins: { btc: { backend: { class: "null" }, network: "regtest" } },
     events: { [HANDLER]: handler },
     "status-server": { port: 0 },
