@@ -3,6 +3,8 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
+    // Rebuilds dist/ when stale: the CLI suites spawn bin/ → dist/.
+    globalSetup: ["test/support/global-setup.ts"],
     testTimeout: 30_000,
     hookTimeout: 30_000,
     // Database suites share real servers; files run in parallel but each file uses its own database.

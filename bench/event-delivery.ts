@@ -20,8 +20,9 @@ import { Dispatcher } from "../src/events/dispatcher.js";
 import { HttpEventHandler } from "../src/events/handlers/index.js";
 import { Outbox } from "../src/events/outbox/index.js";
 import type { TxUpdateData } from "../src/events/types.js";
+import { waitFor } from "../test/support/wait.js";
 import { createPostgresDatabase, dropPostgresDatabases } from "./postgres.js";
-import { percentile, type Receiver, row, startReceiver, waitUntil } from "./support.js";
+import { percentile, type Receiver, row, startReceiver } from "./support.js";
 
 function txupdate(n: number): TxUpdateData {
   return {
@@ -93,7 +94,12 @@ async function run(databaseUrl: string, scenario: Scenario): Promise<number> {
   for (const [index, receiver] of receivers.entries()) {
     const slow = (scenario.receivers[index]?.delayMs ?? 0) > 0;
     if (slow) continue; // the slow receiver is measured only for what it got meanwhile
-    await waitUntil(() => receiver.received.size >= scenario.events, 120_000);
+    await waitFor(
+      `${scenario.events} events at a receiver`,
+      () => receiver.received.size >= scenario.events,
+      120_000,
+      5,
+    );
   }
   let firstRate = 0;
   for (const [index, receiver] of receivers.entries()) {

@@ -46,11 +46,3 @@ export function row(label: string, figures: Record<string, string | number>): vo
   const parts = Object.entries(figures).map(([k, v]) => `${k}=${typeof v === "number" ? v.toFixed(1) : v}`);
   console.log(`${label.padEnd(44)} ${parts.join("  ")}`);
 }
-
-export async function waitUntil(check: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error("benchmark timed out");
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}

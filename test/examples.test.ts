@@ -6,6 +6,7 @@ import { afterAll, expect, it } from "vitest";
 import { BitcoindRpcClient } from "../src/backends/bitcoind/index.js";
 import { type Simulator, startSimulator } from "../src/simulator/index.js";
 import { freePort } from "./support/ports.js";
+import { waitFor } from "./support/wait.js";
 
 const APP = join(import.meta.dirname, "../examples/cli-wallet/wallet.mjs");
 const CONFIG = join(import.meta.dirname, "../examples/cli-wallet/config.yaml");
@@ -56,28 +57,24 @@ it("the example wallet shows an address, prints txupdate events, and reports the
   listener.stdout?.on("data", (chunk) => {
     output += chunk;
   });
-  const waitFor = async (pattern: RegExp) => {
-    const deadline = Date.now() + 20_000;
-    while (!pattern.test(output)) {
-      if (Date.now() > deadline) throw new Error(`example did not print ${pattern}; got:\n${output}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  };
-  await waitFor(/listening/);
+  const printed = (pattern: RegExp) =>
+    waitFor(
+      () => `the example to print ${pattern}; got:\n${output}`,
+      () => pattern.test(output),
+      20_000,
+      50,
+    );
+  await printed(/listening/);
   // Healthy = every subsystem running, the walletnotify listener bound among them.
-  const deadline = Date.now() + 20_000;
-  while (
-    (await fetch(`http://127.0.0.1:${status}/health`).then(
-      (r) => r.status,
-      () => 0,
-    )) !== 200
-  ) {
-    if (Date.now() > deadline) throw new Error("example's helper service never became healthy");
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await waitFor(
+    "the example's helper service to become healthy",
+    async () => (await fetch(`http://127.0.0.1:${status}/health`)).status === 200,
+    20_000,
+    50,
+  );
   await payer.call("sendtoaddress", [address, "0.5"]);
-  await waitFor(/0\.50000000 BTC to .*0 confirmations, not credited yet/);
+  await printed(/0\.50000000 BTC to .*0 confirmations, not credited yet/);
   await payer.call("generatetoaddress", [3, payerAddress]);
-  await waitFor(/3 confirmations, credited/);
+  await printed(/3 confirmations, credited/);
   expect(await run("balance")).toBe("0.50000000 BTC (unconfirmed 0.00000000)");
 }, 60_000);

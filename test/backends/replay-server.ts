@@ -1,6 +1,6 @@
 /**
  * A real HTTP server on 127.0.0.1 that answers JSON-RPC requests with responses recorded
- * from a real Bitcoin Core (/work/shared/bitcoind/NN-*.json): same status, same body text
+ * from a real Bitcoin Core (../shared/bitcoind/NN-*.json beside the checkout): same status, same body text
  * (amounts as `1.50000000`), only the `id` replaced by the caller's. It checks basic auth as
  * bitcoind does (401, empty body) and records every request so tests can inspect the wire.
  *
@@ -12,10 +12,11 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { isLosslessNumber, parse, stringify } from "lossless-json";
 
-export const RECORDINGS_DIR = "/work/shared/bitcoind";
+export const RECORDINGS_DIR =
+  process.env.BITCOIND_SAMPLES ?? resolve(import.meta.dirname, "../../../shared/bitcoind");
 
 export interface Recording {
   /** File prefix ("37"), or a label for a derived recording. */

@@ -6,7 +6,8 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { RpcTransportError } from "../../src/errors.js";
 import { findNetworkTransaction } from "../../src/ledger/index.js";
-import { type ChainEnv, sats, startChainEnv, waitUntil } from "./support/env.js";
+import { waitFor } from "../support/wait.js";
+import { type ChainEnv, sats, startChainEnv } from "./support/env.js";
 import { FaultyProxy } from "./support/faulty-proxy.js";
 
 const PASSWORD = "s3cret-rpc-pw";
@@ -95,9 +96,11 @@ describe("a misbehaving daemon", () => {
       const address = (await runtime.ledger.createReceivingAddress(alice.id)).address;
       const before = String(await payer.call("sendtoaddress", [address, "0.1"]));
       await env.mine(1);
-      await waitUntil(
-        async () => (await deposit(env as ChainEnv, before))?.confirmations === 1,
+      await waitFor(
         "the first deposit",
+        async () => (await deposit(env as ChainEnv, before))?.confirmations === 1,
+        10_000,
+        20,
       );
 
       await fault.apply(activeProxy);
@@ -114,9 +117,11 @@ describe("a misbehaving daemon", () => {
       expect((direct as Error).message).not.toContain(PASSWORD);
       await expect(runtime.tracker.tick({ force: true })).rejects.toThrow(fault.message);
 
-      await waitUntil(
-        () => (runtime.follower.status().consecutiveFailures ?? 0) >= 2,
+      await waitFor(
         "failures to be counted",
+        () => (runtime.follower.status().consecutiveFailures ?? 0) >= 2,
+        10_000,
+        20,
       );
       const status = runtime.follower.status();
       expect(status.running).toBe(true);
@@ -127,16 +132,24 @@ describe("a misbehaving daemon", () => {
       await env.mine(1);
       await fault.recover(activeProxy);
       // The retried notification and the next tip poll bring everything in.
-      await waitUntil(
-        async () => (await deposit(env as ChainEnv, during))?.confirmations === 1,
+      await waitFor(
         "the deposit made during the outage",
+        async () => (await deposit(env as ChainEnv, during))?.confirmations === 1,
         15_000,
+        20,
       );
-      await waitUntil(
-        async () => (await deposit(env as ChainEnv, before))?.confirmations === 2,
+      await waitFor(
         "the older deposit to advance",
+        async () => (await deposit(env as ChainEnv, before))?.confirmations === 2,
+        10_000,
+        20,
       );
-      await waitUntil(() => runtime.follower.status().consecutiveFailures === 0, "the follower to recover");
+      await waitFor(
+        "the follower to recover",
+        () => runtime.follower.status().consecutiveFailures === 0,
+        10_000,
+        20,
+      );
       expect(await runtime.ledger.accountBalance(alice.id)).toEqual({
         confirmed: 0n,
         unconfirmed: sats("0.3"),

@@ -7,7 +7,8 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { BitcoindBackend } from "../../src/backends/bitcoind/index.js";
 import { ChainFollower } from "../../src/chain/index.js";
 import { findNetworkTransaction } from "../../src/ledger/index.js";
-import { type ChainEnv, sats, startChainEnv, waitUntil } from "./support/env.js";
+import { waitFor } from "../support/wait.js";
+import { type ChainEnv, sats, startChainEnv } from "./support/env.js";
 
 describe.each(["sqlite", "postgres", "mysql"] as const)("transaction updater on %s", (engine) => {
   let env: ChainEnv | undefined;
@@ -81,11 +82,13 @@ describe.each(["sqlite", "postgres", "mysql"] as const)("transaction updater on 
     await follower.idle();
     for (let block = 1; block <= 3; block++) {
       await env.mine(1);
-      await waitUntil(
+      await waitFor(
+        `confirmation ${block} by polling`,
         async () =>
           (await runtime.ledger.run((trx, ctx) => findNetworkTransaction(trx, ctx, txid, "deposit")))
             ?.confirmations === block,
-        `confirmation ${block} by polling`,
+        10_000,
+        20,
       );
     }
     expect(await runtime.ledger.accountBalance(alice.id)).toEqual({

@@ -12,7 +12,8 @@ import { expect } from "vitest";
 import type { BitcoindRpcClient } from "../../src/backends/bitcoind/rpc-client.js";
 import { sqliteUrl } from "../../src/db/url.js";
 import type { Regtest } from "../service/regtest.js";
-import { runCli, waitFor } from "../service/support.js";
+import { runCli } from "../service/support.js";
+import { waitFor } from "../support/wait.js";
 
 const BIN = join(import.meta.dirname, "../../bin/cryptoassets.js");
 

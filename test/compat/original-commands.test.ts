@@ -12,7 +12,8 @@ import { BitcoindRpcClient } from "../../src/backends/bitcoind/rpc-client.js";
 import { openDatabase } from "../../src/db/open.js";
 import { sqliteUrl } from "../../src/db/url.js";
 import { type Simulator, startSimulator } from "../../src/simulator/index.js";
-import { freePort, killChild, runCli, waitFor } from "../service/support.js";
+import { freePort, killChild, runCli } from "../service/support.js";
+import { waitFor } from "../support/wait.js";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const ORIGINAL_NAMES = [

@@ -8,7 +8,7 @@ import { randomUUID } from "node:crypto";
 import amqp, { type Channel } from "amqplib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { CryptoassetsEvent, TxUpdateData } from "../../src/events/types.js";
-import { waitFor } from "../service/support.js";
+import { waitFor } from "../support/wait.js";
 import {
   type BrokerRun,
   checkReadBack,

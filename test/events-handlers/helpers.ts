@@ -101,12 +101,3 @@ export function captureLogger(): { logger: Logger; lines: Record<string, unknown
   });
   return { logger: pino({ level: "debug" }, stream), lines };
 }
-
-/** Polls until `check` passes or the time runs out. */
-export async function waitFor(check: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}

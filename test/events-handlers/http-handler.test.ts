@@ -12,7 +12,8 @@ import {
 import { HttpEventHandler } from "../../src/events/handlers/http.js";
 import { USER_AGENT } from "../../src/events/handlers/user-agent.js";
 import { parseWebhookBody, verifyWebhook } from "../../src/events/receiver.js";
-import { sampleEvent, startReceiver, type TestReceiver, waitFor } from "./helpers.js";
+import { waitFor } from "../support/wait.js";
+import { sampleEvent, startReceiver, type TestReceiver } from "./helpers.js";
 
 const SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
@@ -345,7 +346,7 @@ describe("HttpEventHandler connections", () => {
     await webhook.deliver(sampleEvent());
     expect(server.closedConnections()).toBe(0); // kept alive while idle
     await webhook.close();
-    await waitFor(() => server.closedConnections() === 1);
+    await waitFor("the closed connection", () => server.closedConnections() === 1, 5_000, 20);
     expect(server.connections()).toBe(1);
   });
 });

@@ -11,6 +11,7 @@ import {
 } from "../../src/events/outbox/index.js";
 import type { CryptoassetsEvent, TxUpdateData } from "../../src/events/types.js";
 import { type OpenTestDatabase, openTestDatabase } from "../support/databases.js";
+import { waitFor } from "../support/wait.js";
 
 function txupdate(transaction: number, confirmations: number): TxUpdateData {
   return {
@@ -46,14 +47,6 @@ function recordingHandler(
     },
   };
   return { handler, accepted, attempts };
-}
-
-async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs = 15_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error("timed out waiting for condition");
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 const FAST = [0.05, 0.05, 0.05, 0.05];
@@ -139,7 +132,7 @@ describe.each(["sqlite", "postgres", "mysql"] as const)("outbox and dispatcher o
     });
     await dispatcher.start();
     try {
-      await waitFor(() => rec.accepted.length === 12);
+      await waitFor("12 accepted events", () => rec.accepted.length === 12, 15_000, 20);
     } finally {
       await dispatcher.stop();
     }
@@ -185,7 +178,10 @@ describe.each(["sqlite", "postgres", "mysql"] as const)("outbox and dispatcher o
     await dispatcher.start();
     try {
       await waitFor(
+        "one dead delivery",
         async () => (await listDeliveries(t.database, { state: "dead", handler: "deadly" })).length === 1,
+        15_000,
+        20,
       );
       // The second event of the key was never attempted: it waits behind the dead one.
       const pending = await listDeliveries(t.database, { state: "pending", handler: "deadly" });
@@ -197,7 +193,7 @@ describe.each(["sqlite", "postgres", "mysql"] as const)("outbox and dispatcher o
       down = false;
       expect(await redeliver(t.database, { allDead: true }, "deadly")).toBe(1);
       dispatcher.wake();
-      await waitFor(() => rec.accepted.length === 2);
+      await waitFor("the redelivered event", () => rec.accepted.length === 2, 15_000, 20);
     } finally {
       await dispatcher.stop();
     }
@@ -231,7 +227,7 @@ describe.each(["sqlite", "postgres", "mysql"] as const)("outbox and dispatcher o
     const started = Date.now();
     await dispatcher.start();
     try {
-      await waitFor(() => fast.accepted.length === 20);
+      await waitFor("20 fast deliveries", () => fast.accepted.length === 20, 15_000, 20);
       const fastDone = Date.now() - started;
       // 20 slow deliveries need ≥ 3 s with 2 slots; the fast handler must not wait for them.
       expect(fastDone).toBeLessThan(2000);
@@ -254,9 +250,12 @@ describe.each(["sqlite", "postgres", "mysql"] as const)("outbox and dispatcher o
       pollIntervalMs: 50,
     });
     await dispatcher.start();
-    await waitFor(() => rec.accepted.length === 1);
+    await waitFor("the accepted event", () => rec.accepted.length === 1, 15_000, 20);
     await waitFor(
+      "one failed delivery",
       async () => (await listDeliveries(t.database, { state: "failed", handler: "purge" })).length === 1,
+      15_000,
+      20,
     );
     await dispatcher.stop();
     const delivered = rec.accepted[0]?.event_id ?? "";
@@ -314,7 +313,9 @@ describe("two dispatchers sharing one PostgreSQL outbox", () => {
           () => console.log(`[progress] ${seen.size} after ${Date.now() - t0} ms`),
           2000,
         );
-        await waitFor(() => seen.size === N, 60_000).finally(() => clearInterval(progress));
+        await waitFor(`${N} events seen`, () => seen.size === N, 60_000, 20).finally(() =>
+          clearInterval(progress),
+        );
         await new Promise((r) => setTimeout(r, 200));
       } finally {
         await Promise.all([a.stop(), b.stop()]);

@@ -15,6 +15,7 @@ import { openDatabase } from "../../src/db/index.js";
 import { sqliteUrl } from "../../src/db/url.js";
 import { Dispatcher } from "../../src/events/dispatcher.js";
 import { HttpEventHandler } from "../../src/events/handlers/index.js";
+import { waitFor } from "../support/wait.js";
 
 const DIST = pathToFileURL(join(import.meta.dirname, "../../dist/index.js")).href;
 const dir = mkdtempSync(join(tmpdir(), "ca-durable-"));
@@ -80,11 +81,12 @@ setInterval(() => {}, 1000);
   });
   await dispatcher.start();
   try {
-    const deadline = Date.now() + 10_000;
-    while ((dispatcher.counters.get("app")?.delivered ?? 0) < 1) {
-      if (Date.now() > deadline) throw new Error("event was not redelivered after the crash");
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await waitFor(
+      "the event to be redelivered after the crash",
+      () => (dispatcher.counters.get("app")?.delivered ?? 0) >= 1,
+      10_000,
+      50,
+    );
   } finally {
     await dispatcher.stop();
     await handler.close();

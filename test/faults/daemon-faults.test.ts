@@ -19,7 +19,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sqliteUrl } from "../../src/db/url.js";
 import { FaultyProxy, TRUNCATED_JSON_BODY } from "../chain/support/faulty-proxy.js";
 import { notifyCommand } from "../service/regtest.js";
-import { freePort, waitFor } from "../service/support.js";
+import { freePort } from "../service/support.js";
+import { waitFor } from "../support/wait.js";
 import { type ExternalChain, RPC_USER, startExternalChain } from "./support/external-chain.js";
 import { FaultyReceiver } from "./support/external-receiver.js";
 import {

@@ -15,7 +15,8 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sqliteUrl } from "../../src/db/url.js";
 import { notifyCommand } from "../service/regtest.js";
-import { freePort, runCli, waitFor } from "../service/support.js";
+import { freePort, runCli } from "../service/support.js";
+import { waitFor } from "../support/wait.js";
 import { type ExternalChain, startExternalChain } from "./support/external-chain.js";
 import { FaultyReceiver } from "./support/external-receiver.js";
 import {

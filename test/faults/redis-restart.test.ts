@@ -16,7 +16,8 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sqliteUrl } from "../../src/db/url.js";
 import { notifyCommand } from "../service/regtest.js";
-import { freePort, waitFor } from "../service/support.js";
+import { freePort } from "../service/support.js";
+import { waitFor } from "../support/wait.js";
 import { type ExternalChain, ONLY_OURS, startExternalChain } from "./support/external-chain.js";
 import { FaultyReceiver } from "./support/external-receiver.js";
 import { PrivateRedis } from "./support/external-redis.js";
@@ -97,6 +98,8 @@ describe("helper service across a Redis restart (Redis walletnotify listener)", 
       () => svc.logLines(mark).some((line) => line.msg === "Redis notify connection error") || undefined,
       10_000,
     );
+    // An absence can only be watched for a while (no tip polls run beside blocknotify): a
+    // fixed time, not a condition.
     await sleep(2500);
     // Nothing told the service about it (no block yet): the ledger does not know it.
     expect(await ledger.confirmationsOf(lost)).toBeUndefined();

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { NotifyConfigError } from "../../src/errors.js";
 import { CoalescingQueue } from "../../src/notify/coalescing-queue.js";
-import { captureLogs, type Deferred, deferred, waitFor } from "./helpers.js";
+import { waitFor } from "../support/wait.js";
+import { captureLogs, type Deferred, deferred } from "./helpers.js";
 
 /** A worker whose every run blocks until the test releases it, recording what ran when. */
 function controlledWorker() {
@@ -52,13 +53,13 @@ describe("CoalescingQueue", () => {
     const w = controlledWorker();
     const queue = new CoalescingQueue<string>(w.worker, { concurrency: 1 });
     expect(queue.push("a")).toBe("scheduled");
-    await waitFor(() => w.started.length === 1, "a to start");
+    await waitFor("a to start", () => w.started.length === 1, 5_000, 10);
     const outcomes = [1, 2, 3, 4, 5].map(() => queue.push("b"));
     expect(outcomes).toEqual(["scheduled", "coalesced", "coalesced", "coalesced", "coalesced"]);
     expect(queue.stats()).toMatchObject({ pending: 1, running: 1 });
 
     w.release("a");
-    await waitFor(() => w.started.length === 2, "b to start");
+    await waitFor("b to start", () => w.started.length === 2, 5_000, 10);
     w.release("b");
     await queue.drain();
     expect(w.started).toEqual(["a", "b"]);
@@ -77,7 +78,7 @@ describe("CoalescingQueue", () => {
     const w = controlledWorker();
     const queue = new CoalescingQueue<string>(w.worker, { concurrency: 4 });
     queue.push("tx");
-    await waitFor(() => w.started.length === 1, "first run");
+    await waitFor("first run", () => w.started.length === 1, 5_000, 10);
     // Mempool notification is being processed when the first-confirmation ones arrive.
     expect([queue.push("tx"), queue.push("tx"), queue.push("tx")]).toEqual([
       "scheduled",
@@ -90,7 +91,7 @@ describe("CoalescingQueue", () => {
     expect(w.started).toEqual(["tx"]);
 
     w.release("tx");
-    await waitFor(() => w.started.length === 2, "the rerun");
+    await waitFor("the rerun", () => w.started.length === 2, 5_000, 10);
     expect(w.finished).toEqual(["tx"]);
     w.release("tx");
     await queue.drain();
@@ -103,17 +104,17 @@ describe("CoalescingQueue", () => {
     const w = controlledWorker();
     const queue = new CoalescingQueue<string>(w.worker, { concurrency: 2 });
     for (const key of ["k1", "k2", "k3", "k4"]) queue.push(key);
-    await waitFor(() => w.started.length === 2, "two runs");
+    await waitFor("two runs", () => w.started.length === 2, 5_000, 10);
     await new Promise((resolve) => setTimeout(resolve, 30));
     expect(w.started).toEqual(["k1", "k2"]);
     expect(queue.stats()).toMatchObject({ running: 2, pending: 2 });
 
     w.release("k2");
-    await waitFor(() => w.started.length === 3, "k3 to take the free slot");
+    await waitFor("k3 to take the free slot", () => w.started.length === 3, 5_000, 10);
     expect(w.started[2]).toBe("k3");
     w.release("k1");
     w.release("k3");
-    await waitFor(() => w.started.length === 4, "k4");
+    await waitFor("k4", () => w.started.length === 4, 5_000, 10);
     w.release("k4");
     await queue.drain();
     expect(w.maxRunning()).toBe(2);
@@ -167,9 +168,9 @@ describe("CoalescingQueue", () => {
     const draining = queue.drain().then(() => {
       drained = true;
     });
-    await waitFor(() => w.started.length === 1, "a");
+    await waitFor("a", () => w.started.length === 1, 5_000, 10);
     w.release("a");
-    await waitFor(() => w.started.length === 2, "b");
+    await waitFor("b", () => w.started.length === 2, 5_000, 10);
     expect(drained).toBe(false);
     w.release("b");
     await draining;
@@ -181,7 +182,7 @@ describe("CoalescingQueue", () => {
     const w = controlledWorker();
     const queue = new CoalescingQueue<string>(w.worker, { concurrency: 1 });
     queue.push("running");
-    await waitFor(() => w.started.length === 1, "first run");
+    await waitFor("first run", () => w.started.length === 1, 5_000, 10);
     queue.push("running"); // a rerun due after the in-flight run
     queue.push("waiting");
 

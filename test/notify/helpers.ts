@@ -1,15 +1,7 @@
-/** Small test utilities for test/notify: polling, controllable promises, captured logs. */
+/** Small test utilities for test/notify: controllable promises, captured logs. */
 import { Writable } from "node:stream";
 import { pino } from "pino";
 import type { Logger } from "../../src/log.js";
-
-export async function waitFor(predicate: () => boolean, what: string, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 export interface Deferred {
   promise: Promise<void>;

@@ -5,7 +5,8 @@ import { afterEach, describe, expect, it } from "vitest";
 import { NotifyConfigError, NotifyListenerStartError } from "../../src/errors.js";
 import { CoalescingQueue } from "../../src/notify/coalescing-queue.js";
 import { HttpNotifyListener } from "../../src/notify/http-listener.js";
-import { captureLogs, deferred, randomHash, waitFor } from "./helpers.js";
+import { waitFor } from "../support/wait.js";
+import { captureLogs, deferred, randomHash } from "./helpers.js";
 
 const execFileAsync = promisify(execFile);
 
@@ -169,7 +170,12 @@ describe("HttpNotifyListener", () => {
     expect(first).toEqual({ status: 500, body: "notification could not be queued" });
     mode = "reject";
     expect((await curl(["--data", `txid=${randomHash()}`, url])).status).toBe(200);
-    await waitFor(() => logs.text().includes("async failure"), "the rejected callback promise to be logged");
+    await waitFor(
+      "the rejected callback promise to be logged",
+      () => logs.text().includes("async failure"),
+      5_000,
+      10,
+    );
     mode = "ok";
     const txid = randomHash();
     expect((await curl(["--data", `txid=${txid}`, url])).status).toBe(200);

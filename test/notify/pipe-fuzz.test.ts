@@ -32,7 +32,7 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { CoalescingQueue } from "../../src/notify/coalescing-queue.js";
 import { DEFAULT_PIPE_NOTIFY_MAX_LINE, PipeNotifyListener } from "../../src/notify/pipe-listener.js";
 import { Rng } from "../support/prng.js";
-import { waitFor } from "./helpers.js";
+import { waitFor } from "../support/wait.js";
 
 const execFileAsync = promisify(execFile);
 
@@ -137,7 +137,7 @@ async function openWriter(): Promise<FileHandle> {
 async function flushWith(txid: string, expected: string[]): Promise<void> {
   await execFileAsync("sh", ["-c", `echo ${txid} > "$1"`, "sh", fifo]);
   expected.push(txid);
-  await waitFor(() => received.includes(txid), `sentinel ${txid} (${TAG})`, 15_000);
+  await waitFor(`sentinel ${txid} (${TAG})`, () => received.includes(txid), 15_000, 10);
   await queue.drain();
 }
 

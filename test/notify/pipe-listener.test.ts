@@ -6,7 +6,8 @@ import { promisify } from "node:util";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { NotifyConfigError, NotifyListenerStartError } from "../../src/errors.js";
 import { PipeNotifyListener } from "../../src/notify/pipe-listener.js";
-import { captureLogs, randomHash, waitFor } from "./helpers.js";
+import { waitFor } from "../support/wait.js";
+import { captureLogs, randomHash } from "./helpers.js";
 
 const execFileAsync = promisify(execFile);
 
@@ -58,14 +59,14 @@ describe("PipeNotifyListener", () => {
 
     const txids = Array.from({ length: 6 }, () => randomHash());
     for (const txid of txids) await echoInto(fifo, txid);
-    await waitFor(() => values.length === txids.length, "six values");
+    await waitFor("six values", () => values.length === txids.length, 5_000, 10);
     expect(values).toEqual(txids);
 
     // A later writer, after the pipe sat without writers for a while, still gets through.
     await new Promise((resolve) => setTimeout(resolve, 100));
     const late = randomHash();
     await echoInto(fifo, late.toUpperCase());
-    await waitFor(() => values.length === 7, "the late value");
+    await waitFor("the late value", () => values.length === 7, 5_000, 10);
     expect(values.at(-1)).toBe(late);
   });
 
@@ -76,7 +77,7 @@ describe("PipeNotifyListener", () => {
     // One writer sending several lines at once, with CRLF endings.
     const batch = [randomHash(), randomHash()];
     await execFileAsync("sh", ["-c", `printf '%s\\r\\n%s\\r\\n' "$1" "$2" > "$3"`, "sh", ...batch, fifo]);
-    await waitFor(() => values.length === 27, "27 values");
+    await waitFor("27 values", () => values.length === 27, 5_000, 10);
     expect([...values].sort()).toEqual([...txids, ...batch].sort());
   });
 
@@ -93,7 +94,7 @@ describe("PipeNotifyListener", () => {
     await execFileAsync("sh", ["-c", `head -c 3000 /dev/urandom > "$1"; echo >> "$1"`, "sh", fifo]);
     const txid = randomHash();
     await echoInto(fifo, txid);
-    await waitFor(() => values.length === 1, "the valid value after the garbage");
+    await waitFor("the valid value after the garbage", () => values.length === 1, 5_000, 10);
     expect(values).toEqual([txid]);
     const messages = logs.lines.map((line) => line.msg);
     expect(messages).toContain("skipped an invalid line in the notify pipe");
@@ -129,7 +130,7 @@ describe("PipeNotifyListener", () => {
     await new Promise((resolve) => setTimeout(resolve, 100));
 
     const { values } = await startListener();
-    await waitFor(() => values.length === 1, "the value from the blocked writer");
+    await waitFor("the value from the blocked writer", () => values.length === 1, 5_000, 10);
     expect(values).toEqual([txid]);
     expect(await exited).toBe(0);
     expect((await stat(fifo)).mode & 0o777).toBe(0o600);
@@ -142,12 +143,12 @@ describe("PipeNotifyListener", () => {
     const { listener, values } = await startListener();
     expect(pipeHandles()).toBe(before + 1);
     await echoInto(fifo, randomHash());
-    await waitFor(() => values.length === 1, "one value");
+    await waitFor("one value", () => values.length === 1, 5_000, 10);
 
     const started = Date.now();
     await listener.close();
     expect(Date.now() - started).toBeLessThan(1000);
-    await waitFor(() => pipeHandles() === before, "the FIFO handle to be released", 1_000);
+    await waitFor("the FIFO handle to be released", () => pipeHandles() === before, 1_000, 10);
     expect((await stat(fifo)).isFIFO()).toBe(true);
     await listener.close(); // twice is harmless
 
@@ -155,7 +156,7 @@ describe("PipeNotifyListener", () => {
     const second = await startListener({ removeOnClose: true });
     const txid = randomHash();
     await echoInto(fifo, txid);
-    await waitFor(() => second.values.length === 1, "a value on the second listener");
+    await waitFor("a value on the second listener", () => second.values.length === 1, 5_000, 10);
     expect(second.values).toEqual([txid]);
     expect(values).toHaveLength(1);
     await second.listener.close();
@@ -180,7 +181,7 @@ describe.skipIf(process.getuid?.() !== 0)(
       await execFileAsync("chmod", ["755", dir]);
       await execFileAsync("cp", ["/bin/sleep", join(bin, "bitcoind")]);
       daemon = spawn(join(bin, "bitcoind"), ["30"], { uid: NOBODY, gid: NOBODY, stdio: "ignore" });
-      await waitFor(() => daemon?.pid !== undefined, "the stand-in bitcoind");
+      await waitFor("the stand-in bitcoind", () => daemon?.pid !== undefined, 5_000, 10);
       await new Promise((resolve) => setTimeout(resolve, 100)); // exec done: /proc shows its name
     });
     afterEach(() => {

@@ -3,7 +3,8 @@ import { createClient } from "redis";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { NotifyConfigError, NotifyListenerStartError } from "../../src/errors.js";
 import { DEFAULT_REDIS_NOTIFY_CHANNEL, RedisNotifyListener } from "../../src/notify/redis-listener.js";
-import { captureLogs, randomHash, waitFor } from "./helpers.js";
+import { waitFor } from "../support/wait.js";
+import { captureLogs, randomHash } from "./helpers.js";
 
 // The shared Redis server the test suite runs against.
 const admin = createClient({ socket: { host: "127.0.0.1", port: 6379 } });
@@ -65,7 +66,7 @@ describe("RedisNotifyListener", () => {
     await admin.publish(channel, txids[0] as string);
     await admin.publish(channel, (txids[1] as string).toUpperCase());
     await admin.publish(channel, ` ${txids[2]}\n`);
-    await waitFor(() => values.length === 3, "three values");
+    await waitFor("three values", () => values.length === 3, 5_000, 10);
     expect(values).toEqual(txids);
   });
 
@@ -78,7 +79,7 @@ describe("RedisNotifyListener", () => {
     await admin.publish(channel, Buffer.from([0, 255, 254, 10, 13]));
     const txid = randomHash();
     await admin.publish(channel, txid);
-    await waitFor(() => values.length === 1, "the valid value");
+    await waitFor("the valid value", () => values.length === 1, 5_000, 10);
     expect(values).toEqual([txid]);
     const messages = logs.lines.map((line) => line.msg);
     expect(messages.filter((msg) => msg === "skipped an invalid Redis notify message")).toHaveLength(3);
@@ -93,19 +94,20 @@ describe("RedisNotifyListener", () => {
 
     // Drop only our subscriber (CLIENT KILL TYPE pubsub would also hit parallel test files).
     await admin.sendCommand(["CLIENT", "KILL", "ID", before as string]);
-    await waitFor(() => logs.lines.some((line) => line.msg === "reconnecting to Redis"), "a reconnect");
-    const deadline = Date.now() + 10_000;
-    while ((await subscribers(channel)) !== 1) {
-      if (Date.now() > deadline) throw new Error("listener did not resubscribe");
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    await waitFor(
+      "a reconnect",
+      () => logs.lines.some((line) => line.msg === "reconnecting to Redis"),
+      5_000,
+      10,
+    );
+    await waitFor("the listener to resubscribe", async () => (await subscribers(channel)) === 1, 10_000, 20);
     const after = await clientIds(listener.clientName);
     expect(after).toHaveLength(1);
     expect(after[0]).not.toBe(before);
 
     const txid = randomHash();
     await admin.publish(channel, txid);
-    await waitFor(() => values.length === 1, "a value published after reconnection");
+    await waitFor("a value published after reconnection", () => values.length === 1, 5_000, 10);
     expect(values).toEqual([txid]);
     const messages = logs.lines.map((line) => line.msg);
     expect(messages.filter((msg) => msg === "connected to Redis").length).toBeGreaterThanOrEqual(2);
@@ -118,11 +120,12 @@ describe("RedisNotifyListener", () => {
     await listener.close();
     expect(await subscribers(channel)).toBe(0);
     // The server notices the closed socket asynchronously.
-    const deadline = Date.now() + 5_000;
-    while ((await clientIds(listener.clientName)).length > 0) {
-      if (Date.now() > deadline) throw new Error("subscriber connection still listed after close()");
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    await waitFor(
+      "the subscriber connection to leave the server's list after close()",
+      async () => (await clientIds(listener.clientName)).length === 0,
+      5_000,
+      20,
+    );
     await listener.close(); // twice is harmless
   });
 

@@ -9,7 +9,8 @@ import { afterEach, describe, expect, it } from "vitest";
 import { NotifyListenerStartError } from "../../src/errors.js";
 import { RedisNotifyListener } from "../../src/notify/redis-listener.js";
 import { freePort } from "../support/ports.js";
-import { captureLogs, randomHash, waitFor } from "./helpers.js";
+import { waitFor } from "../support/wait.js";
+import { captureLogs, randomHash } from "./helpers.js";
 
 const cleanups: (() => Promise<void>)[] = [];
 
@@ -39,7 +40,7 @@ async function startRedisServer(port: number, password: string): Promise<ChildPr
   child.stdout?.on("data", (chunk: Buffer) => {
     output += chunk.toString();
   });
-  await waitFor(() => output.includes("Ready to accept connections"), "redis-server to start", 10_000);
+  await waitFor("redis-server to start", () => output.includes("Ready to accept connections"), 10_000, 10);
   return child;
 }
 
@@ -111,22 +112,25 @@ describe("RedisNotifyListener against its own redis-server", () => {
     };
     const first = randomHash();
     expect(await publish(first)).toBe(1);
-    await waitFor(() => values.length === 1, "the first value");
+    await waitFor("the first value", () => values.length === 1, 5_000, 10);
 
     await stopRedisServer(server);
     await waitFor(
-      () => logs.lines.filter((line) => line.msg === "reconnecting to Redis").length >= 2,
       "several reconnect attempts while Redis is down",
+      () => logs.lines.filter((line) => line.msg === "reconnecting to Redis").length >= 2,
+      5_000,
+      10,
     );
     server = await startRedisServer(port, password);
 
     const second = randomHash();
-    const deadline = Date.now() + 10_000;
-    while ((await publish(second)) !== 1) {
-      if (Date.now() > deadline) throw new Error("listener did not resubscribe after the restart");
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    await waitFor(() => values.length === 2, "the value published after the restart");
+    await waitFor(
+      "the listener to resubscribe after the restart",
+      async () => (await publish(second)) === 1,
+      10_000,
+      50,
+    );
+    await waitFor("the value published after the restart", () => values.length === 2, 5_000, 10);
     expect(values).toEqual([first, second]);
     const messages = logs.lines.map((line) => line.msg);
     expect(messages).toContain("Redis notify connection error");

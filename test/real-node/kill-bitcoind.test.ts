@@ -18,8 +18,8 @@ import {
   type OutboxRow,
   waitForSettled,
 } from "../faults/support/external-service.js";
-import { waitFor } from "../service/support.js";
 import { describeWithBitcoind } from "../support/bitcoind.js";
+import { waitFor } from "../support/wait.js";
 import { type ScenarioEnv, startScenarioEnv } from "./support/environment.js";
 
 const DEPOSITS = 24;

@@ -17,7 +17,8 @@ import { ScriptEventHandler } from "../../src/events/handlers/script.js";
 import { Outbox } from "../../src/events/outbox/index.js";
 import type { StatusSnapshot } from "../../src/service/status.js";
 import { captureLogger, sampleEvent } from "../events-handlers/helpers.js";
-import { freePort, killChild, runCli, waitFor } from "../service/support.js";
+import { freePort, killChild, runCli } from "../service/support.js";
+import { waitFor } from "../support/wait.js";
 
 const dir = mkdtempSync(join(tmpdir(), "ca-script-env-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -25,8 +25,9 @@ import { Outbox } from "../../src/events/outbox/index.js";
 import { maskUrl, UNPARSEABLE_URL } from "../../src/redact/url.js";
 import type { StatusSnapshot } from "../../src/service/status.js";
 import { sampleEvent } from "../events-handlers/helpers.js";
-import { CLI, freePort, killChild, runCli, waitFor } from "../service/support.js";
+import { CLI, freePort, killChild, runCli } from "../service/support.js";
 import { createTestDatabase, type TestDatabase } from "../support/databases.js";
+import { waitFor } from "../support/wait.js";
 
 interface Row {
   name: string;

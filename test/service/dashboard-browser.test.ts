@@ -8,7 +8,7 @@ import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { runDemo } from "../../src/service/demo.js";
 import { launchChromium } from "../support/chromium.js";
-import { waitFor } from "./support.js";
+import { waitFor } from "../support/wait.js";
 
 const ARTIFACTS = resolve(import.meta.dirname, "../../test-artifacts");
 

@@ -12,6 +12,7 @@ import { BitcoindBackend } from "../../src/backends/bitcoind/backend.js";
 import { type Database, openDatabase } from "../../src/db/open.js";
 import { sqliteUrl } from "../../src/db/url.js";
 import { Ledger } from "../../src/ledger/ledger.js";
+import { waitFor } from "../support/wait.js";
 import { writeConfigFile } from "./config-file.js";
 import { type Regtest, startRegtestChild } from "./regtest.js";
 import {
@@ -22,7 +23,6 @@ import {
   runCli,
   startTestReceiver,
   type TestReceiver,
-  waitFor,
 } from "./support.js";
 
 describe("cryptoassets helper-service (child processes)", () => {

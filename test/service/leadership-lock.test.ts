@@ -8,7 +8,7 @@ import { PostgresLockFactory } from "../../src/service/leadership.js";
 import { SingletonDuty } from "../../src/service/singleton-duty.js";
 import { SubsystemRegistry } from "../../src/service/subsystems.js";
 import { type OpenTestDatabase, openTestDatabase } from "../support/databases.js";
-import { waitFor } from "./support.js";
+import { waitFor } from "../support/wait.js";
 
 interface Instance {
   name: string;

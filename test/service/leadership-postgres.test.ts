@@ -12,6 +12,7 @@ import { BitcoindBackend } from "../../src/backends/bitcoind/backend.js";
 import { Ledger } from "../../src/ledger/ledger.js";
 import type { StatusSnapshot } from "../../src/service/status.js";
 import { type OpenTestDatabase, openTestDatabase } from "../support/databases.js";
+import { waitFor } from "../support/wait.js";
 import { writeConfigFile } from "./config-file.js";
 import { type Regtest, startRegtestInProcess } from "./regtest.js";
 import {
@@ -22,7 +23,6 @@ import {
   runCli,
   startTestReceiver,
   type TestReceiver,
-  waitFor,
 } from "./support.js";
 
 describe("leadership on PostgreSQL", () => {

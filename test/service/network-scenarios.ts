@@ -12,7 +12,8 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { loadConfigFile } from "../../src/config/load.js";
 import { sqliteUrl } from "../../src/db/url.js";
 import { startHelperService } from "../../src/service/helper-service.js";
-import { freePort, killChild, runCli, waitFor } from "./support.js";
+import { waitFor } from "../support/wait.js";
+import { freePort, killChild, runCli } from "./support.js";
 
 export interface NetworkScenarioDaemon {
   /** RPC URL with credentials; the daemon has a wallet named `ours`. */

@@ -11,8 +11,8 @@ import { openDatabase } from "../../src/db/open.js";
 import { sqliteUrl } from "../../src/db/url.js";
 import { FunctionEventHandler } from "../../src/events/handlers/function.js";
 import { startHelperService } from "../../src/service/helper-service.js";
+import { waitFor } from "../support/wait.js";
 import { type Regtest, startRegtestInProcess } from "./regtest.js";
-import { waitFor } from "./support.js";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -15,8 +15,8 @@ import { BitcoindRpcClient } from "../../src/backends/bitcoind/rpc-client.js";
 import { sqliteUrl } from "../../src/db/url.js";
 import { type HelperService, startHelperService } from "../../src/service/helper-service.js";
 import { CHROMIUM, launchChromium } from "../support/chromium.js";
+import { waitFor } from "../support/wait.js";
 import { type Regtest, startRegtestInProcess } from "./regtest.js";
-import { waitFor } from "./support.js";
 
 const ARTIFACTS = resolve(import.meta.dirname, "../../test-artifacts");
 /** Names and labels are data someone else controls: they must show as text, never run. */

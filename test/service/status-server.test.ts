@@ -13,8 +13,9 @@ import { FunctionEventHandler } from "../../src/events/handlers/function.js";
 import { type HelperService, startHelperService } from "../../src/service/helper-service.js";
 import type { StatusSnapshot } from "../../src/service/status.js";
 import { startSimulator } from "../../src/simulator/index.js";
+import { waitFor } from "../support/wait.js";
 import { type Regtest, startRegtestInProcess } from "./regtest.js";
-import { freePort, getJson, waitFor } from "./support.js";
+import { freePort, getJson } from "./support.js";
 
 const RPC_PASSWORD = "hunter2-rpc-secret";
 const ADMIN_TOKEN = "tok-0123456789-admin";

@@ -78,28 +78,6 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv = {}, options: Run
 
 export { freePort } from "../support/ports.js";
 
-export async function waitFor<T>(
-  what: string,
-  probe: () => Promise<T | undefined> | T | undefined,
-  timeoutMs = 20_000,
-  everyMs = 100,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (error) {
-      lastError = error;
-    }
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-  throw new Error(
-    `timed out waiting for ${what}${lastError ? ` (last error: ${(lastError as Error).message})` : ""}`,
-  );
-}
-
 export interface TestReceiver {
   url: string;
   /** Every delivery in arrival order, duplicates included. */

@@ -12,6 +12,7 @@
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { LosslessNumber, parse, stringify } from "lossless-json";
+import { waitFor } from "../support/wait.js";
 import { replyDiff } from "./shape-diff.js";
 
 export const FIXTURES_DIR = join(import.meta.dirname, "../fixtures/bitcoind");
@@ -79,17 +80,15 @@ export async function runProductSession(url: string): Promise<RecordedPair[]> {
    * after the payer's send can answer -5); the product asks only once walletnotify fired.
    */
   const walletHas = async (txid: string) => {
-    const deadline = Date.now() + 10_000;
-    while (Date.now() < deadline) {
+    const seen = async () => {
       const response = await fetch(`http://${target.host}${OURS}`, {
         method: "POST",
         headers: { "Content-Type": "application/json", Authorization: auth },
         body: JSON.stringify({ jsonrpc: "1.0", id: "wait", method: "gettransaction", params: [txid] }),
       });
-      if (((await response.json()) as { error: unknown }).error === null) return;
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-    throw new Error(`session: our wallet never saw ${txid}`);
+      return ((await response.json()) as { error: unknown }).error === null;
+    };
+    await waitFor(`session: our wallet to see ${txid}`, seen, 10_000, 20);
   };
   const mine = async (blocks: number, to: string) =>
     (await must(ROOT, "generatetoaddress", [blocks, to])) as string[];

@@ -156,15 +156,3 @@ export function sequences(events: readonly TxUpdateData[]): Map<number, Array<[n
 export function expectedSequence(max: number, threshold: number): Array<[number, boolean]> {
   return Array.from({ length: max + 1 }, (_, confirmations) => [confirmations, confirmations >= threshold]);
 }
-
-export async function waitUntil(
-  predicate: () => Promise<boolean> | boolean,
-  what: string,
-  timeoutMs = 10_000,
-) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await predicate())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}

@@ -16,7 +16,7 @@ import { sqliteUrl } from "../../../src/db/url.js";
 import { listDeliveries } from "../../../src/events/outbox/index.js";
 import type { CryptoassetsEvent, TxUpdateData } from "../../../src/events/types.js";
 import { type HelperService, startHelperService } from "../../../src/service/index.js";
-import { waitFor } from "../../service/support.js";
+import { waitFor } from "../../support/wait.js";
 
 export const HANDLER = "broker";
 /** Attempts every half second for a minute: a broker restart must not make anything dead. */

@@ -19,7 +19,8 @@ import { parseDatabaseUrl } from "../../../src/db/url.js";
 import type { TxUpdateData } from "../../../src/events/types.js";
 import { Ledger } from "../../../src/ledger/ledger.js";
 import { maskUrl } from "../../../src/redact/url.js";
-import { type CliProcess, killChild, runCli, waitFor } from "../../service/support.js";
+import { type CliProcess, killChild, runCli } from "../../service/support.js";
+import { waitFor } from "../../support/wait.js";
 import type { ExternalChain } from "./external-chain.js";
 import type { FaultyReceiver } from "./external-receiver.js";
 

@@ -12,6 +12,7 @@ import {
   listInterruptedBroadcasts,
   releaseBroadcast,
 } from "../../../src/ledger/broadcasts.js";
+import { waitFor } from "../../support/wait.js";
 import { type KillPlan, makePlan, type Op, type SeedPlan } from "./kill-plan.js";
 import type { Deadline, Exit, KillRecord } from "./kill-service.js";
 import {
@@ -150,7 +151,10 @@ const IN_FLIGHT_MS = 25_000;
 /** How long the running service gets to close an interrupted broadcast the daemon paid. */
 const RECOVERY_MS = 20_000;
 
-/** Polls `probe` until it returns true; on timeout throws with the last thing it was waiting for. */
+/**
+ * `waitFor` within the campaign's time budget: `probe` answers true or what it still sees, and
+ * the timeout names the seed and that last state.
+ */
 async function waitUntil(
   seed: number,
   what: string,
@@ -159,21 +163,16 @@ async function waitUntil(
   budget: Deadline,
   everyMs = 400,
 ): Promise<void> {
-  const deadline = Date.now() + budget.bound(timeoutMs);
   let last = "not probed yet";
-  while (Date.now() < deadline) {
-    try {
-      const state = await probe();
-      if (state === true) return;
-      last = state;
-    } catch (error) {
-      last = `probe failed: ${(error as Error).message}`;
-    }
-    await sleep(everyMs);
-  }
-  const why =
-    Date.now() >= budget.at ? "the campaign's time budget ran out" : `timed out after ${timeoutMs} ms`;
-  throw new Error(`seed ${seed}: ${why} waiting for ${what}; still: ${last}`);
+  const name = () =>
+    `${what} (seed ${seed}${Date.now() >= budget.at ? ", the campaign's time budget ran out" : ""}); still: ${last}`;
+  const state = async () => {
+    const seen = await probe();
+    if (seen === true) return true;
+    last = seen;
+    return undefined;
+  };
+  await waitFor(name, state, budget.bound(timeoutMs), everyMs);
 }
 
 function walletEntries(result: unknown): WalletEntry[] {

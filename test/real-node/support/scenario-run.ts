@@ -11,7 +11,7 @@
  */
 import { LosslessNumber } from "lossless-json";
 import type { TxUpdateData } from "../../../src/events/types.js";
-import { waitFor } from "../../service/support.js";
+import { waitFor } from "../../support/wait.js";
 import type { ScenarioEnv } from "./environment.js";
 
 export interface Names {

@@ -11,7 +11,7 @@ import { expect } from "vitest";
 import { parseAmount } from "../../../src/coins/amount.js";
 import type { TxUpdateData } from "../../../src/events/types.js";
 import { CREDIT_THRESHOLD } from "../../faults/support/external-service.js";
-import { waitFor } from "../../service/support.js";
+import { waitFor } from "../../support/wait.js";
 import type { ScenarioRun } from "./scenario-run.js";
 
 export interface Scenario {
