@@ -10,6 +10,7 @@ import { NO_VALUE, TRANSACTION_TYPES } from "../events/routing.js";
 import { webhookSecretProblem } from "../events/signing.js";
 import { EVENT_NAMES } from "../events/types.js";
 import { urlProblem } from "../redact/url.js";
+import { parseHostHeader } from "../service/host-header.js";
 
 // A digit string is read as a number so `port: ${NOTIFY_PORT:-28882}` (a string after
 // interpolation) works. Not z.coerce: it turned `true` and `[80]` into ports 1 and 80.
@@ -396,6 +397,15 @@ export const configSchema = z
         port: listenPort.default(18881),
         /** Bearer token for mutating actions (redeliver); without it the dashboard is read-only. */
         admin_token: z.string().min(1).optional(),
+        /** Host header names answered besides loopback and the bound address (the name a reverse proxy forwards). */
+        allowed_hosts: z
+          .array(
+            z.string().refine((entry) => parseHostHeader(entry) !== undefined, {
+              message:
+                "expected a host name as the Host header carries it, e.g. status.example.com or status.example.com:8443 (no scheme, path or wildcard)",
+            }),
+          )
+          .optional(),
       })
       .default({ ip: "127.0.0.1", port: 18881 }),
     service: z

@@ -233,6 +233,7 @@ class RunningHelperService implements HelperService, StatusSource {
         ip: statusConfig.ip,
         port: statusConfig.port,
         adminToken: statusConfig.admin_token,
+        allowedHosts: statusConfig.allowed_hosts,
         logger,
         onFailure: (error) => this.fail("status-server", error),
       });

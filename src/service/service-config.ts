@@ -13,6 +13,8 @@ export interface StatusServerConfig {
   port?: number;
   /** Enables POST /events/… admin actions (Bearer token). */
   admin_token?: string;
+  /** Host header names answered besides loopback and the bound address. */
+  allowed_hosts?: readonly string[];
   /** false: no status server at all. */
   enabled?: boolean;
 }

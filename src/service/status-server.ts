@@ -5,16 +5,22 @@
  * Mutating actions (redeliver) need `status-server.admin_token` as a Bearer token. Without a
  * configured token they answer 403 — a status page reachable by anyone on the network must
  * not become a way to replay payments notifications. The token is compared in constant time
- * and never rendered anywhere.
+ * and never rendered anywhere; failed attempts are logged first and then once a minute.
+ *
+ * Only requests naming a loopback host, the bound address or `status-server.allowed_hosts` in
+ * `Host` are answered (DNS rebinding, see host-header.ts), and no response may be framed or
+ * content-sniffed.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import { errorMessage, StatusServerError } from "../errors.js";
 import { type Logger, silentLogger } from "../log.js";
 import { renderDashboard, renderDashboardFragment } from "./dashboard.js";
+import { HostPolicy, isLoopbackHost } from "./host-header.js";
 import type { StatusSource } from "./status.js";
 import { renderSearchPage, renderTablePage } from "./status-pages.js";
 import { LISTS, pageQuery, TABLES } from "./status-tables.js";
+import { ThrottledWarning } from "./throttled-warning.js";
 
 export const DEFAULT_STATUS_IP = "127.0.0.1";
 export const DEFAULT_STATUS_PORT = 18881;
@@ -24,6 +30,8 @@ export interface StatusServerOptions {
   /** 0 picks a free port (read it back from `port`). */
   port?: number;
   adminToken?: string;
+  /** Host header names answered besides loopback and the bound address (`name` or `name:port`). */
+  allowedHosts?: readonly string[];
   logger?: Logger;
   /** Called when the server dies after it started (the service treats it as a failed subsystem). */
   onFailure?: (error: Error) => void;
@@ -39,6 +47,9 @@ export class StatusServer {
   private boundPort: number | undefined;
   private readonly ip: string;
   private readonly logger: Logger;
+  private readonly hosts: HostPolicy;
+  private readonly failedTokens: ThrottledWarning;
+  private readonly foreignHosts: ThrottledWarning;
 
   constructor(
     private readonly source: StatusSource,
@@ -46,6 +57,15 @@ export class StatusServer {
   ) {
     this.ip = options.ip ?? DEFAULT_STATUS_IP;
     this.logger = (options.logger ?? silentLogger).child({ module: "service.status-server" });
+    this.hosts = new HostPolicy(this.ip, options.allowedHosts);
+    this.failedTokens = new ThrottledWarning(
+      this.logger,
+      "rejected admin requests without a valid token (count: since the last such line; logged at most once a minute)",
+    );
+    this.foreignHosts = new ThrottledWarning(
+      this.logger,
+      "refused requests for a Host that is neither loopback nor in status-server.allowed_hosts (count: since the last such line; logged at most once a minute)",
+    );
   }
 
   get port(): number {
@@ -76,6 +96,12 @@ export class StatusServer {
     server.server.on("error", (error) => this.options.onFailure?.(error));
     this.server = server;
     this.logger.info({ url: this.url }, "status server listening");
+    if (!isLoopbackHost(this.ip.replace(/^\[|\]$/g, "")) && !this.options.adminToken) {
+      this.logger.warn(
+        { ip: this.ip },
+        "status server listens on a non-loopback address without status-server.admin_token: whoever reaches it reads addresses, amounts and errors; bind 127.0.0.1 behind a reverse proxy with TLS and access control, list its name in status-server.allowed_hosts, and set admin_token",
+      );
+    }
   }
 
   async close(): Promise<void> {
@@ -97,10 +123,7 @@ export class StatusServer {
     const header = request.headers.authorization ?? "";
     const match = /^Bearer\s+(.+)$/i.exec(header);
     if (!match || !sameToken((match[1] as string).trim(), expected)) {
-      this.logger.warn(
-        { remote: request.ip, url: request.url },
-        "rejected admin request without a valid token",
-      );
+      this.failedTokens.record({ remote: request.ip, url: request.url });
       void reply
         .code(401)
         .header("www-authenticate", 'Bearer realm="cryptoassets"')
@@ -114,6 +137,28 @@ export class StatusServer {
   private build(): FastifyInstance {
     const server = Fastify({ logger: false, connectionTimeout: 30_000, requestTimeout: 30_000 });
     const noStore = (reply: FastifyReply) => reply.header("cache-control", "no-store");
+
+    server.addHook("onRequest", async (request, reply) => {
+      if (this.hosts.allows(request.headers.host)) return;
+      this.foreignHosts.record({ remote: request.ip, host: request.headers.host });
+      return reply
+        .code(421)
+        .type("text/plain")
+        .send("this Host is not served here: add it to status-server.allowed_hosts\n");
+    });
+
+    // Every response, errors and 404s included: never framed (clickjacking the redeliver
+    // buttons), never sniffed into HTML.
+    server.addHook("onSend", async (_request, reply, payload) => {
+      const policy = reply.getHeader("content-security-policy");
+      reply.header(
+        "content-security-policy",
+        typeof policy === "string" ? `${policy}; frame-ancestors 'none'` : "frame-ancestors 'none'",
+      );
+      reply.header("x-content-type-options", "nosniff");
+      reply.header("x-frame-options", "DENY");
+      return payload;
+    });
 
     server.get("/health", async (_request, reply) => {
       const health = this.source.health();
@@ -134,7 +179,6 @@ export class StatusServer {
     /** Every HTML page: never cached, never sniffed, scripts only where the page has its own. */
     const html = (reply: FastifyReply, body: string, script = false) => {
       noStore(reply);
-      reply.header("x-content-type-options", "nosniff");
       reply.header(
         "content-security-policy",
         `default-src 'self'; style-src 'unsafe-inline'; script-src ${script ? "'unsafe-inline'" : "'none'"}; form-action 'self'`,
