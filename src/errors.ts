@@ -23,6 +23,12 @@ export class InvalidAmountError extends CryptoassetsError {
   override readonly code: string = "CA_ERR_INVALID_AMOUNT";
 }
 
+/** A send below the coin's dust limit (`coins.<name>.dust_limit`): the daemon would refuse its output. */
+export class AmountBelowDustError extends InvalidAmountError {
+  override name = "AmountBelowDustError";
+  override readonly code: string = "CA_ERR_AMOUNT_BELOW_DUST";
+}
+
 export class InvalidAddressError extends CryptoassetsError {
   override name = "InvalidAddressError";
   override readonly code: string = "CA_ERR_INVALID_ADDRESS";

@@ -48,6 +48,7 @@ export async function openLedger(
     walletName: coin.wallet_name,
     creditThreshold: coin.credit_threshold,
     maxConfirmations: coin.max_confirmation_count,
+    dustLimit: coin.dust_limit,
     backend,
   });
   if (askDaemon && backend) {

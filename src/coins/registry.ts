@@ -20,6 +20,15 @@ export interface CoinInfo {
   name: string;
   displayName: string;
   decimals: number;
+  /**
+   * Smallest amount `send` accepts, in base units (`coins.<name>.dust_limit` overrides it).
+   * A node refuses to create an output worth less than it costs to spend ("dust"), and the
+   * threshold depends on the output type; the default is the one of the largest standard
+   * output (P2PKH) at the node's default dust relay fee, so no address type is refused:
+   * BTC 546 sat (182 vbytes × 3 sat/vB; P2WPKH 294, P2TR 330), LTC 5,460 (10× Bitcoin's
+   * dust relay fee), DOGE 0.01 (Dogecoin Core's soft dust limit).
+   */
+  dustLimit: bigint;
   networks: Record<NetworkName, AddressFormat>;
 }
 
@@ -28,6 +37,7 @@ const COINS: Record<string, CoinInfo> = {
     name: "btc",
     displayName: "Bitcoin",
     decimals: 8,
+    dustLimit: 546n,
     networks: {
       mainnet: { pubKeyHash: 0x00, scriptHash: 0x05, bech32: "bc" },
       testnet: { pubKeyHash: 0x6f, scriptHash: 0xc4, bech32: "tb" },
@@ -38,6 +48,7 @@ const COINS: Record<string, CoinInfo> = {
     name: "ltc",
     displayName: "Litecoin",
     decimals: 8,
+    dustLimit: 5_460n,
     networks: {
       mainnet: { pubKeyHash: 0x30, scriptHash: 0x32, bech32: "ltc" },
       testnet: { pubKeyHash: 0x6f, scriptHash: 0x3a, bech32: "tltc" },
@@ -48,6 +59,7 @@ const COINS: Record<string, CoinInfo> = {
     name: "doge",
     displayName: "Dogecoin",
     decimals: 8,
+    dustLimit: 1_000_000n,
     networks: {
       mainnet: { pubKeyHash: 0x1e, scriptHash: 0x16 },
       testnet: { pubKeyHash: 0x71, scriptHash: 0xc4 },
@@ -87,6 +99,31 @@ export function getCoin(name: string): CoinInfo {
       `unknown coin ${JSON.stringify(name)}; known coins: ${knownCoins().join(", ")}`,
     );
   return coin;
+}
+
+/**
+ * The one spelling of an address the ledger stores and looks up: a bech32 address written in
+ * upper case (as QR codes do; BIP 173 allows all-upper or all-lower) in lower case, which is
+ * how the daemon reports it. Otherwise the same address under two spellings would be two
+ * ledger rows, and two outputs of one sendmany that the daemon refuses as duplicates.
+ * Mixed case is left alone: it is not a valid bech32 address and validation says so.
+ */
+export function canonicalAddress(coin: CoinInfo, text: string): string {
+  const lower = text.toLowerCase();
+  if (text !== text.toUpperCase() || lower === text) return text;
+  const bech32 = Object.values(coin.networks).some(
+    (format) => format.bech32 !== undefined && lower.startsWith(`${format.bech32}1`),
+  );
+  return bech32 ? lower : text;
+}
+
+/** canonicalAddress for text that may belong to any known coin (searches across coins). */
+export function canonicalAddressOfAnyCoin(text: string): string {
+  for (const coin of Object.values(COINS)) {
+    const canonical = canonicalAddress(coin, text);
+    if (canonical !== text) return canonical;
+  }
+  return text;
 }
 
 /**

@@ -104,6 +104,23 @@ const envName = z
   });
 const host = z.string().min(1);
 
+/**
+ * An amount in coin units, kept as the decimal string written ("0.00000546"): money never
+ * becomes a float. A YAML number is taken when it reads back as the same plain decimal
+ * (0.5); one JavaScript would print otherwise (1e-7) must be quoted.
+ */
+const coinAmount = z.union([z.string(), z.number()]).transform((value, ctx) => {
+  const text = String(value).trim();
+  if (!/^\d+(\.\d{1,8})?$/.test(text)) {
+    ctx.addIssue({
+      code: "custom",
+      message: `expected an amount in coin units with at most 8 decimal places, e.g. "0.00000546" (quote small amounts), got ${JSON.stringify(value)}`,
+    });
+    return z.NEVER;
+  }
+  return text;
+});
+
 /** A URL that may carry credentials: refused when it does not parse or reads two ways (the message never quotes it). */
 const refineCredentialUrl = (url: string, ctx: z.RefinementCtx) => {
   const problem = urlProblem(url);
@@ -219,6 +236,11 @@ export const coinSchema = z
       .default(3),
     /** Name of the ledger wallet for this coin (default "default"). */
     wallet_name: z.string().min(1).default("default"),
+    /**
+     * Smallest amount `send` accepts, in coin units (default per coin: BTC 0.00000546, LTC
+     * 0.00005460, DOGE 0.01 — what the daemon refuses as dust for any output type).
+     */
+    dust_limit: coinAmount.optional(),
     /** Original key (Python models module): accepted and ignored. */
     models: z.string().optional(),
   })

@@ -1,5 +1,7 @@
 /** Wallets and accounts. */
+
 import type { Selectable } from "kysely";
+import { canonicalAddress } from "../coins/registry.js";
 import type { AccountTable } from "../db/schema.js";
 import type { Trx } from "../db/serializable.js";
 import type { Engine } from "../db/url.js";
@@ -82,7 +84,7 @@ export async function findAccountByAddress(
     .innerJoin("ca_address as a", "a.account_id", "c.id")
     .selectAll("c")
     .where("a.wallet_id", "=", ctx.walletId)
-    .where("a.address", "=", address)
+    .where("a.address", "=", canonicalAddress(ctx.coin, address))
     .executeTakeFirst();
 }
 

@@ -1,5 +1,6 @@
 /** Receiving addresses of our accounts, and external addresses we send to. */
 import type { Selectable } from "kysely";
+import { canonicalAddress } from "../coins/registry.js";
 import type { AddressTable } from "../db/schema.js";
 import type { Trx } from "../db/serializable.js";
 import { LedgerStateError } from "../errors.js";
@@ -12,9 +13,10 @@ export async function insertReceivingAddress(
   trx: Trx,
   ctx: LedgerContext,
   accountId: number,
-  address: string,
+  rawAddress: string,
   label: string | null,
 ): Promise<Address> {
+  const address = canonicalAddress(ctx.coin, rawAddress);
   const existing = await findAddress(trx, ctx, address);
   if (existing) {
     // The daemon never hands out an address twice; seeing one again means two ledgers share a wallet.
@@ -36,8 +38,9 @@ export async function insertReceivingAddress(
 export async function getOrCreateExternalAddress(
   trx: Trx,
   ctx: LedgerContext,
-  address: string,
+  rawAddress: string,
 ): Promise<Address> {
+  const address = canonicalAddress(ctx.coin, rawAddress);
   const existing = await findAddress(trx, ctx, address);
   if (existing) return existing;
   const id = await insertReturningId(trx, ctx.engine, "ca_address", {
@@ -61,7 +64,7 @@ export async function findAddress(
     .selectFrom("ca_address")
     .selectAll()
     .where("wallet_id", "=", ctx.walletId)
-    .where("address", "=", address)
+    .where("address", "=", canonicalAddress(ctx.coin, address))
     .executeTakeFirst();
 }
 
@@ -76,24 +79,14 @@ export async function listAddresses(trx: Trx, ctx: LedgerContext, accountId: num
 }
 
 export async function setAddressLabel(trx: Trx, ctx: LedgerContext, address: string, label: string | null) {
-  await requireOwn(trx, ctx, address);
-  await trx
-    .updateTable("ca_address")
-    .set({ label })
-    .where("wallet_id", "=", ctx.walletId)
-    .where("address", "=", address)
-    .execute();
+  const own = await requireOwn(trx, ctx, address);
+  await trx.updateTable("ca_address").set({ label }).where("id", "=", own.id).execute();
 }
 
 /** Archived addresses stay ours: deposits to them are still credited; they are just hidden from lists. */
 export async function archiveAddress(trx: Trx, ctx: LedgerContext, address: string) {
-  await requireOwn(trx, ctx, address);
-  await trx
-    .updateTable("ca_address")
-    .set({ archived_at: Date.now() })
-    .where("wallet_id", "=", ctx.walletId)
-    .where("address", "=", address)
-    .execute();
+  const own = await requireOwn(trx, ctx, address);
+  await trx.updateTable("ca_address").set({ archived_at: Date.now() }).where("id", "=", own.id).execute();
 }
 
 async function requireOwn(trx: Trx, ctx: LedgerContext, address: string): Promise<Address> {

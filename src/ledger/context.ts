@@ -12,4 +12,6 @@ export interface LedgerContext {
   creditThreshold: number;
   /** Confirmations after which a network transaction is final and no longer tracked (default 15). */
   maxConfirmations: number;
+  /** Smallest external send, in base units (the daemon refuses dust outputs). */
+  dustLimit: bigint;
 }

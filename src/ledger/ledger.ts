@@ -4,7 +4,7 @@
  */
 
 import type { Backend } from "../backends/backend.js";
-import { checkAmountRange, formatAmount, parsePositiveAmount } from "../coins/amount.js";
+import { checkAmountRange, formatAmount, parseAmount, parsePositiveAmount } from "../coins/amount.js";
 import { type CoinInfo, getCoin, type NetworkName } from "../coins/registry.js";
 import type { Database } from "../db/open.js";
 import { runSerializable, type Trx } from "../db/serializable.js";
@@ -29,6 +29,11 @@ export interface LedgerOptions {
   walletName?: string;
   creditThreshold?: number;
   maxConfirmations?: number;
+  /**
+   * Smallest amount `send` accepts: base units, or a decimal string in coin units as
+   * `coins.<name>.dust_limit` has it (default: the coin's, see CoinInfo.dustLimit).
+   */
+  dustLimit?: bigint | string;
   backend?: Backend;
   logger?: Logger;
 }
@@ -62,6 +67,10 @@ export class Ledger {
         `credit threshold (${creditThreshold}) must not exceed max_confirmation_count (${maxConfirmations})`,
       );
     }
+    const dustLimit =
+      typeof options.dustLimit === "string"
+        ? parseAmount(options.dustLimit, coin.decimals, `coins.${coin.name}.dust_limit`)
+        : (options.dustLimit ?? coin.dustLimit);
     ledger.context = {
       engine: options.database.engine,
       walletId,
@@ -69,6 +78,7 @@ export class Ledger {
       network: options.network === undefined ? "mainnet" : options.network,
       creditThreshold,
       maxConfirmations,
+      dustLimit,
     };
     return ledger;
   }
@@ -168,11 +178,11 @@ export class Ledger {
     return this.run((trx, ctx) => transfers.transfer(trx, ctx, from, to, units, options.label ?? null));
   }
 
-  /** Debits the account now; the broadcaster sends it with the next batch. Returns the transaction id. */
   /**
    * Debits the account now; the broadcaster sends it with the next batch. To a receiving
    * address of this wallet it is an internal transfer instead (no network fee) unless
-   * `forceExternal`. Returns the transaction id.
+   * `forceExternal`. An external send below the dust limit is refused (AmountBelowDustError):
+   * the daemon would refuse its output. Returns the transaction id.
    */
   async send(from: number, address: string, amount: string | bigint, options: transfers.SendOptions = {}) {
     const units = this.parseAmount(amount);

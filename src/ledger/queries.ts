@@ -1,5 +1,7 @@
 /** Read-side queries: balances, transactions, chain state. */
+
 import type { Selectable } from "kysely";
+import { canonicalAddress } from "../coins/registry.js";
 import type { TransactionTable } from "../db/schema.js";
 import type { Trx } from "../db/serializable.js";
 import { LedgerStateError, UnknownTransactionError } from "../errors.js";
@@ -51,7 +53,7 @@ export async function addressBalance(trx: Trx, ctx: LedgerContext, address: stri
     .selectFrom("ca_address")
     .select(["id", "balance"])
     .where("wallet_id", "=", ctx.walletId)
-    .where("address", "=", address)
+    .where("address", "=", canonicalAddress(ctx.coin, address))
     .executeTakeFirst();
   if (!row) throw new LedgerStateError(`${address} is not an address of this ${ctx.coin.name} wallet`);
   return { confirmed: row.balance, unconfirmed: await unconfirmedSum(trx, ctx, "address_id", row.id) };
@@ -106,7 +108,7 @@ export async function receivedByConfirmations(
     .select(({ fn }) => fn.sum<bigint>("t.amount").as("sum_received"))
     .where("t.wallet_id", "=", ctx.walletId)
     .where("t.type", "=", "deposit")
-    .where("a.address", "=", address)
+    .where("a.address", "=", canonicalAddress(ctx.coin, address))
     .where("a.account_id", "is not", null)
     .where("n.confirmations", ">=", confirmations)
     .executeTakeFirst();

@@ -5,9 +5,15 @@
  */
 
 import { formatAmount } from "../coins/amount.js";
-import { validateAddress } from "../coins/registry.js";
+import { canonicalAddress, validateAddress } from "../coins/registry.js";
 import type { Trx } from "../db/serializable.js";
-import { InvalidAmountError, LedgerStateError, NotEnoughBalanceError, SameAccountError } from "../errors.js";
+import {
+  AmountBelowDustError,
+  InvalidAmountError,
+  LedgerStateError,
+  NotEnoughBalanceError,
+  SameAccountError,
+} from "../errors.js";
 import { adjustAccountBalance, getAccount } from "./accounts.js";
 import { findAddress, getOrCreateExternalAddress } from "./addresses.js";
 import type { LedgerContext } from "./context.js";
@@ -87,11 +93,12 @@ export async function send(
   trx: Trx,
   ctx: LedgerContext,
   fromAccountId: number,
-  address: string,
+  rawAddress: string,
   amount: bigint,
   options: SendOptions = {},
 ): Promise<number> {
   requirePositive(amount);
+  const address = canonicalAddress(ctx.coin, rawAddress);
   const label = options.label ?? null;
   if (!options.forceExternal) {
     const own = await findAddress(trx, ctx, address);
@@ -103,6 +110,13 @@ export async function send(
     );
   }
   validateAddress(ctx.coin, ctx.network, address);
+  // Refused here, not by the daemon: one dust output makes it refuse the whole batch.
+  if (amount < ctx.dustLimit) {
+    const money = (units: bigint) => `${formatAmount(units, ctx.coin.decimals)} ${ctx.coin.name}`;
+    throw new AmountBelowDustError(
+      `cannot send ${money(amount)}: below the dust limit of ${money(ctx.dustLimit)} (coins.${ctx.coin.name}.dust_limit); the daemon refuses outputs worth less than the fee to spend them`,
+    );
+  }
   await debit(trx, ctx, fromAccountId, amount);
   const target = await getOrCreateExternalAddress(trx, ctx, address);
   const now = Date.now();

@@ -49,6 +49,8 @@ export interface CoinConfig {
   max_confirmation_count?: number;
   credit_threshold?: number;
   wallet_name?: string;
+  /** Smallest send, in coin units (decimal string); default per coin. */
+  dust_limit?: string;
 }
 
 /** `service`: the periods (seconds) and strategy of chain following and broadcasting. */
@@ -133,6 +135,7 @@ export class CoinRuntime {
       walletName: options.coin.wallet_name,
       creditThreshold: options.coin.credit_threshold,
       maxConfirmations: options.coin.max_confirmation_count,
+      dustLimit: options.coin.dust_limit,
       backend,
       logger,
     });

@@ -6,8 +6,9 @@
  * strings of the wallet's coin. Plain statements outside any serializable transaction, as
  * ./status-queries.ts: a status page must never hold locks the chain follower waits on.
  */
+
 import { formatAmount } from "../coins/amount.js";
-import { getCoin } from "../coins/registry.js";
+import { canonicalAddressOfAnyCoin, getCoin } from "../coins/registry.js";
 import type { Database } from "../db/open.js";
 
 export const DEFAULT_PAGE_SIZE = 50;
@@ -135,7 +136,14 @@ export async function listAccounts(database: Database, query: PageQuery) {
     select = select.where((eb) =>
       eb.or([
         eb("a.id", "in", ids),
-        eb("a.id", "in", eb.selectFrom("ca_address").select("account_id").where("address", "=", q)),
+        eb(
+          "a.id",
+          "in",
+          eb
+            .selectFrom("ca_address")
+            .select("account_id")
+            .where("address", "=", canonicalAddressOfAnyCoin(q)),
+        ),
       ]),
     );
   }
@@ -171,7 +179,9 @@ export async function listAddresses(database: Database, query: PageQuery) {
   if (query.q) {
     const q = query.q;
     const ids = await accountIds(database, q);
-    select = select.where((eb) => eb.or([eb("d.address", "=", q), eb("d.account_id", "in", ids)]));
+    select = select.where((eb) =>
+      eb.or([eb("d.address", "=", canonicalAddressOfAnyCoin(q)), eb("d.account_id", "in", ids)]),
+    );
   }
   if (query.before) select = select.where("d.id", "<", query.before);
   const limit = query.limit ?? DEFAULT_PAGE_SIZE;
@@ -214,7 +224,7 @@ export async function listTransactions(database: Database, query: PageQuery) {
     select = select.where((eb) =>
       eb.or([
         eb("n.txid", "=", q),
-        eb("d.address", "=", q),
+        eb("d.address", "=", canonicalAddressOfAnyCoin(q)),
         eb("t.sending_account_id", "in", ids),
         eb("t.receiving_account_id", "in", ids),
       ]),
@@ -258,7 +268,7 @@ export async function listNetworkTransactions(database: Database, query: PageQue
             .selectFrom("ca_transaction as t")
             .innerJoin("ca_address as d", "d.id", "t.address_id")
             .select("t.network_transaction_id")
-            .where("d.address", "=", q),
+            .where("d.address", "=", canonicalAddressOfAnyCoin(q)),
         ),
       ]),
     );

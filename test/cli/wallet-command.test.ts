@@ -102,6 +102,12 @@ describe("cryptoassets wallet", () => {
     expect((await cli(config, "send", "alice", payee, "0.000000001")).stderr).toMatch(
       /more than 8 decimal places/,
     );
+    // Below the dust limit: refused here, never handed to the daemon (it would refuse the whole batch).
+    const dust = await cli(config, "send", "alice", payee, "0.00000001");
+    expect(dust.code).toBe(1);
+    expect(dust.stderr).toBe(
+      "error: cannot send 0.00000001 btc: below the dust limit of 0.00000546 btc (coins.btc.dust_limit); the daemon refuses outputs worth less than the fee to spend them\n",
+    );
     expect((await cli(config, "send", "alice", "1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2", "0.1")).stderr).toMatch(
       /not a btc regtest address/,
     );
