@@ -329,6 +329,12 @@ export class EventHandlerConfigError extends CryptoassetsError {
   override readonly code: string = "CA_ERR_EVENT_HANDLER_CONFIG";
 }
 
+/** The pull feed's `after` names no event in the outbox (unknown, or purged by retention). */
+export class EventFeedCursorError extends CryptoassetsError {
+  override name = "EventFeedCursorError";
+  override readonly code: string = "CA_ERR_EVENT_FEED_CURSOR";
+}
+
 /** A webhook secret that cannot be used as an HMAC key. */
 export class InvalidWebhookSecretError extends CryptoassetsError {
   override name = "InvalidWebhookSecretError";

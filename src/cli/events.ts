@@ -1,6 +1,8 @@
-/** `cryptoassets events list|show|redeliver`: the operator's view of the outbox. */
+/** `cryptoassets events list|show|redeliver|tail`: the operator's view of the outbox. */
 import { type Command, InvalidArgumentError } from "commander";
+import { FEED_MAX_LIMIT, FEED_MAX_WAIT_SECONDS, latestEvents, waitFeed } from "../events/feed.js";
 import { type DeliveryFilter, listDeliveries, redeliver, showEvent } from "../events/outbox/queries.js";
+import type { CryptoassetsEvent } from "../events/types.js";
 import { fail, formatTable, isoTime, toJson, withDatabase } from "./common.js";
 
 const STATES = ["pending", "failed", "dead", "delivered"] as const;
@@ -19,7 +21,7 @@ function parseLimit(value: string): number {
 }
 
 export function registerEventsCommand(program: Command): void {
-  const events = program.command("events").description("list, inspect and redeliver events");
+  const events = program.command("events").description("list, inspect, redeliver and tail events");
 
   events
     .command("list")
@@ -132,6 +134,60 @@ export function registerEventsCommand(program: Command): void {
             console.log(
               `${count} deliver${count === 1 ? "y" : "ies"} queued again; a running helper service picks them up`,
             );
+        });
+      },
+    );
+
+  events
+    .command("tail")
+    .description(
+      "print events in outbox order: the newest few, or every one after --after; --follow waits for more",
+    )
+    .argument("<config>", "configuration YAML file")
+    .option("--after <event_id>", "start after this event (the last one you read): nothing is skipped")
+    .option("--lines <n>", "without --after: start with the newest n events (default 10)", parseLimit, 10)
+    .option("--follow", "keep waiting for new events until interrupted")
+    .option("--json", "one JSON object per line: event_id, event_name, data, created_at")
+    .action(
+      async (
+        configPath: string,
+        options: { after?: string; lines: number; follow?: boolean; json?: boolean },
+      ) => {
+        await withDatabase(configPath, async ({ database }) => {
+          const print = (event: CryptoassetsEvent) =>
+            console.log(
+              options.json
+                ? JSON.stringify(event)
+                : `${event.created_at}  ${event.event_id}  ${event.event_name}  ${JSON.stringify(event.data)}`,
+            );
+          let cursor = options.after;
+          if (cursor === undefined) {
+            const newest = await latestEvents(database, Math.min(options.lines, FEED_MAX_LIMIT));
+            newest.forEach(print);
+            cursor = newest.at(-1)?.event_id;
+          }
+          const stop = new AbortController();
+          const onSignal = () => stop.abort();
+          process.once("SIGINT", onSignal);
+          process.once("SIGTERM", onSignal);
+          try {
+            for (;;) {
+              const page = await waitFeed(database, {
+                after: cursor,
+                limit: FEED_MAX_LIMIT,
+                waitMs: options.follow ? FEED_MAX_WAIT_SECONDS * 1000 : 0,
+                pollMs: 500,
+                signal: stop.signal,
+              });
+              page.events.forEach(print);
+              cursor = page.cursor ?? undefined;
+              if (stop.signal.aborted) return;
+              if (!options.follow && !page.more) return;
+            }
+          } finally {
+            process.off("SIGINT", onSignal);
+            process.off("SIGTERM", onSignal);
+          }
         });
       },
     );

@@ -4,7 +4,7 @@ import type { CryptoassetsConfig } from "./schema.js";
 
 const MASK = "***";
 /** Keys whose value is a secret as a whole. */
-const SECRET_KEYS = new Set(["password", "secret", "admin_token", "token"]);
+const SECRET_KEYS = new Set(["password", "secret", "admin_token", "read_token", "token"]);
 /** Keys whose value is a mapping of secrets: request headers (Authorization…), a script's environment. */
 const SECRET_MAPS = new Set(["headers", "env"]);
 

@@ -428,6 +428,8 @@ export const configSchema = z
             }),
           )
           .optional(),
+        /** Bearer token for GET /events, the pull feed (the admin token works too). */
+        read_token: z.string().min(1).optional(),
       })
       .default({ ip: "127.0.0.1", port: 18881 }),
     service: z

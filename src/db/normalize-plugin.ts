@@ -46,6 +46,7 @@ function isIntegerColumn(name: string): boolean {
     name.endsWith("_at") ||
     name.endsWith("_height") ||
     name.endsWith("_ms") ||
+    name.endsWith("_seq") ||
     name === "confirmations" ||
     name === "attempts" ||
     name === "tracked"

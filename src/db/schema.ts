@@ -113,6 +113,14 @@ export interface EventTable {
   /** JSON text of the event data. */
   payload: string;
   created_at: Millis;
+  /** Commit-ordered position in the pull feed; null until sequenced (src/events/feed.ts). */
+  feed_seq: ColumnType<number | null, never, number | null>;
+}
+
+/** One row (id 1): the last feed_seq handed out. */
+export interface EventFeedTable {
+  id: number;
+  last_seq: number;
 }
 
 export type DeliveryState = "pending" | "delivered" | "dead";
@@ -152,6 +160,7 @@ export interface Schema {
   ca_transaction: TransactionTable;
   ca_chain_state: ChainStateTable;
   ca_event: EventTable;
+  ca_event_feed: EventFeedTable;
   ca_delivery: DeliveryTable;
   ca_delivery_attempt: DeliveryAttemptTable;
 }

@@ -234,6 +234,7 @@ class RunningHelperService implements HelperService, StatusSource {
         port: statusConfig.port,
         adminToken: statusConfig.admin_token,
         allowedHosts: statusConfig.allowed_hosts,
+        readToken: statusConfig.read_token,
         logger,
         onFailure: (error) => this.fail("status-server", error),
       });
@@ -346,6 +347,10 @@ class RunningHelperService implements HelperService, StatusSource {
     const count = await redeliverDead(this.database);
     this.dispatcher.wake();
     return count;
+  }
+
+  onEventsCommitted(listener: () => void): () => void {
+    return this.outbox.onCommitted(listener);
   }
 
   /** A subsystem died: log why, shut everything down, exit 2. */

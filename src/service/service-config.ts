@@ -15,6 +15,8 @@ export interface StatusServerConfig {
   admin_token?: string;
   /** Host header names answered besides loopback and the bound address. */
   allowed_hosts?: readonly string[];
+  /** Enables GET /events, the pull feed (Bearer token; the admin token works too). */
+  read_token?: string;
   /** false: no status server at all. */
   enabled?: boolean;
 }

@@ -10,10 +10,14 @@
  * Only requests naming a loopback host, the bound address or `status-server.allowed_hosts` in
  * `Host` are answered (DNS rebinding, see host-header.ts), and no response may be framed or
  * content-sniffed.
+ *
+ * The event feed (GET /events) needs `status-server.read_token` (or the admin token): event
+ * data names accounts, addresses and amounts, more than a status page shows.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
-import { errorMessage, StatusServerError } from "../errors.js";
+import { EventFeedCursorError, errorMessage, StatusServerError } from "../errors.js";
+import { FEED_MAX_LIMIT, FEED_MAX_WAIT_SECONDS, waitFeed } from "../events/feed.js";
 import { type Logger, silentLogger } from "../log.js";
 import { renderDashboard, renderDashboardFragment } from "./dashboard.js";
 import { HostPolicy, isLoopbackHost } from "./host-header.js";
@@ -29,9 +33,11 @@ export interface StatusServerOptions {
   ip?: string;
   /** 0 picks a free port (read it back from `port`). */
   port?: number;
-  adminToken?: string;
+  adminToken?: string | undefined;
   /** Host header names answered besides loopback and the bound address (`name` or `name:port`). */
   allowedHosts?: readonly string[];
+  /** Bearer token for GET /events (the admin token works too). */
+  readToken?: string | undefined;
   logger?: Logger;
   /** Called when the server dies after it started (the service treats it as a failed subsystem). */
   onFailure?: (error: Error) => void;
@@ -111,24 +117,38 @@ export class StatusServer {
     await server.close();
   }
 
-  private authorize(request: FastifyRequest, reply: FastifyReply): boolean {
-    const expected = this.options.adminToken;
-    if (!expected) {
+  private authorize(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    access: "admin" | "read" = "admin",
+  ): boolean {
+    const admin = this.options.adminToken;
+    const tokens = access === "admin" ? [admin] : [this.options.readToken, admin];
+    const expected = tokens.filter((t): t is string => Boolean(t));
+    const key = access === "admin" ? "status-server.admin_token" : "status-server.read_token";
+    if (expected.length === 0) {
       void reply
         .code(403)
         .type("text/plain")
-        .send("admin actions are disabled: set status-server.admin_token to enable them\n");
+        .send(
+          access === "admin"
+            ? "admin actions are disabled: set status-server.admin_token to enable them\n"
+            : "the event feed is disabled: set status-server.read_token to enable it\n",
+        );
       return false;
     }
     const header = request.headers.authorization ?? "";
     const match = /^Bearer\s+(.+)$/i.exec(header);
-    if (!match || !sameToken((match[1] as string).trim(), expected)) {
+    const given = match ? (match[1] as string).trim() : undefined;
+    // Every configured token is compared (constant time each), whichever matches.
+    const matches = given === undefined ? [] : expected.map((token) => sameToken(given, token));
+    if (!matches.includes(true)) {
       this.failedTokens.record({ remote: request.ip, url: request.url });
       void reply
         .code(401)
         .header("www-authenticate", 'Bearer realm="cryptoassets"')
         .type("text/plain")
-        .send("a valid admin token is required (Authorization: Bearer <status-server.admin_token>)\n");
+        .send(`a valid ${access} token is required (Authorization: Bearer <${key}>)\n`);
       return false;
     }
     return true;
@@ -229,6 +249,39 @@ export class StatusServer {
       const snapshot = await this.source.snapshot();
       noStore(reply);
       return reply.send(Object.fromEntries(snapshot.coins.map((coin) => [coin.coin, coin.reconciliation])));
+    });
+
+    // The pull feed: events after a cursor, oldest first, long-polled (src/events/feed.ts).
+    server.get("/events", async (request, reply) => {
+      if (!this.authorize(request, reply, "read")) return reply;
+      const query = request.query as Record<string, unknown>;
+      const problem = (message: string) => reply.code(400).type("text/plain").send(`${message}\n`);
+      const after = typeof query.after === "string" && query.after !== "" ? query.after : undefined;
+      if (after !== undefined && !/^[0-9a-f-]{36}$/i.test(after))
+        return problem("after: expected the event_id of the last event read (a UUID)");
+      const limit = query.limit === undefined ? undefined : Number(query.limit);
+      if (limit !== undefined && !(Number.isInteger(limit) && limit >= 1 && limit <= FEED_MAX_LIMIT))
+        return problem(`limit: expected a whole number from 1 to ${FEED_MAX_LIMIT}`);
+      const wait = query.wait === undefined ? 0 : Number(query.wait);
+      if (!(Number.isFinite(wait) && wait >= 0 && wait <= FEED_MAX_WAIT_SECONDS))
+        return problem(`wait: expected seconds from 0 to ${FEED_MAX_WAIT_SECONDS}`);
+      const gone = new AbortController();
+      request.raw.socket.once("close", () => gone.abort());
+      try {
+        const page = await waitFeed(this.source.database, {
+          after,
+          limit,
+          waitMs: wait * 1000,
+          onCommitted: this.source.onEventsCommitted?.bind(this.source),
+          signal: gone.signal,
+        });
+        noStore(reply);
+        return reply.send(page);
+      } catch (error) {
+        if (error instanceof EventFeedCursorError)
+          return reply.code(410).send({ error: error.message, code: error.code });
+        throw error;
+      }
     });
 
     server.post("/events/redeliver-dead", async (request, reply) => {

@@ -69,6 +69,8 @@ export interface StatusSource {
   readonly metricsContentType: string;
   redeliverEvent(eventId: string): Promise<number>;
   redeliverDead(): Promise<number>;
+  /** Wakes GET /events long polls when this process commits events; returns an unsubscribe. */
+  onEventsCommitted?(listener: () => void): () => void;
   /** For the read-only table pages (./status-tables.ts). */
   readonly database: Database;
 }

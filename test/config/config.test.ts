@@ -187,12 +187,18 @@ describe("configuration", () => {
             secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
           },
         },
-        "status-server": { admin_token: "tok" },
+        "status-server": { admin_token: "tok", read_token: "feed-reader-tok" },
       },
       { env: {} },
     );
     const text = JSON.stringify(maskSecrets(config));
-    for (const secret of ["dbpass", "rpcpass", "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", '"tok"'])
+    for (const secret of [
+      "dbpass",
+      "rpcpass",
+      "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+      '"tok"',
+      "feed-reader-tok",
+    ])
       expect(text).not.toContain(secret);
     expect(text).toContain("postgresql://app:***@db/app");
   });
