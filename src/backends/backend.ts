@@ -36,6 +36,8 @@ export interface WalletTransaction {
   fee?: bigint;
   details: TransactionDetail[];
   walletconflicts: string[];
+  /** The transaction that replaced this one (bumpfee/RBF by this wallet), when the daemon knows it. */
+  replaced_by_txid?: string;
   /** Unix seconds. */
   time: number;
 }
@@ -44,6 +46,9 @@ export interface WalletTransaction {
 export interface SinceBlockEntry extends TransactionDetail {
   txid: string;
   confirmations: number;
+  /** As in gettransaction (listsinceblock lists them too). */
+  walletconflicts?: string[];
+  replaced_by_txid?: string;
   blockhash?: string;
   blockheight?: number;
 }

@@ -4,6 +4,7 @@
  * the start-up scan) ends here, so they cannot disagree about what a snapshot means.
  */
 import type { Trx } from "../db/serializable.js";
+import { noteReplacement } from "../events/replaced.js";
 import type { TxUpdateData } from "../events/types.js";
 import type { LedgerContext } from "../ledger/context.js";
 import {
@@ -45,6 +46,8 @@ export async function applySnapshot(
     if (deposit) updates.push(...(await updateConfirmations(trx, ctx, deposit, seen, new Set())));
   }
   updates.push(...(await applyBroadcastConfirmations(trx, ctx, seen)));
+  const replacement = { replacedBy: snapshot.replacedBy, conflicts: snapshot.conflicts };
+  for (const update of updates) if (update.confirmations < 0) noteReplacement(update, replacement);
   return updates;
 }
 

@@ -20,6 +20,9 @@ export interface TxSnapshot {
   blockHeight: number | null;
   /** Amount received per address of the wallet, in base units; foreign outputs are not listed by the daemon. */
   receives: Array<{ address: string; amount: bigint }>;
+  /** What the daemon says replaced it (txreplaced events): walletconflicts and replaced_by_txid. */
+  conflicts: string[];
+  replacedBy: string | null;
 }
 
 /** Sums `receive` outputs per address; generated coins and outputs without an address are not deposits. */
@@ -43,6 +46,8 @@ export function snapshotFromWalletTransaction(tx: WalletTransaction): TxSnapshot
     blockHash: tx.blockhash ?? null,
     blockHeight: tx.blockheight ?? null,
     receives: sumReceives(tx.details),
+    conflicts: tx.walletconflicts,
+    replacedBy: tx.replaced_by_txid ?? null,
   };
 }
 
@@ -69,6 +74,8 @@ export function snapshotsFromSinceBlock(result: SinceBlockResult): TxSnapshot[] 
       blockHash: mined?.blockhash ?? null,
       blockHeight: mined?.blockheight ?? null,
       receives: sumReceives(entries),
+      conflicts: [...new Set(entries.flatMap((entry) => entry.walletconflicts ?? []))],
+      replacedBy: entries.find((entry) => entry.replaced_by_txid !== undefined)?.replaced_by_txid ?? null,
     });
   }
   return snapshots;

@@ -241,6 +241,10 @@ export const coinSchema = z
      * 0.00005460, DOGE 0.01 — what the daemon refuses as dust for any output type).
      */
     dust_limit: coinAmount.optional(),
+    /** Seconds between blocks (default btc 600, ltc 150, doge 60, others 600): the unit of stuck_after_blocks. */
+    block_interval: seconds.optional(),
+    /** backendstatus "stuck" once the tip stands still this many block intervals (default 6; regtest 0 = never). */
+    stuck_after_blocks: z.preprocess(digitsToNumber, z.number().min(0)).optional(),
     /** Original key (Python models module): accepted and ignored. */
     models: z.string().optional(),
   })

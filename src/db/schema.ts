@@ -117,6 +117,18 @@ export interface EventTable {
   feed_seq: ColumnType<number | null, never, number | null>;
 }
 
+/** Per coin: the daemon's last reported state (backendstatus events fire on changes only). */
+export interface BackendStatusTable {
+  coin: string;
+  status: "up" | "unreachable" | "stuck";
+  /** When the status last changed. */
+  changed_at: Millis;
+  tip_hash: string | null;
+  tip_height: number | null;
+  tip_changed_at: Millis | null;
+  updated_at: Millis;
+}
+
 /** One row (id 1): the last feed_seq handed out. */
 export interface EventFeedTable {
   id: number;
@@ -161,6 +173,7 @@ export interface Schema {
   ca_chain_state: ChainStateTable;
   ca_event: EventTable;
   ca_event_feed: EventFeedTable;
+  ca_backend_status: BackendStatusTable;
   ca_delivery: DeliveryTable;
   ca_delivery_attempt: DeliveryAttemptTable;
 }

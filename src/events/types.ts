@@ -28,14 +28,56 @@ export interface TxUpdateData {
   confirmations: number;
 }
 
+/**
+ * `data` of a `txreplaced` event: one of our transactions (deposit or broadcast) whose network
+ * transaction was replaced (RBF, bumpfee) or conflicted by another one and is no longer
+ * valid. Sent once, when its confirmations turn -1, next to that txupdate (same ordering key).
+ */
+export interface TxReplacedData {
+  coin_name: string;
+  transaction: number;
+  network_transaction: number;
+  transaction_type: TransactionType;
+  /** The transaction that is no longer valid. */
+  txid: string;
+  account: number;
+  address: string;
+  amount: string;
+  /** The replacement, when the daemon knows it (replaced_by_txid, or its only wallet conflict); else null. */
+  replaced_by_txid: string | null;
+  /** Every wallet transaction the daemon lists as spending the same inputs (walletconflicts). */
+  conflicts: string[];
+}
+
+export type BackendStatus = "up" | "unreachable" | "stuck";
+
+/** `data` of a `backendstatus` event: the coin's daemon changed state (one event per change). */
+export interface BackendStatusData {
+  coin_name: string;
+  status: BackendStatus;
+  previous_status: BackendStatus;
+  /** When the daemon entered this status (ISO 8601). */
+  since: string;
+  /** The last tip the daemon answered with, and when we saw it move last (ISO 8601). */
+  tip_height: number | null;
+  tip_hash: string | null;
+  tip_changed_at: string | null;
+  /** `unreachable`: why the call failed (the daemon's URL masked); else null. */
+  error: string | null;
+  /** `stuck`: the tip stood still longer than this many seconds; else null. */
+  stuck_after_seconds: number | null;
+}
+
 export interface EventDataByName {
   txupdate: TxUpdateData;
+  txreplaced: TxReplacedData;
+  backendstatus: BackendStatusData;
 }
 
 export type EventName = keyof EventDataByName;
 
 /** Every event kind, by name: the one list configuration checks (subscriptions) use. */
-const EVENT_NAME_SET: Record<EventName, true> = { txupdate: true };
+const EVENT_NAME_SET: Record<EventName, true> = { txupdate: true, txreplaced: true, backendstatus: true };
 export const EVENT_NAMES = Object.keys(EVENT_NAME_SET) as readonly EventName[];
 
 /** An event as the dispatcher hands it to a handler. */
@@ -50,8 +92,11 @@ export interface CryptoassetsEvent<N extends EventName = EventName> {
 
 /**
  * Events of one ordering key are delivered to a handler strictly in creation order.
- * For txupdate the key is the transaction, so one stuck transaction holds back only itself.
+ * Events of a transaction (txupdate, txreplaced) share the transaction's key, so one stuck
+ * transaction holds back only itself; other events are ordered per coin and name.
  */
 export function orderingKeyOf(event: Pick<CryptoassetsEvent, "event_name" | "data">): string {
-  return `${event.data.coin_name}:transaction:${event.data.transaction}`;
+  const data = event.data as Partial<TxUpdateData> & { coin_name: string };
+  if (typeof data.transaction === "number") return `${data.coin_name}:transaction:${data.transaction}`;
+  return `${data.coin_name}:${event.event_name}`;
 }

@@ -6,6 +6,7 @@
  * slows down to one call every `healthyEveryMs`.
  */
 import type { ChainTip } from "../backends/backend.js";
+import type { BackendObservation } from "../chain/backend-status.js";
 import { type Logger, silentLogger } from "../log.js";
 import type { MeteredBackend } from "./metered-backend.js";
 import type { SubsystemRegistry } from "./subsystems.js";
@@ -22,6 +23,8 @@ export interface BackendProbeOptions {
   maxBackoffMs?: number;
   /** Every tip the daemon answers with (the coin service checks its chain against the config). */
   onTip?: (tip: ChainTip) => void;
+  /** Every probe's outcome: the tip, or why the daemon could not be reached (backendstatus). */
+  onResult?: (observation: BackendObservation) => void;
   logger?: Logger;
 }
 
@@ -73,6 +76,7 @@ export class BackendProbe {
     if (tip) this.options.onTip?.(tip);
     let delay: number;
     if (backend.health.state === "unreachable") {
+      this.options.onResult?.({ error: backend.health.lastError ?? "no answer" });
       this.failures++;
       delay = this.backoffMs;
       this.backoffMs = Math.min(this.backoffMs * 2, this.options.maxBackoffMs ?? 30_000);
@@ -85,6 +89,7 @@ export class BackendProbe {
         "daemon unreachable; retrying",
       );
     } else {
+      if (tip) this.options.onResult?.({ tip });
       if (this.failures > 0) this.logger.info({ after: this.failures }, "daemon reachable again");
       this.failures = 0;
       this.backoffMs = this.options.initialBackoffMs ?? 1000;

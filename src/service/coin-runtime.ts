@@ -51,6 +51,10 @@ export interface CoinConfig {
   wallet_name?: string;
   /** Smallest send, in coin units (decimal string); default per coin. */
   dust_limit?: string;
+  /** Seconds between blocks: the unit of stuck_after_blocks (src/chain/backend-status.ts). */
+  block_interval?: number;
+  /** backendstatus "stuck" after the tip stands still this many block intervals; 0 = never. */
+  stuck_after_blocks?: number;
 }
 
 /** `service`: the periods (seconds) and strategy of chain following and broadcasting. */

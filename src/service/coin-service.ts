@@ -11,7 +11,14 @@
  */
 
 import type { ChainTip } from "../backends/backend.js";
+import {
+  BackendStatusMonitor,
+  BLOCK_INTERVAL_SECONDS,
+  DEFAULT_STUCK_AFTER_BLOCKS,
+} from "../chain/backend-status.js";
+import type { Database } from "../db/open.js";
 import { errorMessage } from "../errors.js";
+import type { EventSink } from "../events/outbox/outbox.js";
 import { reconciliationView } from "../ledger/reconcile.js";
 import type { Logger } from "../log.js";
 import { BackendProbe } from "./backend-probe.js";
@@ -38,6 +45,9 @@ export interface CoinServiceOptions {
   logger: Logger;
   leaderRetryMs?: number;
   onFailure: (subsystem: string, error: unknown) => void;
+  /** Where backendstatus events go (the outbox), and the state they change. */
+  events: EventSink;
+  database: Database;
 }
 
 export class CoinService {
@@ -45,6 +55,7 @@ export class CoinService {
   readonly runtime: CoinRuntime;
   readonly backend: MeteredBackend;
   private readonly probe: BackendProbe;
+  private readonly backendStatus: BackendStatusMonitor;
   private readonly chainDuty: SingletonDuty;
   private readonly broadcasterDuty: SingletonDuty;
   private lastWalletNotify: { txid: string; at: number } | null = null;
@@ -57,11 +68,31 @@ export class CoinService {
     this.runtime = options.runtime;
     this.backend = options.backend;
     const walletName = options.coin.wallet_name ?? "default";
+    this.backendStatus = new BackendStatusMonitor({
+      coin: this.name,
+      database: options.database,
+      events: options.events,
+      stuckAfterMs: (tip) => this.stuckAfterMs(tip),
+      logger: options.logger,
+    });
+    const stuckAfterMs = this.stuckAfterMs();
     this.probe = new BackendProbe({
       name: `${this.name}.backend`,
       backend: options.backend,
       subsystems: options.subsystems,
       logger: options.logger,
+      // Often enough to see a stuck tip within a quarter of the limit.
+      healthyEveryMs: stuckAfterMs > 0 ? Math.min(15_000, Math.max(250, stuckAfterMs / 4)) : undefined,
+      onResult: (observation) => {
+        // One reporter per coin: the chain follower's leader (several instances share one outbox).
+        if (!this.chainDuty.isLeader) return;
+        this.backendStatus.observe(observation).catch((error: unknown) => {
+          options.logger.warn(
+            { err: error, coin: this.name },
+            "could not record the daemon's status; next probe retries",
+          );
+        });
+      },
       onTip: (tip) => {
         this.checkNetwork(tip);
         // The daemon answers: chain work backing off after an outage catches up now.
@@ -102,6 +133,15 @@ export class CoinService {
   async stop(): Promise<void> {
     this.probe.stop();
     await Promise.all([this.chainDuty.stop(), this.broadcasterDuty.stop()]);
+  }
+
+  /** How long a still tip may stand before the daemon counts as stuck (0 = never; regtest by default). */
+  private stuckAfterMs(tip?: ChainTip): number {
+    const { coin } = this.options;
+    const regtest = (coin.network ?? (tip?.chain === "regtest" ? "regtest" : undefined)) === "regtest";
+    const blocks = coin.stuck_after_blocks ?? (regtest ? 0 : DEFAULT_STUCK_AFTER_BLOCKS);
+    const interval = coin.block_interval ?? BLOCK_INTERVAL_SECONDS[this.name] ?? 600;
+    return blocks * interval * 1000;
   }
 
   /** The daemon runs another chain than configured: the service stops (exit 2) naming both. */

@@ -196,6 +196,8 @@ class RunningHelperService implements HelperService, StatusSource {
           logger,
           leaderRetryMs: this.options.leaderRetryMs,
           onFailure: (subsystem, error) => this.fail(subsystem, error),
+          events: this.outbox,
+          database: this.database,
         }),
       );
     }

@@ -193,6 +193,7 @@ describe("BitcoindBackend over recorded Bitcoin Core replies", () => {
         vout: 0,
         confirmations: 0,
         abandoned: false,
+        walletconflicts: [],
       },
     ]);
     expect(since.lastblock).toBe(BLOCK_102);

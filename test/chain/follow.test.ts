@@ -158,6 +158,15 @@ describe.each(["sqlite", "postgres", "mysql"] as const)("following the chain on 
       [0, false],
       [-1, false],
     ]);
+    // The -1 came with its txreplaced, naming the replacement (our wallet's only conflict).
+    const replaced = await env.db.database.db
+      .selectFrom("ca_event")
+      .select("payload")
+      .where("event_name", "=", "txreplaced")
+      .execute();
+    expect(replaced.map((row) => JSON.parse(row.payload))).toEqual([
+      expect.objectContaining({ txid: original, replaced_by_txid: replacement, conflicts: [replacement] }),
+    ]);
     expect(events.filter((e) => e.txid === replacement).map((e) => e.confirmations)).toEqual([1]);
     expect(await ledger.accountBalance(alice.id)).toEqual({ confirmed: 0n, unconfirmed: sats("1") });
 

@@ -40,7 +40,11 @@ describe("operator CLI", () => {
   it("initialize-database creates the schema, then reports it up to date", () => {
     const first = cli("initialize-database", configPath, "--json");
     expect(first.code).toBe(0);
-    expect(JSON.parse(first.stdout).applied).toEqual(["0001_initial", "0002_event_feed"]);
+    expect(JSON.parse(first.stdout).applied).toEqual([
+      "0001_initial",
+      "0002_event_feed",
+      "0003_backend_status",
+    ]);
     const again = cli("initialize-database", configPath);
     expect(again.code).toBe(0);
     expect(again.stdout).toMatch(/schema already up to date/);

@@ -4,10 +4,10 @@ import { createServer, type IncomingHttpHeaders, type Server, type ServerRespons
 import type { AddressInfo } from "node:net";
 import { Writable } from "node:stream";
 import { pino } from "pino";
-import type { CryptoassetsEvent } from "../../src/events/types.js";
+import type { CryptoassetsEvent, TxUpdateData } from "../../src/events/types.js";
 import type { Logger } from "../../src/log.js";
 
-export function sampleEvent(overrides: Partial<CryptoassetsEvent["data"]> = {}): CryptoassetsEvent {
+export function sampleEvent(overrides: Partial<TxUpdateData> = {}): CryptoassetsEvent<"txupdate"> {
   return {
     event_id: "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
     event_name: "txupdate",

@@ -10,7 +10,7 @@ import { FunctionEventHandler } from "../../src/events/handlers/function.js";
 import { HttpEventHandler } from "../../src/events/handlers/http.js";
 import { InProcessEventHandler, parseCallbackReference } from "../../src/events/handlers/in-process.js";
 import { ScriptEventHandler } from "../../src/events/handlers/script.js";
-import type { CryptoassetsEvent } from "../../src/events/types.js";
+import type { TxUpdateData } from "../../src/events/types.js";
 import { sampleEvent } from "./helpers.js";
 
 interface Recorded {
@@ -68,7 +68,7 @@ describe("InProcessEventHandler", () => {
     await handler.deliver(sampleEvent({ confirmations: 1 }));
     const [first, second] = calls().slice(before);
     expect(first?.args).toEqual(["txupdate", event.data, event]);
-    expect((second?.args[1] as CryptoassetsEvent["data"] | undefined)?.confirmations).toBe(1);
+    expect((second?.args[1] as TxUpdateData | undefined)?.confirmations).toBe(1);
     expect(await handler.load()).toBe(await handler.load());
   });
 
@@ -166,7 +166,7 @@ describe("FunctionEventHandler", () => {
   it("calls the function with the event and reports failures as failed attempts", async () => {
     const seen: string[] = [];
     const ok = new FunctionEventHandler("audit", async (eventName, data, event) => {
-      seen.push(`${eventName}:${data.amount}:${event.event_id}`);
+      seen.push(`${eventName}:${(data as TxUpdateData).amount}:${event.event_id}`);
     });
     expect(ok.kind).toBe("function");
     await ok.deliver(sampleEvent());

@@ -9,6 +9,7 @@ import {
   webhookSecretKey,
   webhookSignatureHeaders,
 } from "../../src/events/signing.js";
+import type { TxUpdateData } from "../../src/events/types.js";
 import { sampleEvent } from "./helpers.js";
 
 const NOW = 1_720_000_000;
@@ -71,7 +72,7 @@ describe("verifyWebhook", () => {
       const { event, body, headers } = signed(secret, format);
       const verified = verifyWebhook({ headers, body, secret, now: NOW * 1000 });
       expect(verified).toEqual(event);
-      expect(verified.data.amount).toBe("0.50000000");
+      expect((verified.data as TxUpdateData).amount).toBe("0.50000000");
     }
   });
 

@@ -71,6 +71,8 @@ export function toWalletTransaction(result: unknown, decimals: number): WalletTr
     time: reader.integer("time"),
   };
   blockFields(reader, tx);
+  const replacedBy = reader.optionalString("replaced_by_txid");
+  if (replacedBy !== undefined) tx.replaced_by_txid = replacedBy;
   const fee = reader.optionalAmount("fee");
   if (fee !== undefined) tx.fee = fee;
   return tx;
@@ -84,6 +86,9 @@ function toSinceBlockEntry(item: unknown, where: string, decimals: number): Sinc
     confirmations: reader.integer("confirmations"),
   };
   blockFields(reader, entry);
+  if (reader.has("walletconflicts")) entry.walletconflicts = reader.strings("walletconflicts");
+  const replacedBy = reader.optionalString("replaced_by_txid");
+  if (replacedBy !== undefined) entry.replaced_by_txid = replacedBy;
   return entry;
 }
 

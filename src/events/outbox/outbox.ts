@@ -4,6 +4,7 @@
  */
 import type { Database } from "../../db/open.js";
 import type { Trx } from "../../db/serializable.js";
+import { txReplacedFor } from "../replaced.js";
 import type { OutboxRecipient } from "../subscription.js";
 import type { TxUpdateData } from "../types.js";
 import { type NewEvent, type WrittenEvent, writeEvents } from "./write-events.js";
@@ -41,11 +42,15 @@ export class Outbox implements EventSink {
     return written;
   }
 
-  /** Convenience for the chain follower: one txupdate per payload. */
+  /** For the chain follower: one txupdate per payload, each conflicted one followed by its txreplaced. */
   writeTxUpdates(trx: Trx, updates: readonly TxUpdateData[]): Promise<WrittenEvent[]> {
     return this.write(
       trx,
-      updates.map((data) => ({ event_name: "txupdate" as const, data })),
+      updates.flatMap((data): NewEvent[] => {
+        const replaced = txReplacedFor(data);
+        const update: NewEvent = { event_name: "txupdate", data };
+        return replaced ? [update, { event_name: "txreplaced", data: replaced }] : [update];
+      }),
     );
   }
 

@@ -116,7 +116,12 @@ async function setUp(
     return hashes.map(String);
   };
   const events = async () => {
-    const rows = await db.database.db.selectFrom("ca_event").select(["payload"]).orderBy("id").execute();
+    const rows = await db.database.db
+      .selectFrom("ca_event")
+      .select(["payload"])
+      .where("event_name", "=", "txupdate")
+      .orderBy("id")
+      .execute();
     return rows.map((row) => JSON.parse(row.payload) as TxUpdateData);
   };
   return {
