@@ -580,6 +580,7 @@ const ENV: NodeJS.ProcessEnv = {
   RPC_PASSWORD: "rpcpw",
   WEBHOOK_SECRET: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
   ADMIN_TOKEN: "tok",
+  READ_TOKEN: "read-tok",
   REDIS_PASSWORD: "redispw",
   AMQP_PASSWORD: "amqppw",
   NATS_PASSWORD: "natspw",

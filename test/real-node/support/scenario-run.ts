@@ -115,11 +115,36 @@ export class ScenarioRun {
     const seen = new Set<string>();
     const events: TxUpdateData[] = [];
     for (const arrival of this.env.receiver.arrivals) {
-      if (arrival.outcome !== "ok" || seen.has(arrival.event.event_id)) continue;
+      // The scenarios follow txupdates; other kinds (txreplaced) are read with replacements().
+      if (
+        arrival.outcome !== "ok" ||
+        seen.has(arrival.event.event_id) ||
+        arrival.event.event_name !== "txupdate"
+      )
+        continue;
       seen.add(arrival.event.event_id);
       events.push(arrival.data);
     }
     return events;
+  }
+
+  /** The txids of the txreplaced events delivered (once each). */
+  replacements(): string[] {
+    const seen = new Set<string>();
+    for (const arrival of this.env.receiver.arrivals) {
+      const event = arrival.event as { event_name: string; event_id: string; data: { txid?: string } };
+      if (arrival.outcome === "ok" && event.event_name === "txreplaced")
+        seen.add(`${event.event_id} ${event.data.txid}`);
+    }
+    return [...seen].map((entry) => entry.split(" ")[1] ?? "");
+  }
+
+  async waitForReplacement(txid: string): Promise<void> {
+    await waitFor(
+      `txreplaced of ${txid}`,
+      () => (this.replacements().includes(txid) ? true : undefined),
+      SETTLE_TIMEOUT_MS,
+    );
   }
 
   /** The txupdates delivered for `address`. */

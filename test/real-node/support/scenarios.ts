@@ -308,6 +308,8 @@ export const doubleSpend: Scenario = {
     const events = run.events(address);
     expect(confirmationsOf(events)).toEqual([0, -1]);
     expect(events.some((e) => e.credited)).toBe(false);
+    await run.waitForReplacement(txid);
+    expect(run.replacements()).toEqual([txid]);
     const [row, ...more] = await run.rows();
     expect(more).toEqual([]);
     expect(row).toMatchObject({ type: "deposit", confirmations: -1, credited_at: null });
