@@ -85,6 +85,13 @@ export interface ChainTipRef {
   height: number;
 }
 
+/** `getblockheader` reduced to where the block stands for the node. */
+export interface BlockHeaderRef {
+  height: number;
+  /** ≥ 1 on the active chain; −1 when the node knows the block but it is off its active chain. */
+  confirmations: number;
+}
+
 export interface Backend {
   /** Lowercase coin acronym this backend serves, e.g. "btc". */
   readonly coin: string;
@@ -97,6 +104,8 @@ export interface Backend {
   /** Every wallet transaction touched since `blockhash` (all of them when undefined). */
   listSinceBlock(blockhash?: string): Promise<SinceBlockResult>;
   getTip(): Promise<ChainTip>;
+  /** Where the node has block `hash`; undefined when it does not know the block at all. */
+  getBlockHeader(hash: string): Promise<BlockHeaderRef | undefined>;
   /**
    * Pays every address its amount in one transaction; returns the txid. `comment` is stored
    * with the transaction in the daemon's wallet (bitcoind's `sendmany` comment), so a send

@@ -8,7 +8,14 @@ import { createHash } from "node:crypto";
 import { address as btcAddress } from "bitcoinjs-lib";
 import { type CoinInfo, getCoin, isValidAddress } from "../coins/registry.js";
 import { TransactionNotFoundError, UnsupportedOperationError } from "../errors.js";
-import type { Backend, ChainTip, SinceBlockResult, WalletBalances, WalletTransaction } from "./backend.js";
+import type {
+  Backend,
+  BlockHeaderRef,
+  ChainTip,
+  SinceBlockResult,
+  WalletBalances,
+  WalletTransaction,
+} from "./backend.js";
 
 /** Hash of the regtest genesis block: the tip of a chain where nothing happened. */
 export const REGTEST_GENESIS_HASH = "0f9188f13cb7b2c71f2a335e3a4fc328bf5beb436012afca590b1a11466e2206";
@@ -69,6 +76,10 @@ export class NullBackend implements Backend {
 
   async getTip(): Promise<ChainTip> {
     return { height: 0, hash: REGTEST_GENESIS_HASH, chain: "regtest" };
+  }
+
+  async getBlockHeader(hash: string): Promise<BlockHeaderRef | undefined> {
+    return hash === REGTEST_GENESIS_HASH ? { height: 0, confirmations: 1 } : undefined;
   }
 
   async sendMany(outputs: ReadonlyMap<string, bigint>): Promise<string> {

@@ -16,7 +16,7 @@ import {
   updateConfirmations,
   updateConfirmationsMany,
 } from "../ledger/network-transactions.js";
-import type { TxSnapshot } from "./snapshot.js";
+import { impliedTipHeight, type TxSnapshot } from "./snapshot.js";
 
 /**
  * Applies one transaction as the daemon sees it: a deposit (created on first sight when it
@@ -49,6 +49,30 @@ export async function applySnapshot(
   const replacement = { replacedBy: snapshot.replacedBy, conflicts: snapshot.conflicts };
   for (const update of updates) if (update.confirmations < 0) noteReplacement(update, replacement);
   return updates;
+}
+
+/**
+ * Whether applying `snapshot` would move a mined transaction of ours back: fewer
+ * confirmations, unmined, conflicted or in another block. That is a reorg — or a node that
+ * lost its last blocks in a crash and is behind (./behind.ts); a caller that only sees one
+ * transaction holds such a snapshot until the node has told which. `lastBlockHeight` (the
+ * last processed block) spares the lookups for a mined snapshot whose tip is not lower.
+ */
+export async function movesBack(
+  trx: Trx,
+  ctx: LedgerContext,
+  snapshot: TxSnapshot,
+  lastBlockHeight: number | null,
+): Promise<boolean> {
+  const implied = impliedTipHeight(snapshot);
+  if (implied !== undefined && (lastBlockHeight === null || implied >= lastBlockHeight)) return false;
+  for (const type of ["deposit", "broadcast"] as const) {
+    const ntx = await findNetworkTransaction(trx, ctx, snapshot.txid, type);
+    if (!ntx || ntx.confirmations <= 0) continue;
+    if (snapshot.confirmations < ntx.confirmations) return true;
+    if (snapshot.blockHash !== null && snapshot.blockHash !== ntx.block_hash) return true;
+  }
+  return false;
 }
 
 /**

@@ -18,7 +18,8 @@ import type { TxUpdateData } from "../events/types.js";
 import { listTrackedNetworkTransactions } from "../ledger/network-transactions.js";
 import { getChainState } from "../ledger/queries.js";
 import { type Logger, silentLogger } from "../log.js";
-import { applySnapshot } from "./apply.js";
+import { applySnapshot, movesBack } from "./apply.js";
+import { findNodeBehind } from "./behind.js";
 import { ChainLock } from "./lock.js";
 import { commitWithEvents } from "./sink.js";
 import { impliedTipHeight, snapshotFromWalletTransaction, type TxSnapshot } from "./snapshot.js";
@@ -98,16 +99,41 @@ export class OpenTransactionRechecker {
     // PostgreSQL transaction applying 10,000 ran out of predicate-lock memory ("out of
     // shared memory") and would have to start over on any serialization conflict.
     const updates: TxUpdateData[] = [];
-    for (let i = 0; i < snapshots.length; i += DEFAULT_APPLY_BATCH_SIZE) {
-      const chunk = snapshots.slice(i, i + DEFAULT_APPLY_BATCH_SIZE);
+    // Snapshots that move a mined transaction back wait until the node has told whether it
+    // reorganised or is only behind (./behind.ts).
+    const held: TxSnapshot[] = [];
+    const apply = async (chunk: readonly TxSnapshot[], hold: boolean) => {
+      let heldHere: TxSnapshot[] = [];
       updates.push(
         ...(await commitWithEvents(ledger, sink, async (trx, ctx) => {
+          heldHere = []; // a retried transaction starts over
+          const lastBlockHeight = hold ? (await getChainState(trx, ctx)).lastBlockHeight : null;
           const produced: TxUpdateData[] = [];
-          for (const snapshot of chunk)
-            produced.push(...(await applySnapshot(trx, ctx, snapshot, tipHeight)));
+          for (const snapshot of chunk) {
+            if (hold && (await movesBack(trx, ctx, snapshot, lastBlockHeight))) heldHere.push(snapshot);
+            else produced.push(...(await applySnapshot(trx, ctx, snapshot, tipHeight)));
+          }
           return produced;
         })),
       );
+      held.push(...heldHere);
+    };
+    for (let i = 0; i < snapshots.length; i += DEFAULT_APPLY_BATCH_SIZE) {
+      await apply(snapshots.slice(i, i + DEFAULT_APPLY_BATCH_SIZE), true);
+    }
+    if (held.length > 0) {
+      const behind = await findNodeBehind(ledger, this.#options.backend);
+      if (behind) {
+        this.#logger.warn(
+          { count: held.length, height: behind.tip.height, waitingFor: behind.waitingFor },
+          "the node is behind the last processed block (it lost blocks, e.g. in a crash): its older view of some open transactions is not applied",
+        );
+      } else {
+        const reorganised = held.splice(0);
+        for (let i = 0; i < reorganised.length; i += DEFAULT_APPLY_BATCH_SIZE) {
+          await apply(reorganised.slice(i, i + DEFAULT_APPLY_BATCH_SIZE), false);
+        }
+      }
     }
     this.#logger.info({ checked: txids.length, events: updates.length }, "open transactions re-checked");
     return { checked: txids.length, missing, updates };

@@ -28,6 +28,7 @@ import { listTrackedNetworkTransactions } from "../ledger/network-transactions.j
 import { type ChainState, getChainState, setChainState } from "../ledger/queries.js";
 import { type Logger, silentLogger } from "../log.js";
 import { advanceToTip, applySnapshot } from "./apply.js";
+import { findNodeBehind } from "./behind.js";
 import { ChainLock } from "./lock.js";
 import { commitWithEvents } from "./sink.js";
 import { snapshotFromWalletTransaction, snapshotsFromSinceBlock, type TxSnapshot } from "./snapshot.js";
@@ -76,6 +77,8 @@ export class BlockConfirmationTracker {
   readonly #rpcBatchSize: number;
   readonly #logger: Logger;
   #lastTip: ChainTip | undefined;
+  /** Since when the node has been behind our last processed block (undefined: it is not). */
+  #behindSince: number | undefined;
 
   constructor(options: BlockTrackerOptions) {
     this.#options = options;
@@ -112,6 +115,9 @@ export class BlockConfirmationTracker {
     const tip = await backend.getTip();
     this.#lastTip = tip;
     if (!options.force && previous.lastBlockHash === tip.hash) {
+      return { processed: false, tip, previous, touched: 0, advanced: 0, updates: [] };
+    }
+    if (await this.#nodeBehind(previous, tip)) {
       return { processed: false, tip, previous, touched: 0, advanced: 0, updates: [] };
     }
     options.onProgress?.({ phase: "listing", done: 0, total: 0 });
@@ -165,6 +171,30 @@ export class BlockConfirmationTracker {
       "processed chain tip",
     );
     return { processed: true, tip, previous, touched: total, advanced, updates };
+  }
+
+  /**
+   * A tip below our last processed block is a reorg only if the node left our blocks; a node
+   * that lost them (kill -9) and gets them back from peers is waited for (./behind.ts).
+   */
+  async #nodeBehind(previous: ChainState, tip: ChainTip): Promise<boolean> {
+    const lower = previous.lastBlockHeight !== null && tip.height < previous.lastBlockHeight;
+    const behind = lower ? await findNodeBehind(this.#options.ledger, this.#options.backend, tip) : undefined;
+    if (!behind) {
+      if (this.#behindSince !== undefined) {
+        this.#logger.info({ height: tip.height, hash: tip.hash }, "the node is no longer behind");
+        this.#behindSince = undefined;
+      }
+      return false;
+    }
+    if (this.#behindSince === undefined) {
+      this.#behindSince = Date.now();
+      this.#logger.warn(
+        { height: tip.height, waitingFor: behind.waitingFor, lastBlockHash: previous.lastBlockHash },
+        "the node is behind the last processed block (it lost blocks, e.g. in a crash): waiting for it to catch up, not un-confirming anything",
+      );
+    }
+    return true;
   }
 
   /**

@@ -18,7 +18,8 @@ import type { Ledger } from "../ledger/ledger.js";
 import { findNetworkTransaction } from "../ledger/network-transactions.js";
 import { getChainState } from "../ledger/queries.js";
 import { type Logger, silentLogger } from "../log.js";
-import { applySnapshot } from "./apply.js";
+import { applySnapshot, movesBack } from "./apply.js";
+import { findNodeBehind } from "./behind.js";
 import { ChainLock } from "./lock.js";
 import { commitWithEvents, type TxUpdateSink } from "./sink.js";
 import { impliedTipHeight, snapshotFromWalletTransaction } from "./snapshot.js";
@@ -169,15 +170,29 @@ export class TransactionUpdater {
     }
   }
 
-  /** Applies the fetched transactions in ONE serializable transaction; an outcome per txid. */
-  async #apply(txids: string[], fetched: Map<string, WalletTransaction | null>): Promise<UpdateOutcome[]> {
+  /**
+   * Applies the fetched transactions in ONE serializable transaction; an outcome per txid.
+   * With `hold`, a transaction the daemon now shows moved back (./apply.ts movesBack) is
+   * left out, then applied only if the node is not merely behind (./behind.ts).
+   */
+  async #apply(
+    txids: string[],
+    fetched: Map<string, WalletTransaction | null>,
+    hold = true,
+  ): Promise<UpdateOutcome[]> {
     const { ledger, sink } = this.#options;
     let outcomes: UpdateOutcome[] = [];
+    let held: string[] = [];
     this.#stats.batches++;
     await commitWithEvents(ledger, sink, async (trx, ctx) => {
       outcomes = [];
+      held = [];
       const all: TxUpdateData[] = [];
       let lastBlockHeight: number | null | undefined;
+      const lastHeight = async () => {
+        if (lastBlockHeight === undefined) lastBlockHeight = (await getChainState(trx, ctx)).lastBlockHeight;
+        return lastBlockHeight;
+      };
       for (const txid of txids) {
         const tx = fetched.get(txid);
         if (!tx) {
@@ -185,14 +200,14 @@ export class TransactionUpdater {
           continue;
         }
         const snapshot = snapshotFromWalletTransaction(tx);
+        if (hold && (await movesBack(trx, ctx, snapshot, await lastHeight()))) {
+          held.push(txid);
+          outcomes.push({ status: "unchanged", txid });
+          continue;
+        }
         // A mined transaction tells the tip height itself; otherwise the last block processed
         // is close enough (it only times the end of tracking a conflicted transaction).
-        let tipHeight = impliedTipHeight(snapshot);
-        if (tipHeight === undefined) {
-          if (lastBlockHeight === undefined)
-            lastBlockHeight = (await getChainState(trx, ctx)).lastBlockHeight;
-          tipHeight = lastBlockHeight ?? undefined;
-        }
+        const tipHeight = impliedTipHeight(snapshot) ?? (await lastHeight()) ?? undefined;
         const produced = await applySnapshot(trx, ctx, snapshot, tipHeight);
         all.push(...produced);
         if (produced.length > 0) outcomes.push({ status: "updated", txid, updates: produced });
@@ -205,8 +220,26 @@ export class TransactionUpdater {
       }
       return all;
     });
-    for (const outcome of outcomes) this.#count(outcome);
-    return outcomes;
+    // Applied by the second call, which counted them: a reorg, not a node that is behind.
+    let applied = new Map<string, UpdateOutcome>();
+    if (held.length > 0) {
+      const behind = await findNodeBehind(ledger, this.#options.backend);
+      if (behind) {
+        this.#logger.warn(
+          {
+            txids: held.slice(0, 20),
+            count: held.length,
+            height: behind.tip.height,
+            waitingFor: behind.waitingFor,
+          },
+          "the node is behind the last processed block (it lost blocks, e.g. in a crash): its older view of these transactions is not applied",
+        );
+      } else {
+        applied = new Map((await this.#apply(held, fetched, false)).map((o) => [o.txid, o]));
+      }
+    }
+    for (const outcome of outcomes) if (!applied.has(outcome.txid)) this.#count(outcome);
+    return outcomes.map((outcome) => applied.get(outcome.txid) ?? outcome);
   }
 
   #count(outcome: UpdateOutcome): void {

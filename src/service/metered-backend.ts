@@ -10,6 +10,7 @@
  */
 import type {
   Backend,
+  BlockHeaderRef,
   ChainTip,
   SinceBlockResult,
   WalletBalances,
@@ -98,6 +99,10 @@ export class MeteredBackend implements Backend {
     const tip = await this.metered("getblockchaininfo", () => this.inner.getTip());
     this.lastTip = tip;
     return tip;
+  }
+
+  getBlockHeader(hash: string): Promise<BlockHeaderRef | undefined> {
+    return this.metered("getblockheader", () => this.inner.getBlockHeader(hash));
   }
 
   sendMany(outputs: ReadonlyMap<string, bigint>, comment?: string): Promise<string> {

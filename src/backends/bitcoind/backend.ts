@@ -6,9 +6,21 @@
  */
 import { formatAmount } from "../../coins/amount.js";
 import { getCoin } from "../../coins/registry.js";
-import { InvalidAmountError, TransactionNotFoundError, UnexpectedResponseError } from "../../errors.js";
+import {
+  InvalidAddressOrKeyError,
+  InvalidAmountError,
+  TransactionNotFoundError,
+  UnexpectedResponseError,
+} from "../../errors.js";
 import { type Logger, silentLogger } from "../../log.js";
-import type { Backend, ChainTip, SinceBlockResult, WalletBalances, WalletTransaction } from "../backend.js";
+import type {
+  Backend,
+  BlockHeaderRef,
+  ChainTip,
+  SinceBlockResult,
+  WalletBalances,
+  WalletTransaction,
+} from "../backend.js";
 import {
   toChainTip,
   toCommentedEntries,
@@ -101,6 +113,21 @@ export class BitcoindBackend implements Backend {
     // One call gives height and hash of the same tip; two calls could straddle a new block.
     const result = await this.client.call("getblockchaininfo");
     return this.#read(() => toChainTip(result));
+  }
+
+  async getBlockHeader(hash: string): Promise<BlockHeaderRef | undefined> {
+    let result: unknown;
+    try {
+      result = await this.client.call("getblockheader", [hash, true]);
+    } catch (err) {
+      // -5 "Block not found": the node has never had this block (or lost it in a crash).
+      if (err instanceof InvalidAddressOrKeyError) return undefined;
+      throw err;
+    }
+    return this.#read(() => {
+      const reader = RpcReader.of(result, "getblockheader", this.decimals);
+      return { height: reader.integer("height"), confirmations: reader.integer("confirmations") };
+    });
   }
 
   async sendMany(outputs: ReadonlyMap<string, bigint>, comment?: string): Promise<string> {
