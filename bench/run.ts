@@ -6,11 +6,13 @@
  * `--only tracking [--tracking-sizes 100,1000,10000] [--tracking-runs 3] [--tracking-cap-s 120]`:
  * confirmation tracking.
  * `--only events [--events N] [--events-scenario TEXT]`: event delivery (scenarios by label).
+ * `--only scan [--scan-sizes 0,100000]`: peak RSS of the first scan, paged vs unpaged.
  */
 import { cpus, totalmem } from "node:os";
 import { confirmationTrackingBench } from "./confirmation-tracking.js";
 import { depositIngestBench } from "./deposit-ingest.js";
 import { eventDeliveryBench } from "./event-delivery.js";
+import { scanMemoryBench } from "./scan-memory.js";
 import { serviceResourcesBench } from "./service-resources.js";
 
 const args = process.argv.slice(2);
@@ -75,4 +77,16 @@ if (!only || only === "events") {
 if (!only || only === "service") {
   console.log("\n== helper service resources (real child process) ==");
   await serviceResourcesBench({ depositsPerSecond: 20, seconds: 30 });
+}
+
+if (!only || only === "scan") {
+  const scanAt = flag("--scan-sizes");
+  const scanSizes =
+    scanAt >= 0
+      ? String(args[scanAt + 1])
+          .split(",")
+          .map(Number)
+      : [0, 100_000];
+  console.log("\n== first scan of a large wallet: peak RSS of scan-received, paged vs unpaged ==");
+  await scanMemoryBench({ sizes: scanSizes });
 }

@@ -223,6 +223,29 @@ export class RpcTransportError extends BackendError {
   }
 }
 
+/**
+ * A daemon reply grew past the configured reply size limit. The client stops reading at the
+ * limit (nothing beyond it is buffered): raise the limit with the config key named, or make
+ * the request smaller.
+ */
+export class RpcReplyTooLargeError extends BackendError {
+  override name = "RpcReplyTooLargeError";
+  override readonly code: string = "CA_ERR_RPC_REPLY_TOO_LARGE";
+  constructor(
+    /** The method (or "batch of n (…)") whose reply was cut. */
+    readonly method: string,
+    readonly limitBytes: number,
+    /** The config key that sets the limit, e.g. coins.btc.backend.max_reply_mb. */
+    readonly configKey: string,
+    /** The daemon's URL with the password masked. */
+    readonly url: string,
+  ) {
+    super(
+      `${method}: the reply of bitcoind at ${url} exceeds the reply size limit of ${limitBytes} bytes (${(limitBytes / 1048576).toFixed(2)} MiB); reading stopped there. Raise ${configKey} if such replies are expected`,
+    );
+  }
+}
+
 /** The daemon's reply was JSON-RPC but not the shape the method promises (missing field, float amount). */
 export class UnexpectedResponseError extends BackendError {
   override name = "UnexpectedResponseError";

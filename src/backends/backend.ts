@@ -103,6 +103,12 @@ export interface Backend {
   getTransactions(txids: readonly string[]): Promise<Map<string, WalletTransaction | null>>;
   /** Every wallet transaction touched since `blockhash` (all of them when undefined). */
   listSinceBlock(blockhash?: string): Promise<SinceBlockResult>;
+  /**
+   * One page of the wallet's history (`listtransactions "*" count skip`): the `count` entries
+   * after skipping the `skip` newest, returned oldest first. New transactions shift the
+   * pages towards older ones (an entry may come twice, none is missed).
+   */
+  listTransactions(count: number, skip: number): Promise<SinceBlockEntry[]>;
   getTip(): Promise<ChainTip>;
   /** Where the node has block `hash`; undefined when it does not know the block at all. */
   getBlockHeader(hash: string): Promise<BlockHeaderRef | undefined>;

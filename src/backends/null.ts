@@ -12,6 +12,7 @@ import type {
   Backend,
   BlockHeaderRef,
   ChainTip,
+  SinceBlockEntry,
   SinceBlockResult,
   WalletBalances,
   WalletTransaction,
@@ -72,6 +73,10 @@ export class NullBackend implements Backend {
 
   async listSinceBlock(_blockhash?: string): Promise<SinceBlockResult> {
     return { transactions: [], removed: [], lastblock: REGTEST_GENESIS_HASH };
+  }
+
+  async listTransactions(_count: number, _skip: number): Promise<SinceBlockEntry[]> {
+    return [];
   }
 
   async getTip(): Promise<ChainTip> {

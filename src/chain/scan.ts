@@ -1,6 +1,6 @@
 /**
  * The start-up scan (`scan-received`, and on every helper-service start): catch up on every
- * wallet transaction since the last processed block — all of them on the first run — in
+ * wallet transaction since the last processed block — all of them on the first run, page by page — in
  * database batches, reporting progress. It is the block tracker's catch-up forced to run
  * even when the tip has not moved, so both paths apply chain data identically.
  */
@@ -16,7 +16,7 @@ export interface ScanResult {
   /** txupdate events written. */
   events: number;
   /** Network transactions (txids) that got an event: new deposits or changed confirmations. */
-  changedTxids: string[];
+  changed: number;
   tipHeight: number;
   tipHash: string;
   /** Block the scan started from (null: the first scan read everything). */
@@ -31,8 +31,8 @@ export async function scanReceived(
   return {
     scanned: result.touched,
     advanced: result.advanced,
-    events: result.updates.length,
-    changedTxids: [...new Set(result.updates.map((update) => update.txid))],
+    events: result.events,
+    changed: result.changed,
     tipHeight: result.tip.height,
     tipHash: result.tip.hash,
     fromBlock: result.previous.lastBlockHash,

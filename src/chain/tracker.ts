@@ -18,11 +18,13 @@
  *
  * The last processed block is persisted per wallet (ca_chain_state) in the same transaction
  * as the final batch, so a crash mid-way replays from the previous block (applying a snapshot
- * twice changes nothing and writes no event). With no block recorded yet, listsinceblock
- * returns every wallet transaction: that is the start-up scan (./scan.ts).
+ * twice changes nothing and writes no event). With no block recorded yet (the first start-up
+ * scan, ./scan.ts), or when listsinceblock cannot serve (the daemon lost our block, or the
+ * reply is over the size limit), every wallet transaction is read instead, listtransactions
+ * page by page, so memory stays that of one page whatever the wallet's size.
  */
-import type { ChainTip, SinceBlockResult } from "../backends/backend.js";
-import { ChainConfigError, InvalidAddressOrKeyError } from "../errors.js";
+import type { ChainTip, SinceBlockEntry, SinceBlockResult } from "../backends/backend.js";
+import { ChainConfigError, InvalidAddressOrKeyError, RpcReplyTooLargeError } from "../errors.js";
 import type { TxUpdateData } from "../events/types.js";
 import { listTrackedNetworkTransactions } from "../ledger/network-transactions.js";
 import { type ChainState, getChainState, setChainState } from "../ledger/queries.js";
@@ -35,6 +37,11 @@ import { snapshotFromWalletTransaction, snapshotsFromSinceBlock, type TxSnapshot
 import type { ChainWorkerOptions } from "./updater.js";
 
 export const DEFAULT_APPLY_BATCH_SIZE = 500;
+/**
+ * listtransactions entries per page of a full scan. A page's reply is ~0.5 MB and costs a
+ * few MB to parse, whatever the size of the wallet.
+ */
+export const DEFAULT_SCAN_PAGE_SIZE = 1000;
 
 export interface ScanProgress {
   /** `listing`: waiting for listsinceblock; `applying`: writing batches; `done`. */
@@ -60,7 +67,12 @@ export interface TickResult {
   touched: number;
   /** Open transactions moved forward from the tip height alone. */
   advanced: number;
+  /** The txupdates written; not kept by a full scan (it could be millions): see `events`. */
   updates: TxUpdateData[];
+  /** txupdates written. */
+  events: number;
+  /** Network transactions (txids) that got a txupdate. */
+  changed: number;
 }
 
 export interface BlockTrackerOptions extends ChainWorkerOptions {
@@ -68,13 +80,19 @@ export interface BlockTrackerOptions extends ChainWorkerOptions {
   batchSize?: number;
   /** gettransaction calls per HTTP request when looking up unconfirmed transactions (default 250). */
   rpcBatchSize?: number;
+  /** listtransactions entries per page of a full scan (default 1000); 0: one unpaged listsinceblock. */
+  scanPageSize?: number | undefined;
 }
+
+/** A full scan of the wallet's history is due (first run, or listsinceblock could not serve). */
+const FULL_SCAN = Symbol("full scan");
 
 export class BlockConfirmationTracker {
   readonly lock: ChainLock;
   readonly #options: BlockTrackerOptions;
   readonly #batchSize: number;
   readonly #rpcBatchSize: number;
+  readonly #scanPageSize: number;
   readonly #logger: Logger;
   #lastTip: ChainTip | undefined;
   /** Since when the node has been behind our last processed block (undefined: it is not). */
@@ -91,6 +109,12 @@ export class BlockConfirmationTracker {
     if (!Number.isInteger(this.#rpcBatchSize) || this.#rpcBatchSize < 1) {
       throw new ChainConfigError(
         `block tracker: rpcBatchSize must be an integer >= 1, got ${this.#rpcBatchSize}`,
+      );
+    }
+    this.#scanPageSize = options.scanPageSize ?? DEFAULT_SCAN_PAGE_SIZE;
+    if (!Number.isInteger(this.#scanPageSize) || this.#scanPageSize < 0) {
+      throw new ChainConfigError(
+        `block tracker: scanPageSize must be an integer >= 0 (0: unpaged), got ${this.#scanPageSize}`,
       );
     }
     this.#logger = (options.logger ?? silentLogger).child({
@@ -114,14 +138,21 @@ export class BlockConfirmationTracker {
     const previous = await ledger.run((trx, ctx) => getChainState(trx, ctx));
     const tip = await backend.getTip();
     this.#lastTip = tip;
-    if (!options.force && previous.lastBlockHash === tip.hash) {
-      return { processed: false, tip, previous, touched: 0, advanced: 0, updates: [] };
-    }
-    if (await this.#nodeBehind(previous, tip)) {
-      return { processed: false, tip, previous, touched: 0, advanced: 0, updates: [] };
-    }
+    const idle = {
+      processed: false,
+      tip,
+      previous,
+      touched: 0,
+      advanced: 0,
+      updates: [],
+      events: 0,
+      changed: 0,
+    };
+    if (!options.force && previous.lastBlockHash === tip.hash) return idle;
+    if (await this.#nodeBehind(previous, tip)) return idle;
     options.onProgress?.({ phase: "listing", done: 0, total: 0 });
     const since = await this.#listSince(previous.lastBlockHash);
+    if (since === FULL_SCAN) return this.#fullScan(previous, tip, options);
     // If a block arrived between the two calls, `since` already covers it; recording the
     // older tip as processed only means the next tick looks at that block once more.
     const snapshots = snapshotsFromSinceBlock(since);
@@ -170,7 +201,105 @@ export class BlockConfirmationTracker {
       { height: tip.height, hash: tip.hash, touched: total, advanced, events: updates.length },
       "processed chain tip",
     );
-    return { processed: true, tip, previous, touched: total, advanced, updates };
+    const changed = new Set(updates.map((update) => update.txid)).size;
+    return {
+      processed: true,
+      tip,
+      previous,
+      touched: total,
+      advanced,
+      updates,
+      events: updates.length,
+      changed,
+    };
+  }
+
+  /**
+   * Every wallet transaction, `listtransactions` page by page from the newest, each page
+   * applied in its own database transactions and then dropped: memory stays that of one page
+   * whatever the wallet's size. The tip read before the first page is recorded as processed
+   * at the end, so whatever happens meanwhile (new transactions, a reorg) is what the next
+   * listsinceblock from it reports; a crash mid-way starts the scan again (applying twice
+   * changes nothing).
+   */
+  async #fullScan(previous: ChainState, tip: ChainTip, options: TickOptions): Promise<TickResult> {
+    const { ledger, backend, sink } = this.#options;
+    const pageSize = this.#scanPageSize;
+    const tracked = new Set(
+      (await ledger.run((trx, ctx) => listTrackedNetworkTransactions(trx, ctx)))
+        .map((ntx) => ntx.txid)
+        .filter((txid): txid is string => txid !== null),
+    );
+    /**
+     * Listed transactions that are (or may now be) tracked: the others tracked are advanced
+     * from the tip afterwards. Final ones are left out, so this stays as small as the set of
+     * open transactions, not the wallet.
+     */
+    const listedTracked = new Set<string>();
+    const { maxConfirmations } = ledger.ctx;
+    let touched = 0;
+    let events = 0;
+    let changed = 0;
+    const apply = async (snapshots: readonly TxSnapshot[]) => {
+      for (let i = 0; i < snapshots.length; i += this.#batchSize) {
+        const batch = snapshots.slice(i, i + this.#batchSize);
+        const produced = await commitWithEvents(ledger, sink, async (trx, ctx) => {
+          const out: TxUpdateData[] = [];
+          for (const snapshot of batch) out.push(...(await applySnapshot(trx, ctx, snapshot, tip.height)));
+          return out;
+        });
+        events += produced.length;
+        changed += new Set(produced.map((update) => update.txid)).size;
+      }
+    };
+    // The oldest transaction of a page may have more entries (outputs) on the next, older
+    // page: it is carried over and applied with that page, whole.
+    let carried: SinceBlockEntry[] = [];
+    for (let skip = 0; ; skip += pageSize) {
+      const page = await backend.listTransactions(pageSize, skip);
+      const last = page.length < pageSize;
+      let entries = carried.length > 0 ? [...page, ...carried] : page;
+      carried = [];
+      const oldest = entries[0]?.txid;
+      if (!last && oldest !== undefined) {
+        carried = entries.filter((entry) => entry.txid === oldest);
+        entries = entries.filter((entry) => entry.txid !== oldest);
+      }
+      const snapshots = snapshotsFromSinceBlock({ transactions: entries, removed: [], lastblock: tip.hash });
+      for (const snapshot of snapshots) {
+        if (tracked.has(snapshot.txid) || snapshot.confirmations < maxConfirmations) {
+          listedTracked.add(snapshot.txid);
+        }
+      }
+      await apply(snapshots);
+      touched += snapshots.length;
+      options.onProgress?.({ phase: "applying", done: touched, total: touched });
+      if (last) break;
+    }
+
+    const unconfirmed = await this.#lookUpUnconfirmed(listedTracked);
+    for (const snapshot of unconfirmed) listedTracked.add(snapshot.txid);
+    let advanced = 0;
+    const produced = await commitWithEvents(ledger, sink, async (trx, ctx) => {
+      const out: TxUpdateData[] = [];
+      for (const snapshot of unconfirmed) out.push(...(await applySnapshot(trx, ctx, snapshot, tip.height)));
+      const untouched = (await listTrackedNetworkTransactions(trx, ctx)).filter(
+        (ntx) => ntx.txid !== null && !listedTracked.has(ntx.txid),
+      );
+      advanced = untouched.length;
+      out.push(...(await advanceToTip(trx, ctx, untouched, tip.height)));
+      await setChainState(trx, ctx, { lastBlockHash: tip.hash, lastBlockHeight: tip.height });
+      return out;
+    });
+    events += produced.length;
+    changed += new Set(produced.map((update) => update.txid)).size;
+    touched += unconfirmed.length;
+    options.onProgress?.({ phase: "done", done: touched, total: touched });
+    this.#logger.info(
+      { height: tip.height, hash: tip.hash, touched, advanced, events, pageSize },
+      "scanned every wallet transaction page by page",
+    );
+    return { processed: true, tip, previous, touched, advanced, updates: [], events, changed };
   }
 
   /**
@@ -223,9 +352,11 @@ export class BlockConfirmationTracker {
     return snapshots;
   }
 
-  async #listSince(lastBlockHash: string | null): Promise<SinceBlockResult> {
+  /** listsinceblock from the last processed block, or FULL_SCAN when the whole history must be read. */
+  async #listSince(lastBlockHash: string | null): Promise<SinceBlockResult | typeof FULL_SCAN> {
     const { backend } = this.#options;
-    if (lastBlockHash === null) return backend.listSinceBlock(undefined);
+    const everything = () => (this.#scanPageSize > 0 ? FULL_SCAN : backend.listSinceBlock(undefined));
+    if (lastBlockHash === null) return everything();
     try {
       return await backend.listSinceBlock(lastBlockHash);
     } catch (err) {
@@ -236,7 +367,16 @@ export class BlockConfirmationTracker {
           { lastBlockHash, err },
           "the daemon does not know the last processed block; rescanning every wallet transaction",
         );
-        return backend.listSinceBlock(undefined);
+        return everything();
+      }
+      // So much happened since (a long outage of a busy wallet) that the reply passed the
+      // limit: the paged full scan reads the same, in bounded pages.
+      if (err instanceof RpcReplyTooLargeError && this.#scanPageSize > 0) {
+        this.#logger.warn(
+          { lastBlockHash, err },
+          "listsinceblock from the last processed block is larger than the reply limit; scanning every wallet transaction page by page",
+        );
+        return FULL_SCAN;
       }
       throw err;
     }

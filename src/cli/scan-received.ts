@@ -34,7 +34,7 @@ function summary(coin: string, result: ScanResult): string {
   const from = result.fromBlock === null ? "the first block (first scan)" : `block ${result.fromBlock}`;
   return (
     `${coin}: ${result.scanned} wallet transaction(s) since ${from}; ` +
-    `${result.changedTxids.length} changed, ${result.events} event(s) written; ` +
+    `${result.changed} changed, ${result.events} event(s) written; ` +
     `${result.advanced} open transaction(s) moved to tip ${result.tipHeight}`
   );
 }

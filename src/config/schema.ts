@@ -190,6 +190,10 @@ export const backendSchema = z.discriminatedUnion(
       wallet: z.string().optional(),
       /** Seconds before an RPC call times out (default 15). */
       timeout: seconds.default(15),
+      /** MiB: the largest daemon reply read; a larger one fails with CA_ERR_RPC_REPLY_TOO_LARGE (default 16). */
+      max_reply_mb: z.preprocess(digitsToNumber, z.number().positive()).optional(),
+      /** Wallet entries per listtransactions page of a full scan (default 1000; 0: one unpaged listsinceblock). */
+      scan_page_size: count(0).optional(),
       /** How bitcoind tells us about wallet transactions (optional: without it, only scans and blocks). */
       walletnotify: notifySchema.optional(),
       /** How bitcoind tells us about new blocks (optional: without it the tip is polled). */

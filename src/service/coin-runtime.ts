@@ -36,6 +36,10 @@ export type CoinBackendConfig =
       wallet?: string;
       /** Seconds per RPC call (default 15). */
       timeout?: number;
+      /** MiB: the largest reply read (default 16). */
+      max_reply_mb?: number;
+      /** listtransactions entries per page of a full scan (default 1000; 0 = unpaged). */
+      scan_page_size?: number;
       walletnotify?: NotifyConfig;
       blocknotify?: NotifyConfig;
     }
@@ -98,6 +102,8 @@ export function createBackend(
     coin: name,
     wallet: config.wallet,
     timeoutMs: config.timeout === undefined ? undefined : config.timeout * 1000,
+    maxReplyBytes: config.max_reply_mb === undefined ? undefined : Math.floor(config.max_reply_mb * 1048576),
+    maxReplyConfigKey: `coins.${name}.backend.max_reply_mb`,
     logger,
   });
 }
@@ -163,7 +169,11 @@ export class CoinRuntime {
     this.lock = new ChainLock();
     const worker = { ledger, backend, sink: options.sink, lock: this.lock, logger };
     this.updater = new TransactionUpdater({ ...worker, maxBatch: this.#service.update_batch_size });
-    this.tracker = new BlockConfirmationTracker(worker);
+    this.tracker = new BlockConfirmationTracker({
+      ...worker,
+      scanPageSize:
+        options.coin.backend.class === "bitcoind" ? options.coin.backend.scan_page_size : undefined,
+    });
     this.rechecker = new OpenTransactionRechecker({ ...worker, mode: "batched" });
     this.poller = new OpenTransactionRechecker({ ...worker, mode: "per-transaction" });
     this.broadcaster = new Broadcaster({ ...worker, network: this.network });

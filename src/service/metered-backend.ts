@@ -12,6 +12,7 @@ import type {
   Backend,
   BlockHeaderRef,
   ChainTip,
+  SinceBlockEntry,
   SinceBlockResult,
   WalletBalances,
   WalletTransaction,
@@ -93,6 +94,10 @@ export class MeteredBackend implements Backend {
 
   listSinceBlock(blockhash?: string): Promise<SinceBlockResult> {
     return this.metered("listsinceblock", () => this.inner.listSinceBlock(blockhash));
+  }
+
+  listTransactions(count: number, skip: number): Promise<SinceBlockEntry[]> {
+    return this.metered("listtransactions", () => this.inner.listTransactions(count, skip));
   }
 
   async getTip(): Promise<ChainTip> {

@@ -641,7 +641,10 @@ export class Chain {
     const script = addressScript(address);
     if (!script) throw new RpcError(RpcCode.INVALID_ADDRESS_OR_KEY, "Error: Invalid address");
     const hashes: string[] = [];
-    for (let i = 0; i < count; i++) hashes.push(this.mineOne(toHex(script), address));
+    // The coinbase's address, decoded once: bitcoinjs tries each payment type by throwing.
+    const payTo = scriptAddress(script) ?? address;
+    const scriptHex = toHex(script);
+    for (let i = 0; i < count; i++) hashes.push(this.mineOne(scriptHex, payTo));
     return hashes;
   }
 
@@ -707,7 +710,7 @@ export class Chain {
     const coinbase = buildCoinbase(
       height,
       scriptHex,
-      scriptAddress(Buffer.from(scriptHex, "hex")) ?? address,
+      address,
       this.subsidy(height) + fees,
       included.map((tx) => tx.wtxid),
       now,

@@ -9,7 +9,13 @@ import { addressScript, scriptAddress } from "./keys.js";
 import { Args, amountFromValue, parseHash, typeName } from "./params.js";
 import { compactSizeHex, type SimTx } from "./tx.js";
 import type { SimWallet } from "./wallet.js";
-import { lastProcessedBlock, listEntries, transactionResult, walletBalances } from "./wallet-view.js";
+import {
+  lastProcessedBlock,
+  listEntries,
+  listEntryCount,
+  transactionResult,
+  walletBalances,
+} from "./wallet-view.js";
 
 export interface CallContext {
   chain: Chain;
@@ -659,20 +665,30 @@ export const METHODS: Record<string, MethodSpec> = {
       if (count < 0) throw new RpcError(RpcCode.INVALID_PARAMETER, "Negative count");
       if (skip < 0) throw new RpcError(RpcCode.INVALID_PARAMETER, "Negative from");
       const { chain } = ctx;
-      // Newest first until count+skip entries, then the window, returned oldest first.
+      const options = {
+        minDepth: 0,
+        long: true,
+        includeChange: false,
+        label: label === "*" ? undefined : label,
+      };
+      // Newest first until count+skip entries, then the window, returned oldest first. The
+      // entries of transactions wholly inside the skipped part are only counted, not built:
+      // paging through a large wallet stays linear in the page, not in the skip.
       const newestFirst: JsonValue[] = [];
-      for (let i = wallet.txOrder.length - 1; i >= 0 && newestFirst.length < count + skip; i--) {
+      let skipped = 0;
+      for (let i = wallet.txOrder.length - 1; i >= 0 && skipped + newestFirst.length < count + skip; i--) {
         const tx = chain.txs.get(wallet.txOrder[i] as string);
         if (!tx) continue;
-        const entries = listEntries(chain, wallet, tx, {
-          minDepth: 0,
-          long: true,
-          includeChange: false,
-          label: label === "*" ? undefined : label,
-        });
-        newestFirst.push(...entries);
+        if (newestFirst.length === 0) {
+          const n = listEntryCount(chain, wallet, tx, options);
+          if (skipped + n <= skip) {
+            skipped += n;
+            continue;
+          }
+        }
+        newestFirst.push(...listEntries(chain, wallet, tx, options));
       }
-      return newestFirst.slice(skip, skip + count).reverse();
+      return newestFirst.slice(skip - skipped, skip - skipped + count).reverse();
     },
   },
   listsinceblock: {

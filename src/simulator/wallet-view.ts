@@ -94,6 +94,20 @@ export interface ListOptions {
   label?: string;
 }
 
+/** How many entries listEntries gives for `tx`, without building them (listtransactions' skip). */
+export function listEntryCount(chain: Chain, wallet: SimWallet, tx: SimTx, options: ListOptions): number {
+  const { sent, received } = amounts(chain, wallet, tx, options.includeChange);
+  let count = options.label === undefined ? sent.length : 0;
+  if (chain.depth(tx) >= options.minDepth) {
+    for (const output of received) {
+      const book = output.address === null ? undefined : wallet.addressInfo(output.address);
+      const label = book && book.label !== null ? book.label : undefined;
+      if (options.label === undefined || label === options.label) count++;
+    }
+  }
+  return count;
+}
+
 /** ListTransactions: one entry per sent and per received output. */
 export function listEntries(chain: Chain, wallet: SimWallet, tx: SimTx, options: ListOptions): JsonValue[] {
   const entries: JsonValue[] = [];

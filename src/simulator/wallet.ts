@@ -90,8 +90,15 @@ export class SimWallet {
 
   /** The ranged descriptor an address comes from (`parent_descs`). */
   parentDescriptor(branch: 0 | 1): string {
-    return descriptorWithChecksum(`wpkh([${this.fingerprint}/84h/1h/0h]${this.tpub}/${branch}/*)`);
+    // Fixed per branch; the checksum is costly and every listed entry prints it.
+    let descriptor = this.#parentDescriptors[branch];
+    if (descriptor === undefined) {
+      descriptor = descriptorWithChecksum(`wpkh([${this.fingerprint}/84h/1h/0h]${this.tpub}/${branch}/*)`);
+      this.#parentDescriptors[branch] = descriptor;
+    }
+    return descriptor;
   }
+  readonly #parentDescriptors: [string | undefined, string | undefined] = [undefined, undefined];
 
   /** Record a transaction the first time the wallet sees it; returns whether it was new. */
   remember(txid: string): boolean {

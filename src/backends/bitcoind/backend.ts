@@ -17,6 +17,7 @@ import type {
   Backend,
   BlockHeaderRef,
   ChainTip,
+  SinceBlockEntry,
   SinceBlockResult,
   WalletBalances,
   WalletTransaction,
@@ -25,6 +26,7 @@ import {
   toChainTip,
   toCommentedEntries,
   toSinceBlockResult,
+  toTransactionEntries,
   toWalletBalances,
   toWalletTransaction,
 } from "./convert.js";
@@ -40,6 +42,10 @@ export interface BitcoindBackendOptions {
   wallet?: string;
   /** Per-call timeout in milliseconds (default 15 000). */
   timeoutMs?: number;
+  /** Largest reply read, in bytes (default 16 MiB); see BitcoindRpcClientOptions. */
+  maxReplyBytes?: number;
+  /** The config key named when a reply is too large. */
+  maxReplyConfigKey?: string;
   logger?: Logger;
   /** Use this client instead of creating one (its URL, wallet and timeout then apply). */
   client?: BitcoindRpcClient;
@@ -65,6 +71,8 @@ export class BitcoindBackend implements Backend {
         url: options.url,
         wallet: options.wallet,
         timeoutMs: options.timeoutMs,
+        maxReplyBytes: options.maxReplyBytes,
+        maxReplyConfigKey: options.maxReplyConfigKey,
         logger: options.logger,
       });
   }
@@ -107,6 +115,12 @@ export class BitcoindBackend implements Backend {
     // Positional: blockhash ("" = from genesis), target_confirmations, include_watchonly, include_removed.
     const result = await this.client.call("listsinceblock", [blockhash ?? "", 1, true, true]);
     return this.#read(() => toSinceBlockResult(result, this.decimals));
+  }
+
+  async listTransactions(count: number, skip: number): Promise<SinceBlockEntry[]> {
+    // Positional: label "*" (all), count, skip, include_watchonly.
+    const result = await this.client.call("listtransactions", ["*", count, skip, true]);
+    return this.#read(() => toTransactionEntries(result, this.decimals));
   }
 
   async getTip(): Promise<ChainTip> {

@@ -107,6 +107,16 @@ export function toSinceBlockResult(result: unknown, decimals: number): SinceBloc
   };
 }
 
+/** `listtransactions` entries: the same fields as listsinceblock's, oldest first. */
+export function toTransactionEntries(result: unknown, decimals: number): SinceBlockEntry[] {
+  if (!Array.isArray(result)) {
+    throw new UnexpectedResponseError(`listtransactions: expected an array, got ${typeof result}`);
+  }
+  return result.map((item: unknown, index) =>
+    toSinceBlockEntry(item, `listtransactions[${index}]`, decimals),
+  );
+}
+
 export function toChainTip(result: unknown): ChainTip {
   const reader = RpcReader.of(result, "getblockchaininfo", 0);
   return {

@@ -6,6 +6,7 @@ export {
   type BatchOutcome,
   BitcoindRpcClient,
   type BitcoindRpcClientOptions,
+  DEFAULT_MAX_REPLY_BYTES,
   DEFAULT_RPC_TIMEOUT_MS,
   type RpcCall,
   type RpcCallOptions,
