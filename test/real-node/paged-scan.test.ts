@@ -87,19 +87,31 @@ async function readPages(ours: BitcoindRpcClient): Promise<string[]> {
     if (!order.has(txid)) order.set(txid, order.size);
     return `tx${order.get(txid)}`;
   };
-  const all = (await ours.call("listtransactions", ["*", 100, 0, true])) as Array<{ txid: string }>;
+  const all = (await ours.call("listtransactions", ["*", 100, 0, true])) as Array<{
+    txid: string;
+    vout: number;
+  }>;
   for (const entry of [...all].reverse()) name(entry.txid);
+  // Core and the simulator both shuffle outputs, so two outputs of one transaction sit at random
+  // vouts on each: an entry is named by the rank of its vout within its transaction, not its amount.
+  const vouts = new Map<string, number[]>();
+  for (const entry of all)
+    vouts.set(
+      entry.txid,
+      [...(vouts.get(entry.txid) ?? []), entry.vout].sort((a, b) => a - b),
+    );
+  const output = (e: { txid: string; vout: number }) => `#${vouts.get(e.txid)?.indexOf(e.vout)}`;
   const pages: string[] = [];
   for (const count of [1, 2, 3]) {
     for (let skip = 0; skip <= all.length; skip += count) {
       const page = (await ours.call("listtransactions", ["*", count, skip, true])) as Array<{
         txid: string;
+        vout: number;
         category: string;
-        amount: unknown;
         confirmations: unknown;
       }>;
       pages.push(
-        `${count}/${skip}: ${page.map((e) => `${name(e.txid)}:${e.category}:${String(e.amount)}:${String(e.confirmations)}`).join(" ")}`,
+        `${count}/${skip}: ${page.map((e) => `${name(e.txid)}:${e.category}:${output(e)}:${String(e.confirmations)}`).join(" ")}`,
       );
     }
   }
