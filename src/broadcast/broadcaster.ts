@@ -1,6 +1,6 @@
 /**
  * The broadcaster (DESIGN.md §6): every `broadcast_period`, the wallet's pending sends go
- * out as one `sendmany`, in three steps that each commit before the next begins:
+ * out as one `sendmany` (several when the daemon refuses one, see below), in three steps that each commit before the next begins:
  *
  *   1. open:  the sends are tied to a new broadcast with `opened_at` set     (DB commit)
  *   2. send:  `sendmany` to the daemon                                        (RPC)
@@ -18,8 +18,12 @@
  * What a failed sendmany means:
  * - the daemon answered with a JSON-RPC error (insufficient funds, bad address, warming up),
  *   or the request demonstrably never reached it (connection refused, HTTP 401/403, client
- *   closed, outputs rejected before sending): nothing was sent → the broadcast is released
- *   and its sends stay pending for the next period;
+ *   closed, outputs rejected before sending): nothing was sent → the broadcast is released.
+ *   A refusal about one output (./refusals.ts: a bad address, dust) would refuse every
+ *   batch that carries it, so the outputs are sent in halves until the culprit is alone:
+ *   it fails (amount back, a `sendfailed` event) and the rest go out this period. A
+ *   shortfall of the hot wallet, or a refusal about the daemon (warming up, wallet locked),
+ *   keeps the sends pending for the next period;
  * - a timeout, a reset connection or a garbled reply AFTER the request was sent is
  *   ambiguous — the daemon may have paid and only the answer was lost. It is left open
  *   (interrupted), never retried: a stuck payment is an operator's five minutes, a double
@@ -37,19 +41,23 @@ import {
   RpcTransportError,
   UnexpectedResponseError,
 } from "../errors.js";
+import type { NewEvent } from "../events/outbox/write-events.js";
 import type { TxUpdateData } from "../events/types.js";
 import {
   bookBroadcastFee,
   closeBroadcast,
+  failSend,
   listBroadcastsWithoutFee,
   listInterruptedBroadcasts,
   listPendingSends,
   openBroadcast,
+  type PendingSend,
   releaseBroadcast,
 } from "../ledger/broadcasts.js";
 import type { Ledger } from "../ledger/ledger.js";
 import { type NetworkTransaction, updateConfirmations } from "../ledger/network-transactions.js";
 import { type Logger, silentLogger } from "../log.js";
+import { classifyRefusal } from "./refusals.js";
 
 export interface BroadcasterOptions {
   ledger: Ledger;
@@ -76,12 +84,103 @@ export type BroadcastOutcome =
   /** The daemon refused or was unreachable before the request: the sends stay pending. */
   | { status: "released"; sendIds: number[]; error: Error }
   /** Unknown whether the daemon paid: left open for an operator, never retried. */
-  | { status: "interrupted"; networkTransactionId: number; sendIds: number[]; error: Error };
+  | { status: "interrupted"; networkTransactionId: number; sendIds: number[]; error: Error }
+  /**
+   * The daemon refused the batch and its culprits were isolated: the broadcasts that went
+   * out, the sends that failed (refused alone), the sends kept pending (a shortfall, or a
+   * refusal about the daemon), and a broadcast left interrupted if one was.
+   */
+  | {
+      status: "isolated";
+      broadcasts: Array<{
+        networkTransactionId: number;
+        txid: string;
+        fee: bigint | null;
+        sendIds: number[];
+      }>;
+      failed: Array<{ sendId: number; reason: string }>;
+      held: number[];
+      interrupted: { networkTransactionId: number; sendIds: number[] } | undefined;
+      error: Error;
+    };
+
+/** Sends to one address: one output of a sendmany. */
+interface Output {
+  address: string;
+  amount: bigint;
+  sends: PendingSend[];
+}
+
+type Attempt =
+  | { kind: "broadcasted"; networkTransactionId: number; txid: string; fee: bigint | null; sendIds: number[] }
+  | { kind: "released"; sendIds: number[]; error: Error }
+  | { kind: "interrupted"; networkTransactionId: number; sendIds: number[]; error: Error };
+
+/** What one period did, sendmany by sendmany. */
+interface Period {
+  attempts: Attempt[];
+  failed: Array<{ sendId: number; reason: string }>;
+  held: number[];
+  /** The first refusal or failure. */
+  error: Error | undefined;
+}
+
+/** One sendmany: reported as before isolation existed; several: "isolated". */
+function periodOutcome(period: Period): BroadcastOutcome {
+  const [first] = period.attempts;
+  if (period.attempts.length === 1 && first) {
+    if (first.kind === "broadcasted") {
+      const { networkTransactionId, txid, fee, sendIds } = first;
+      return {
+        status: "broadcasted",
+        networkTransactionId,
+        txid,
+        fee: fee ?? 0n,
+        sendIds,
+        feeKnown: fee !== null,
+      };
+    }
+    if (first.kind === "interrupted") {
+      const { networkTransactionId, sendIds, error } = first;
+      return { status: "interrupted", networkTransactionId, sendIds, error };
+    }
+    // Refused alone for its own sake: isolated (it failed); otherwise released, pending.
+    if (period.failed.length === 0) return { status: "released", sendIds: first.sendIds, error: first.error };
+  }
+  const interrupted = period.attempts.find((attempt) => attempt.kind === "interrupted");
+  return {
+    status: "isolated",
+    broadcasts: period.attempts.flatMap((attempt) =>
+      attempt.kind === "broadcasted"
+        ? [
+            {
+              networkTransactionId: attempt.networkTransactionId,
+              txid: attempt.txid,
+              fee: attempt.fee,
+              sendIds: attempt.sendIds,
+            },
+          ]
+        : [],
+    ),
+    failed: period.failed,
+    held: period.held,
+    interrupted:
+      interrupted?.kind === "interrupted"
+        ? { networkTransactionId: interrupted.networkTransactionId, sendIds: interrupted.sendIds }
+        : undefined,
+    error: period.error ?? new Error("isolated"),
+  };
+}
 
 export interface BroadcasterStats {
   broadcasts: number;
+  /** Sendmany calls the daemon refused (nothing sent). */
   released: number;
   interrupted: number;
+  /** Sends the daemon refused alone: failed, amounts returned. */
+  failedSends: number;
+  /** Periods in which a refused batch was split to isolate its culprits. */
+  isolations: number;
   /** Interrupted broadcasts found in the daemon's wallet by their comment and closed. */
   recovered: number;
   /** Fees booked after the close, because the daemon could not tell them at the time. */
@@ -123,6 +222,8 @@ export class Broadcaster {
     broadcasts: 0,
     released: 0,
     interrupted: 0,
+    failedSends: 0,
+    isolations: 0,
     recovered: 0,
     feesBookedLater: 0,
     lastOutcome: undefined,
@@ -256,64 +357,123 @@ export class Broadcaster {
   }
 
   async #broadcast(): Promise<BroadcastOutcome> {
-    const { ledger, backend } = this.#options;
+    const { ledger } = this.#options;
     const pending = await ledger.run((trx, ctx) => listPendingSends(trx, ctx));
     if (pending.length === 0) return { status: "idle" };
     // A daemon on another chain would refuse every address; it must stop the service, not fail sends.
     await this.#options.network?.ensure();
-    const sendIds = pending.map((send) => send.id);
-    // sendmany takes one amount per address: sends to the same address are paid together.
-    const outputs = new Map<string, bigint>();
-    for (const send of pending) outputs.set(send.address, (outputs.get(send.address) ?? 0n) + send.amount);
+    // sendmany takes one amount per address: sends to the same address are one output.
+    const outputs = new Map<string, Output>();
+    for (const send of pending) {
+      const output = outputs.get(send.address) ?? { address: send.address, amount: 0n, sends: [] };
+      output.amount += send.amount;
+      output.sends.push(send);
+      outputs.set(send.address, output);
+    }
+    const period: Period = { attempts: [], failed: [], held: [], error: undefined };
+    await this.#sendOutputs([...outputs.values()], period);
+    const outcome = periodOutcome(period);
+    this.#stats.lastOutcome = outcome.status;
+    if (period.attempts.length > 1) this.#stats.isolations++;
+    return outcome;
+  }
 
+  /**
+   * One sendmany of `outputs` (open, send, close). When the daemon refuses it for an output's
+   * sake, the outputs are split in halves and each half is sent on its own, down to the
+   * single output that is refused alone: that one fails (its sends end `failed`, their
+   * amounts go back, a `sendfailed` each), and every other send still goes out this period.
+   * A shortfall of the hot wallet or a refusal that is not about an output keeps the sends
+   * pending. Returns false when the period must stop (the daemon's state, or an ambiguous
+   * failure: nothing more is sent until an operator or the next period looks).
+   */
+  async #sendOutputs(outputs: readonly Output[], period: Period): Promise<boolean> {
+    const { ledger, backend } = this.#options;
+    const sendIds = outputs.flatMap((output) => output.sends.map((send) => send.id)).sort((a, b) => a - b);
     const ntxId = await ledger.run((trx, ctx) => openBroadcast(trx, ctx, sendIds));
     this.#logger.info(
-      { networkTransaction: ntxId, sends: sendIds.length, outputs: outputs.size },
+      { networkTransaction: ntxId, sends: sendIds.length, outputs: outputs.length },
       "broadcast opened",
     );
-
     let txid: string;
     try {
-      txid = await backend.sendMany(outputs, broadcastComment(ntxId));
+      txid = await backend.sendMany(
+        new Map(outputs.map((output) => [output.address, output.amount])),
+        broadcastComment(ntxId),
+      );
     } catch (err) {
       const error = err instanceof Error ? err : new Error(String(err));
       this.#stats.lastError = error.message;
-      if (nothingWasSent(err)) {
-        await ledger.run((trx, ctx) => releaseBroadcast(trx, ctx, ntxId));
-        this.#stats.released++;
-        this.#stats.lastOutcome = "released";
-        this.#logger.warn(
+      period.error ??= error;
+      if (!nothingWasSent(err)) {
+        period.attempts.push({ kind: "interrupted", networkTransactionId: ntxId, sendIds, error });
+        this.#stats.interrupted++;
+        this.#reportedInterrupted.add(ntxId);
+        this.#logger.error(
           { networkTransaction: ntxId, sends: sendIds.length, err },
-          "sendmany failed before anything was sent; the sends stay pending for the next period",
+          "sendmany outcome unknown (the request may have reached the daemon): broadcast left interrupted, NOT retried; an operator must check the daemon's wallet",
         );
-        return { status: "released", sendIds, error };
+        return false;
       }
-      this.#stats.interrupted++;
-      this.#stats.lastOutcome = "interrupted";
-      this.#reportedInterrupted.add(ntxId);
-      this.#logger.error(
+      await ledger.run((trx, ctx) => releaseBroadcast(trx, ctx, ntxId));
+      period.attempts.push({ kind: "released", sendIds, error });
+      this.#stats.released++;
+      const refusal = classifyRefusal(err);
+      const only = outputs.length === 1 ? outputs[0] : undefined;
+      if (refusal === "output" && only) {
+        await this.#fail(only, err instanceof RpcError ? err.rpcMessage : error.message, period);
+        return true;
+      }
+      if (refusal === "output" || (refusal === "batch" && !only)) {
+        this.#logger.warn(
+          { networkTransaction: ntxId, sends: sendIds.length, outputs: outputs.length, err },
+          "the daemon refused the batch for one of its outputs: sending it in halves to find which",
+        );
+        const middle = Math.ceil(outputs.length / 2);
+        for (const half of [outputs.slice(0, middle), outputs.slice(middle)]) {
+          if (!(await this.#sendOutputs(half, period))) return false;
+        }
+        return true;
+      }
+      period.held.push(...sendIds);
+      this.#logger.warn(
         { networkTransaction: ntxId, sends: sendIds.length, err },
-        "sendmany outcome unknown (the request may have reached the daemon): broadcast left interrupted, NOT retried; an operator must check the daemon's wallet",
+        refusal === "shortfall"
+          ? "the hot wallet holds too little for these sends: they stay pending until it is topped up"
+          : "sendmany refused before anything was sent; the sends stay pending for the next period",
       );
-      return { status: "interrupted", networkTransactionId: ntxId, sendIds, error };
+      // A refusal about the daemon itself would refuse the other halves too.
+      return refusal !== "daemon";
     }
 
     const fee = await this.#feeOf(txid);
     await this.#close(ntxId, txid, sendIds, fee);
     this.#stats.broadcasts++;
-    this.#stats.lastOutcome = "broadcasted";
+    period.attempts.push({ kind: "broadcasted", networkTransactionId: ntxId, txid, fee, sendIds });
     this.#logger.info(
       { networkTransaction: ntxId, txid, fee: fee?.toString() ?? "unknown", sends: sendIds.length },
       "broadcast sent",
     );
-    return {
-      status: "broadcasted",
-      networkTransactionId: ntxId,
-      txid,
-      fee: fee ?? 0n,
-      sendIds,
-      feeKnown: fee !== null,
-    };
+    return true;
+  }
+
+  /** The sends of an output the daemon refused alone: failed, amounts back, one sendfailed each (one transaction). */
+  async #fail(output: Output, reason: string, period: Period): Promise<void> {
+    const { ledger, sink } = this.#options;
+    const ids = output.sends.map((send) => send.id);
+    await ledger.run(async (trx, ctx) => {
+      const events: NewEvent[] = [];
+      for (const id of ids)
+        events.push({ event_name: "sendfailed", data: await failSend(trx, ctx, id, reason) });
+      await sink.write(trx, events);
+    });
+    sink.notifyCommitted();
+    for (const id of ids) period.failed.push({ sendId: id, reason });
+    this.#stats.failedSends += ids.length;
+    this.#logger.error(
+      { sends: ids, address: output.address, amount: output.amount.toString(), reason },
+      "the daemon refused this output on its own: the sends failed and their amounts went back to the accounts",
+    );
   }
 
   /**

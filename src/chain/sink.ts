@@ -4,6 +4,7 @@
  * as the ledger change, and `notifyCommitted` wakes a local dispatcher after the commit.
  */
 import type { Trx } from "../db/serializable.js";
+import type { NewEvent } from "../events/outbox/write-events.js";
 import type { TxUpdateData } from "../events/types.js";
 import type { LedgerContext } from "../ledger/context.js";
 import type { Ledger } from "../ledger/ledger.js";
@@ -11,6 +12,8 @@ import type { Ledger } from "../ledger/ledger.js";
 export interface TxUpdateSink {
   /** Writes one txupdate event per payload inside `trx`. */
   writeTxUpdates(trx: Trx, updates: readonly TxUpdateData[]): Promise<unknown>;
+  /** Writes events of any kind inside `trx` (sendfailed, …). */
+  write(trx: Trx, events: readonly NewEvent[]): Promise<unknown>;
   /** Called once after a transaction that wrote events has committed. */
   notifyCommitted(): void;
 }

@@ -77,6 +77,7 @@ export type TransactionState =
   | "processed" // deposit the application marked as handled
   | "pending" // send waiting for the broadcaster
   | "broadcasted" // send handed to the daemon
+  | "failed" // send the daemon refused for a reason of its own; its amount went back to the account
   | "done"; // internal transfer / fee / balance import booked
 
 export interface TransactionTable {
@@ -95,6 +96,8 @@ export interface TransactionTable {
   processed_at: Millis | null;
   created_at: Millis;
   updated_at: Millis;
+  /** Why a `failed` send failed: the daemon's refusal, verbatim. */
+  failure: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface ChainStateTable {
@@ -102,6 +105,13 @@ export interface ChainStateTable {
   last_block_hash: string | null;
   last_block_height: number | null;
   updated_at: Millis;
+}
+
+/** The hot wallet's last reported state: `hotwalletlow` fires on a change, once. */
+export interface HotWalletTable {
+  wallet_id: number;
+  state: "ok" | "low";
+  changed_at: Millis;
 }
 
 export interface EventTable {
@@ -168,6 +178,7 @@ export interface Schema {
   ca_wallet: WalletTable;
   ca_account: AccountTable;
   ca_address: AddressTable;
+  ca_hot_wallet: HotWalletTable;
   ca_network_transaction: NetworkTransactionTable;
   ca_transaction: TransactionTable;
   ca_chain_state: ChainStateTable;

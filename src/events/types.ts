@@ -68,16 +68,33 @@ export interface BackendStatusData {
   stuck_after_seconds: number | null;
 }
 
+/** `data` of a `sendfailed` event: the daemon refused a send for a reason of its own; its amount is back on the account. */
+export interface SendFailedData {
+  coin_name: string;
+  /** Id of the send (our transaction row, as in its txupdate events). */
+  transaction: number;
+  transaction_type: "broadcast";
+  /** The sending account, credited back. */
+  account: number;
+  /** The destination. */
+  address: string;
+  /** Positive decimal string at full coin precision. */
+  amount: string;
+  /** The daemon's refusal, verbatim, e.g. "Invalid Bitcoin address: …" or "Transaction amount too small". */
+  reason: string;
+}
+
 export interface EventDataByName {
   txupdate: TxUpdateData;
   txreplaced: TxReplacedData;
   backendstatus: BackendStatusData;
+  sendfailed: SendFailedData;
 }
 
 export type EventName = keyof EventDataByName;
 
 /** Every event kind, by name: the one list configuration checks (subscriptions) use. */
-const EVENT_NAME_SET: Record<EventName, true> = { txupdate: true, txreplaced: true, backendstatus: true };
+const EVENT_NAME_SET: Record<EventName, true> = { txupdate: true, txreplaced: true, backendstatus: true, sendfailed: true };
 export const EVENT_NAMES = Object.keys(EVENT_NAME_SET) as readonly EventName[];
 
 /** An event as the dispatcher hands it to a handler. */

@@ -4,8 +4,10 @@
  * never closed was interrupted mid-call, and nobody can know whether the daemon sent it —
  * so it is never retried automatically (that could pay twice), only reported.
  */
+import { formatAmount } from "../coins/amount.js";
 import type { Trx } from "../db/serializable.js";
 import { LedgerStateError } from "../errors.js";
+import type { SendFailedData } from "../events/types.js";
 import { adjustAccountBalance, getNetworkFeeAccount } from "./accounts.js";
 import type { LedgerContext } from "./context.js";
 import { insertReturningId } from "./insert.js";
@@ -174,6 +176,48 @@ export async function releaseBroadcast(trx: Trx, ctx: LedgerContext, ntxId: numb
     .where("network_transaction_id", "=", ntxId)
     .execute();
   await trx.deleteFrom("ca_network_transaction").where("id", "=", ntxId).execute();
+}
+
+/**
+ * The daemon refused a pending send for a reason of its own (a bad address, dust): the send
+ * ends `failed` with that reason and its amount goes back to the sending account. Returns the
+ * `sendfailed` event's data, for the caller to write in this same transaction. Only a send
+ * that is pending and in no broadcast can fail: one in a broadcast may have been paid.
+ */
+export async function failSend(
+  trx: Trx,
+  ctx: LedgerContext,
+  sendId: number,
+  reason: string,
+): Promise<SendFailedData> {
+  const send = await trx
+    .selectFrom("ca_transaction as t")
+    .innerJoin("ca_address as a", "a.id", "t.address_id")
+    .select(["t.id", "t.amount", "t.sending_account_id", "a.address"])
+    .where("t.id", "=", sendId)
+    .where("t.wallet_id", "=", ctx.walletId)
+    .where("t.type", "=", "broadcast")
+    .where("t.state", "=", "pending")
+    .where("t.network_transaction_id", "is", null)
+    .executeTakeFirst();
+  if (!send || send.sending_account_id === null) {
+    throw new LedgerStateError(`send ${sendId} is not a pending send outside a broadcast: it cannot fail`);
+  }
+  await trx
+    .updateTable("ca_transaction")
+    .set({ state: "failed", failure: reason, updated_at: Date.now() })
+    .where("id", "=", sendId)
+    .execute();
+  await adjustAccountBalance(trx, send.sending_account_id, send.amount);
+  return {
+    coin_name: ctx.coin.name,
+    transaction: send.id,
+    transaction_type: "broadcast",
+    account: send.sending_account_id,
+    address: send.address,
+    amount: formatAmount(send.amount, ctx.coin.decimals),
+    reason,
+  };
 }
 
 /** Broadcasts opened but never closed: need an operator (check the daemon for the payment). */

@@ -21,8 +21,8 @@ export interface BalanceCheck {
 /**
  * Every account of the wallet (or one), with its stored and recomputed balance. Money in:
  * credited (or processed) deposits, internal transfers and balance imports received. Money
- * out: transfers sent, sends (debited when recorded, whatever their broadcast state) and
- * network fees charged to the account.
+ * out: transfers sent, sends (debited when recorded, whatever their broadcast state, unless
+ * they failed) and network fees charged to the account.
  */
 export async function recomputeBalances(
   trx: Trx,
@@ -53,6 +53,8 @@ export async function recomputeBalances(
     .select(({ fn }) => ["sending_account_id as account_id", fn.sum<bigint>("amount").as("sum_amount")])
     .where("wallet_id", "=", ctx.walletId)
     .where("type", "in", ["internal", "broadcast", "network_fee"])
+    // A failed send's amount went back to the account: it is no debit.
+    .where("state", "!=", "failed")
     .where("sending_account_id", "is not", null)
     .groupBy("sending_account_id")
     .execute();

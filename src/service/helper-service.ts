@@ -168,6 +168,7 @@ class RunningHelperService implements HelperService, StatusSource {
       // Counting commits that wrote events gives "ledger updates" per coin without touching the chain code.
       const sink: TxUpdateSink = {
         writeTxUpdates: (trx, updates) => this.outbox.writeTxUpdates(trx, updates),
+        write: (trx, events) => this.outbox.write(trx, events),
         notifyCommitted: () => {
           this.metrics.ledgerUpdated(name);
           this.outbox.notifyCommitted();

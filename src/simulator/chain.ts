@@ -836,6 +836,10 @@ export class Chain {
     const subtracting = recipients.filter((r) => r.subtractFee).length;
     const recipientScripts = recipients.map((r) => r.scriptHex);
     const changeScriptLength = "0014".padEnd(44, "0");
+    // Core refuses a dust recipient before it selects coins: dust wins over "Insufficient funds".
+    if (recipients.some((r) => r.amount < dustThreshold(r.scriptHex))) {
+      throw new RpcError(RpcCode.WALLET_INSUFFICIENT_FUNDS, "Transaction amount too small");
+    }
     const preselectedIds = new Set(preselected.map((coin) => outpoint(coin.txid, coin.vout)));
     const pool = this.spendableCoins(wallet, exclude).filter(
       (coin) => !preselectedIds.has(outpoint(coin.txid, coin.vout)),

@@ -613,6 +613,10 @@ export const METHODS: Record<string, MethodSpec> = {
       const recipients: Recipient[] = [];
       for (const [address, value] of Object.entries(amounts)) {
         const scriptHex = recipientScript(address);
+        // One destination spelled twice (upper- and lower-case bech32) is refused, as Core does.
+        if (recipients.some((r) => r.scriptHex === scriptHex)) {
+          throw new RpcError(RpcCode.INVALID_PARAMETER, `Invalid parameter, duplicated address: ${address}`);
+        }
         const amount = amountFromValue(value);
         if (amount <= 0n) throw new RpcError(RpcCode.TYPE_ERROR, "Invalid amount for send");
         recipients.push({ address, scriptHex, amount, subtractFee: subtractFrom.has(address) });

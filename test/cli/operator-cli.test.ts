@@ -44,6 +44,7 @@ describe("operator CLI", () => {
       "0001_initial",
       "0002_event_feed",
       "0003_backend_status",
+      "0004_send_failures",
     ]);
     const again = cli("initialize-database", configPath);
     expect(again.code).toBe(0);

@@ -36,6 +36,8 @@ const amount = (text: string) => new LosslessNumber(text);
 const UNKNOWN_TXID = "0".repeat(64);
 /** A mainnet address: valid bech32, wrong network for regtest. */
 const MAINNET_ADDRESS = "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4";
+/** A regtest address of nobody's, fixed so that a message quoting it is the same on every run. */
+const FIXED_REGTEST_ADDRESS = "bcrt1qzg7qqeanfzm40dz06d5zh2wl24gva8dtj34jdm";
 
 /** Runs the session against the daemon at `url` (`http://user:password@127.0.0.1:port/`). */
 export async function runProductSession(url: string): Promise<RecordedPair[]> {
@@ -178,6 +180,21 @@ export async function runProductSession(url: string): Promise<RecordedPair[]> {
   await rpc(OURS, "gettransaction", [t3]);
   await rpc(OURS, "listsinceblock", [b103, 1, true, true]);
   await rpc(OURS, "getbalance");
+
+  // What the broadcaster's isolation relies on: Core refuses a dust output before it looks
+  // at the funds, and one address spelled in both cases as a duplicate.
+  await rpc(OURS, "sendmany", [
+    "",
+    { [p1]: amount("0.00000001"), [p2]: amount("1000") },
+    1,
+    "cryptoassets:ntx:6",
+  ]);
+  await rpc(OURS, "sendmany", [
+    "",
+    { [FIXED_REGTEST_ADDRESS]: amount("0.1"), [FIXED_REGTEST_ADDRESS.toUpperCase()]: amount("0.1") },
+    1,
+    "cryptoassets:ntx:7",
+  ]);
   return pairs;
 }
 

@@ -7,11 +7,13 @@ import type { Engine } from "../url.js";
 import { initialMigration } from "./0001_initial.js";
 import { eventFeedMigration } from "./0002_event_feed.js";
 import { backendStatusMigration } from "./0003_backend_status.js";
+import { sendFailuresMigration } from "./0004_send_failures.js";
 
 export function migrations(engine: Engine): Record<string, Migration> {
   return {
     "0001_initial": initialMigration(engine),
     "0002_event_feed": eventFeedMigration(),
     "0003_backend_status": backendStatusMigration(),
+    "0004_send_failures": sendFailuresMigration(),
   };
 }
