@@ -57,6 +57,7 @@ import {
 import type { Ledger } from "../ledger/ledger.js";
 import { type NetworkTransaction, updateConfirmations } from "../ledger/network-transactions.js";
 import { type Logger, silentLogger } from "../log.js";
+import { HotWalletMonitor, type HotWalletStatus } from "./hot-wallet.js";
 import { classifyRefusal } from "./refusals.js";
 
 export interface BroadcasterOptions {
@@ -67,6 +68,8 @@ export interface BroadcasterOptions {
   lock?: ChainLock;
   /** Nothing is sent before the daemon's chain matches the configured network. */
   network?: NetworkCheck;
+  /** Base units: below this balance the hot wallet is low (`coins.<coin>.hot_wallet_threshold`). */
+  hotWalletThreshold?: bigint;
   logger?: Logger;
 }
 
@@ -121,6 +124,8 @@ interface Period {
   attempts: Attempt[];
   failed: Array<{ sendId: number; reason: string }>;
   held: number[];
+  /** The daemon refused sends for insufficient funds (a shortfall of the hot wallet). */
+  shortfall: boolean;
   /** The first refusal or failure. */
   error: Error | undefined;
 }
@@ -231,6 +236,9 @@ export class Broadcaster {
   };
   #timer: NodeJS.Timeout | undefined;
   #inFlight: Promise<unknown> | undefined;
+  readonly #hotWallet: HotWalletMonitor;
+  /** The last period's sends were refused for insufficient funds. */
+  #shortfall = false;
 
   constructor(options: BroadcasterOptions) {
     this.#options = options;
@@ -239,6 +247,26 @@ export class Broadcaster {
       module: "broadcast",
       coin: options.ledger.coin.name,
     });
+    this.#hotWallet = new HotWalletMonitor({
+      ledger: options.ledger,
+      backend: options.backend,
+      sink: options.sink,
+      threshold: options.hotWalletThreshold,
+      logger: this.#logger,
+    });
+  }
+
+  /**
+   * After a period: is the hot wallet low (a shortfall, or below the threshold)? Fires
+   * `hotwalletlow` when that changes; see ./hot-wallet.ts.
+   */
+  checkHotWallet(): Promise<HotWalletStatus | undefined> {
+    return this.lock.run(() => this.#hotWallet.check(this.#shortfall));
+  }
+
+  /** The last hot-wallet check's figures, for /health and the status page. */
+  hotWallet(): HotWalletStatus | undefined {
+    return this.#hotWallet.status();
   }
 
   stats(): BroadcasterStats {
@@ -270,6 +298,7 @@ export class Broadcaster {
         await this.reportInterrupted();
         await this.bookMissingFees();
         await this.broadcastPending();
+        await this.checkHotWallet();
       } catch (err) {
         this.#stats.lastError = errorMessage(err);
         this.#logger.error({ err }, "broadcast period failed; retrying next period");
@@ -359,7 +388,10 @@ export class Broadcaster {
   async #broadcast(): Promise<BroadcastOutcome> {
     const { ledger } = this.#options;
     const pending = await ledger.run((trx, ctx) => listPendingSends(trx, ctx));
-    if (pending.length === 0) return { status: "idle" };
+    if (pending.length === 0) {
+      this.#shortfall = false;
+      return { status: "idle" };
+    }
     // A daemon on another chain would refuse every address; it must stop the service, not fail sends.
     await this.#options.network?.ensure();
     // sendmany takes one amount per address: sends to the same address are one output.
@@ -370,8 +402,12 @@ export class Broadcaster {
       output.sends.push(send);
       outputs.set(send.address, output);
     }
-    const period: Period = { attempts: [], failed: [], held: [], error: undefined };
-    await this.#sendOutputs([...outputs.values()], period);
+    const period: Period = { attempts: [], failed: [], held: [], shortfall: false, error: undefined };
+    try {
+      await this.#sendOutputs([...outputs.values()], period);
+    } finally {
+      this.#shortfall = period.shortfall;
+    }
     const outcome = periodOutcome(period);
     this.#stats.lastOutcome = outcome.status;
     if (period.attempts.length > 1) this.#stats.isolations++;
@@ -436,6 +472,7 @@ export class Broadcaster {
         return true;
       }
       period.held.push(...sendIds);
+      if (refusal === "shortfall") period.shortfall = true;
       this.#logger.warn(
         { networkTransaction: ntxId, sends: sendIds.length, err },
         refusal === "shortfall"

@@ -249,6 +249,12 @@ export const coinSchema = z
     block_interval: seconds.optional(),
     /** backendstatus "stuck" once the tip stands still this many block intervals (default 6; regtest 0 = never). */
     stuck_after_blocks: z.preprocess(digitsToNumber, z.number().min(0)).optional(),
+    /**
+     * Optional, in coin units: a `hotwalletlow` event fires when the daemon's spendable
+     * balance falls below it (and one when it recovers). Without it, only a shortfall (the
+     * wallet cannot pay the pending sends) makes the wallet low.
+     */
+    hot_wallet_threshold: coinAmount.optional(),
     /** Original key (Python models module): accepted and ignored. */
     models: z.string().optional(),
   })

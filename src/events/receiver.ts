@@ -138,7 +138,7 @@ export function parseWebhookBody(body: WebhookBody, contentType?: string): Crypt
     event_id: requireString(fields, "event_id"),
     created_at: requireString(fields, "created_at"),
     data: asObject(fields.data, "the data field") as unknown as CryptoassetsEvent["data"],
-  };
+  } as CryptoassetsEvent;
 }
 
 function headerValue(headers: WebhookHeaders, name: string): string | undefined {

@@ -84,35 +84,69 @@ export interface SendFailedData {
   reason: string;
 }
 
+/**
+ * `data` of a `hotwalletlow` event: the daemon's wallet crossed into "low" (it holds less than
+ * the pending sends, or less than the configured threshold) or back ("recovered"). Amounts
+ * are decimal strings at full precision.
+ */
+export interface HotWalletLowData {
+  coin_name: string;
+  state: "low" | "recovered";
+  /** Why it is low: the sends cannot all be paid ("shortfall"), or only below the threshold; null once recovered. */
+  reason: "shortfall" | "threshold" | null;
+  /** The daemon's spendable balance (getbalances: mine.trusted). */
+  balance: string;
+  /** The pending sends, waiting for the broadcaster. */
+  pending: string;
+  /** `coins.<coin>.hot_wallet_threshold`, or null. */
+  threshold: string | null;
+  /** What a top-up must bring: pending + threshold − balance, at least 0 (network fees not included). */
+  missing: string;
+}
+
 export interface EventDataByName {
   txupdate: TxUpdateData;
   txreplaced: TxReplacedData;
   backendstatus: BackendStatusData;
   sendfailed: SendFailedData;
+  hotwalletlow: HotWalletLowData;
 }
 
 export type EventName = keyof EventDataByName;
 
 /** Every event kind, by name: the one list configuration checks (subscriptions) use. */
-const EVENT_NAME_SET: Record<EventName, true> = { txupdate: true, txreplaced: true, backendstatus: true, sendfailed: true };
+const EVENT_NAME_SET: Record<EventName, true> = {
+  txupdate: true,
+  txreplaced: true,
+  backendstatus: true,
+  sendfailed: true,
+  hotwalletlow: true,
+};
 export const EVENT_NAMES = Object.keys(EVENT_NAME_SET) as readonly EventName[];
 
-/** An event as the dispatcher hands it to a handler. */
-export interface CryptoassetsEvent<N extends EventName = EventName> {
-  /** Unique, sortable (UUIDv7); receivers use it for idempotency. */
-  event_id: string;
-  event_name: N;
-  data: EventDataByName[N];
-  /** When the event was written to the outbox (ISO 8601). */
-  created_at: string;
-}
+/**
+ * An event as the dispatcher hands it to a handler. Without a name it is the union of every
+ * kind, so `event.event_name === "txupdate"` narrows `event.data` to TxUpdateData.
+ */
+export type CryptoassetsEvent<N extends EventName = EventName> = N extends EventName
+  ? {
+      /** Unique, sortable (UUIDv7); receivers use it for idempotency. */
+      event_id: string;
+      event_name: N;
+      data: EventDataByName[N];
+      /** When the event was written to the outbox (ISO 8601). */
+      created_at: string;
+    }
+  : never;
 
 /**
  * Events of one ordering key are delivered to a handler strictly in creation order.
- * Events of a transaction (txupdate, txreplaced) share the transaction's key, so one stuck
- * transaction holds back only itself; other events are ordered per coin and name.
+ * Events of a transaction (txupdate, txreplaced, sendfailed) share the transaction's key, so one
+ * stuck transaction holds back only itself; a wallet's hotwalletlow events are one sequence per
+ * coin; other events are ordered per coin and name.
  */
 export function orderingKeyOf(event: Pick<CryptoassetsEvent, "event_name" | "data">): string {
+  if (event.event_name === "hotwalletlow") return `${event.data.coin_name}:hotwallet`;
   const data = event.data as Partial<TxUpdateData> & { coin_name: string };
   if (typeof data.transaction === "number") return `${data.coin_name}:transaction:${data.transaction}`;
   return `${data.coin_name}:${event.event_name}`;

@@ -33,6 +33,19 @@ export async function listPendingSends(trx: Trx, ctx: LedgerContext): Promise<Pe
     .execute();
 }
 
+/** What the pending sends (waiting for the broadcaster, in no broadcast) add up to. */
+export async function pendingSendsTotal(trx: Trx, ctx: LedgerContext): Promise<bigint> {
+  const row = await trx
+    .selectFrom("ca_transaction")
+    .select(({ fn }) => fn.sum<bigint>("amount").as("sum_pending"))
+    .where("wallet_id", "=", ctx.walletId)
+    .where("type", "=", "broadcast")
+    .where("state", "=", "pending")
+    .where("network_transaction_id", "is", null)
+    .executeTakeFirst();
+  return row?.sum_pending ?? 0n;
+}
+
 /** Marks the sends as being broadcast; returns the new network transaction's id. */
 export async function openBroadcast(
   trx: Trx,

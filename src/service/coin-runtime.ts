@@ -19,6 +19,7 @@ import { type ScanProgress, type ScanResult, scanReceived } from "../chain/scan.
 import type { TxUpdateSink } from "../chain/sink.js";
 import { BlockConfirmationTracker } from "../chain/tracker.js";
 import { TransactionUpdater } from "../chain/updater.js";
+import { parseAmount } from "../coins/amount.js";
 import type { NetworkName } from "../coins/registry.js";
 import type { NotifyConfig } from "../config/schema.js";
 import type { Database } from "../db/open.js";
@@ -59,6 +60,8 @@ export interface CoinConfig {
   block_interval?: number;
   /** backendstatus "stuck" after the tip stands still this many block intervals; 0 = never. */
   stuck_after_blocks?: number;
+  /** Coin units (decimal string): below this spendable balance the hot wallet is low. */
+  hot_wallet_threshold?: string;
 }
 
 /** `service`: the periods (seconds) and strategy of chain following and broadcasting. */
@@ -176,7 +179,15 @@ export class CoinRuntime {
     });
     this.rechecker = new OpenTransactionRechecker({ ...worker, mode: "batched" });
     this.poller = new OpenTransactionRechecker({ ...worker, mode: "per-transaction" });
-    this.broadcaster = new Broadcaster({ ...worker, network: this.network });
+    const threshold = options.coin.hot_wallet_threshold;
+    this.broadcaster = new Broadcaster({
+      ...worker,
+      network: this.network,
+      hotWalletThreshold:
+        threshold === undefined
+          ? undefined
+          : parseAmount(threshold, ledger.coin.decimals, `coins.${this.name}.hot_wallet_threshold`),
+    });
     this.#follower = this.#newFollower();
   }
 

@@ -17,6 +17,7 @@ import {
   DEFAULT_STUCK_AFTER_BLOCKS,
 } from "../chain/backend-status.js";
 import type { Database } from "../db/open.js";
+import { formatAmount } from "../coins/amount.js";
 import { errorMessage } from "../errors.js";
 import type { EventSink } from "../events/outbox/outbox.js";
 import { reconciliationView } from "../ledger/reconcile.js";
@@ -175,6 +176,7 @@ export class CoinService {
 
   /** Reflects the follower's own failures on the status page (it retries by itself). */
   refreshSubsystems(subsystems: SubsystemRegistry): void {
+    this.refreshHotWallet(subsystems);
     const name = `${this.name}.chain`;
     const entry = subsystems.get(name);
     if (!this.chainDuty.isLeader || !entry) return;
@@ -201,6 +203,39 @@ export class CoinService {
       subsystems.get(backendName)?.state === "degraded"
     ) {
       subsystems.set(backendName, "running");
+    }
+  }
+
+  /**
+   * `<coin>.hotwallet`: degraded while the daemon's wallet cannot pay the pending sends (they
+   * wait for a top-up), with the amount missing; running otherwise, below the threshold too
+   * (payouts still go out; the hotwalletlow event tells the operator).
+   */
+  private refreshHotWallet(subsystems: SubsystemRegistry): void {
+    const name = `${this.name}.hotwallet`;
+    if (!this.broadcasterDuty.isLeader) {
+      if (subsystems.get(name)) subsystems.set(name, "standby", "checked by the broadcaster's leader");
+      return;
+    }
+    const hot = this.runtime.broadcaster.hotWallet();
+    const coin = this.runtime.ledger.coin;
+    const money = (units: bigint) => `${formatAmount(units, coin.decimals)} ${coin.name}`;
+    if (hot?.reason === "shortfall") {
+      subsystems.set(
+        name,
+        "degraded",
+        `the daemon's wallet cannot pay the pending sends: pending ${money(hot.pending)}, spendable ${money(hot.balance)}, missing ${money(hot.missing)} (plus fees); top it up`,
+      );
+    } else if (hot?.reason === "threshold" && hot.threshold !== null) {
+      subsystems.set(
+        name,
+        "running",
+        `spendable ${money(hot.balance)} is below the threshold ${money(hot.threshold)}; missing ${money(hot.missing)}`,
+      );
+    } else if (hot) {
+      subsystems.set(name, "running", `spendable ${money(hot.balance)}`);
+    } else if (subsystems.get(name)?.state === "degraded") {
+      subsystems.set(name, "running");
     }
   }
 

@@ -166,7 +166,7 @@ describe("FunctionEventHandler", () => {
   it("calls the function with the event and reports failures as failed attempts", async () => {
     const seen: string[] = [];
     const ok = new FunctionEventHandler("audit", async (eventName, data, event) => {
-      seen.push(`${eventName}:${(data as TxUpdateData).amount}:${event.event_id}`);
+      seen.push(`${eventName}:${(data as { amount: string }).amount}:${event.event_id}`);
     });
     expect(ok.kind).toBe("function");
     await ok.deliver(sampleEvent());
