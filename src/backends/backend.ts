@@ -40,6 +40,8 @@ export interface WalletTransaction {
   replaced_by_txid?: string;
   /** Unix seconds. */
   time: number;
+  /** Unix seconds when the wallet first saw it (bitcoind always tells; optional for others). */
+  timereceived?: number;
 }
 
 /** One entry of `listsinceblock.transactions` / `removed`: a detail plus its transaction's state. */
@@ -115,14 +117,15 @@ export interface Backend {
   /**
    * Pays every address its amount in one transaction; returns the txid. `comment` is stored
    * with the transaction in the daemon's wallet (bitcoind's `sendmany` comment), so a send
-   * whose answer was lost can be found again with findSendByComment.
+   * whose answer was lost can be found again with findSendsByComment.
    */
   sendMany(outputs: ReadonlyMap<string, bigint>, comment?: string): Promise<string>;
   /**
-   * The txid of the wallet's send that carries `comment`, looking back to transactions the
-   * wallet received at or after `since` (milliseconds); undefined when there is none.
+   * The txids of the wallet's sends that carry `comment`, newest first, looking back to
+   * transactions the wallet received at or after `since` (milliseconds). Several are possible:
+   * a comment is only text, and other ledgers on the same wallet may have written it too.
    */
-  findSendByComment(comment: string, since: number): Promise<string | undefined>;
+  findSendsByComment(comment: string, since: number): Promise<string[]>;
   /** The wallet's balances (`getbalances.mine`) and the block they reflect. */
   getBalances(): Promise<WalletBalances>;
   /** Whether the daemon considers `address` valid for its chain. */

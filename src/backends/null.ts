@@ -93,8 +93,8 @@ export class NullBackend implements Backend {
     );
   }
 
-  async findSendByComment(_comment: string, _since: number): Promise<string | undefined> {
-    return undefined;
+  async findSendsByComment(_comment: string, _since: number): Promise<string[]> {
+    return [];
   }
 
   async getBalances(): Promise<WalletBalances> {

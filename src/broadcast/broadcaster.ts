@@ -10,10 +10,11 @@
  * Why opened_at first: if the process dies during step 2, nobody knows whether the daemon
  * paid. A broadcast found opened but never closed is "interrupted" — it is never re-sent
  * automatically (that could pay twice). Every sendmany carries the comment
- * `cryptoassets:ntx:<id>`, which bitcoind keeps with the transaction: each period the
- * broadcaster looks for the comments of interrupted broadcasts in the daemon's wallet and
- * closes those it finds (the daemon did pay). The rest are reported for an operator
- * (`cryptoassets broadcasts`), who releases them once sure nothing left.
+ * `cryptoassets:<ledger id>:ntx:<id>`, which bitcoind keeps with the transaction: each period
+ * the broadcaster looks for the comments of interrupted broadcasts in the daemon's wallet and
+ * closes those whose transaction is their payment (./recovery.ts: same outputs, not older
+ * than the broadcast). The rest are reported for an operator (`cryptoassets broadcasts`), who
+ * releases them once sure nothing left.
  *
  * What a failed sendmany means:
  * - the daemon answered with a JSON-RPC error (insufficient funds, bad address, warming up),
@@ -45,20 +46,24 @@ import type { NewEvent } from "../events/outbox/write-events.js";
 import type { TxUpdateData } from "../events/types.js";
 import {
   bookBroadcastFee,
+  broadcastComment,
   closeBroadcast,
   failSend,
+  commentOf,
   listBroadcastsWithoutFee,
   listInterruptedBroadcasts,
   listPendingSends,
   openBroadcast,
   type PendingSend,
   releaseBroadcast,
+  setRecoveryNote,
 } from "../ledger/broadcasts.js";
 import type { Ledger } from "../ledger/ledger.js";
 import { type NetworkTransaction, updateConfirmations } from "../ledger/network-transactions.js";
 import { type Logger, silentLogger } from "../log.js";
 import { HotWalletMonitor, type HotWalletStatus } from "./hot-wallet.js";
 import { classifyRefusal } from "./refusals.js";
+import { findBroadcastPayment, recoveryNote } from "./recovery.js";
 
 export interface BroadcasterOptions {
   ledger: Ledger;
@@ -188,6 +193,8 @@ export interface BroadcasterStats {
   isolations: number;
   /** Interrupted broadcasts found in the daemon's wallet by their comment and closed. */
   recovered: number;
+  /** Wallet transactions carrying an interrupted broadcast's comment that were not its payment. */
+  recoveryRefused: number;
   /** Fees booked after the close, because the daemon could not tell them at the time. */
   feesBookedLater: number;
   lastOutcome: BroadcastOutcome["status"] | undefined;
@@ -196,11 +203,6 @@ export interface BroadcasterStats {
 
 /** Interrupted broadcasts younger than this are looked for every period, older ones this often. */
 const RECENT_BROADCAST_MS = 10 * 60_000;
-
-/** The sendmany comment that identifies a broadcast in the daemon's wallet. */
-export function broadcastComment(networkTransactionId: number): string {
-  return `cryptoassets:ntx:${networkTransactionId}`;
-}
 
 /** True when the failure proves the request did not reach (or was not executed by) the daemon. */
 export function nothingWasSent(err: unknown): boolean {
@@ -221,6 +223,8 @@ export class Broadcaster {
   readonly #options: BroadcasterOptions;
   readonly #logger: Logger;
   readonly #reportedInterrupted = new Set<number>();
+  /** Interrupted broadcast id → the recovery note last logged (each new finding is logged once). */
+  readonly #reportedRefusals = new Map<number, string>();
   /** Interrupted broadcast id → when to look for its comment again (see recoverInterrupted). */
   readonly #nextLookupAt = new Map<number, number>();
   readonly #stats: BroadcasterStats = {
@@ -230,6 +234,7 @@ export class Broadcaster {
     failedSends: 0,
     isolations: 0,
     recovered: 0,
+    recoveryRefused: 0,
     feesBookedLater: 0,
     lastOutcome: undefined,
     lastError: undefined,
@@ -318,11 +323,12 @@ export class Broadcaster {
   }
 
   /**
-   * Closes each interrupted broadcast whose comment is in the daemon's wallet (the daemon
+   * Closes each interrupted broadcast whose payment is in the daemon's wallet (the daemon
    * paid; only its answer was lost), with its fee and txupdates as if the answer had come.
    * Returns how many were closed. A broadcast not found stays interrupted: the daemon may
    * not have paid, or a request from a killed process may still be on its way — it is looked
-   * for again next period, never re-sent.
+   * for again next period, never re-sent. A transaction that carries its comment but is not
+   * its payment (./recovery.ts) is logged, noted on the broadcast for the operator, not taken.
    */
   recoverInterrupted(): Promise<number> {
     return this.lock.run(async () => {
@@ -331,10 +337,9 @@ export class Broadcaster {
       const now = Date.now();
       for (const ntx of interrupted) {
         if ((this.#nextLookupAt.get(ntx.id) ?? 0) > now) continue;
-        const txid = await this.#options.backend.findSendByComment(
-          broadcastComment(ntx.id),
-          ntx.opened_at ?? 0,
-        );
+        const search = await findBroadcastPayment(this.#options.ledger, this.#options.backend, ntx);
+        await this.#reportRefusals(ntx, search);
+        const txid = search.accepted;
         if (txid === undefined) {
           // A paid sendmany shows up at once; one opened long ago and still not found is
           // looked for only every few minutes (each look pages back to its opening).
@@ -359,6 +364,7 @@ export class Broadcaster {
         recovered++;
         this.#stats.recovered++;
         this.#reportedInterrupted.delete(ntx.id);
+        this.#reportedRefusals.delete(ntx.id);
         this.#logger.warn(
           { networkTransaction: ntx.id, txid, fee: fee?.toString() ?? "unknown", sends: sendIds.length },
           "interrupted broadcast found in the daemon's wallet by its comment: closed as sent",
@@ -366,6 +372,26 @@ export class Broadcaster {
       }
       return recovered;
     });
+  }
+
+  /** Logs each new finding of recovery once and keeps the latest on the broadcast's row. */
+  async #reportRefusals(ntx: NetworkTransaction, search: Awaited<ReturnType<typeof findBroadcastPayment>>) {
+    const note = recoveryNote(search);
+    if (note !== ntx.recovery_note) {
+      await this.#options.ledger.run((trx, ctx) => setRecoveryNote(trx, ctx, ntx.id, note));
+    }
+    if (note === null || this.#reportedRefusals.get(ntx.id) === note) return;
+    this.#reportedRefusals.set(ntx.id, note);
+    this.#stats.recoveryRefused += search.refused.length;
+    this.#logger.error(
+      {
+        networkTransaction: ntx.id,
+        comment: search.comment,
+        openedAt: ntx.opened_at === null ? null : new Date(ntx.opened_at).toISOString(),
+        refused: search.refused,
+      },
+      `interrupted broadcast: ${note}. It stays interrupted for the operator (cryptoassets broadcasts <config> list)`,
+    );
   }
 
   /** Logs each interrupted broadcast once per process, loudly: money may or may not have left. */
@@ -377,9 +403,10 @@ export class Broadcaster {
       this.#logger.error(
         {
           networkTransaction: ntx.id,
+          comment: commentOf(ntx),
           openedAt: ntx.opened_at === null ? null : new Date(ntx.opened_at).toISOString(),
         },
-        "interrupted broadcast: opened but never closed, and no transaction in the daemon's wallet carries its comment yet; it will NOT be re-sent. Once sure the daemon did not pay, release it: cryptoassets broadcasts <config> release <id>",
+        "interrupted broadcast: opened but never closed, and no transaction in the daemon's wallet is its payment yet; it will NOT be re-sent. Once sure the daemon did not pay, release it: cryptoassets broadcasts <config> release <id>",
       );
     }
     return interrupted;
@@ -435,7 +462,7 @@ export class Broadcaster {
     try {
       txid = await backend.sendMany(
         new Map(outputs.map((output) => [output.address, output.amount])),
-        broadcastComment(ntxId),
+        broadcastComment(ledger.ctx.ledgerId, ntxId),
       );
     } catch (err) {
       const error = err instanceof Error ? err : new Error(String(err));

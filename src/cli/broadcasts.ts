@@ -1,13 +1,16 @@
 /**
  * `cryptoassets broadcasts <config> list | release <id>`: the operator's side of interrupted
  * broadcasts (opened, sendmany's outcome unknown). The helper service closes those whose
- * comment it finds in the daemon's wallet; what is left here the daemon has not shown us.
- * Releasing one puts its sends back to pending, so the next broadcast period pays them —
- * which is why release asks the daemon first and refuses when the payment is there.
+ * payment it finds in the daemon's wallet by their comment; what is left here the daemon has
+ * not shown us, or shows a transaction with the comment that is not the payment (`refused`:
+ * another ledger on the same wallet, a restored copy of this one — see
+ * ../broadcast/recovery.ts). Releasing one puts its sends back to pending, so the next
+ * broadcast period pays them — which is why release asks the daemon first and refuses when
+ * the payment is there.
  */
 import { type Command, InvalidArgumentError } from "commander";
 import type { Backend } from "../backends/backend.js";
-import { broadcastComment } from "../broadcast/broadcaster.js";
+import { findBroadcastPayment, type RefusedCandidate } from "../broadcast/recovery.js";
 import { formatAmount } from "../coins/amount.js";
 import { listInterruptedBroadcasts, releaseBroadcast } from "../ledger/broadcasts.js";
 import type { Ledger } from "../ledger/ledger.js";
@@ -23,8 +26,10 @@ interface InterruptedView {
   comment: string;
   sends: number;
   amount: string;
-  /** The daemon's txid carrying the comment, when it has one (the service will close it). */
+  /** The daemon's txid that is this broadcast's payment, when it has one (the service will close it). */
   found_txid: string | null;
+  /** Wallet transactions carrying the comment that are not its payment, and why. */
+  refused: RefusedCandidate[];
 }
 
 async function describeInterrupted(ledger: Ledger, backend: Backend): Promise<InterruptedView[]> {
@@ -39,17 +44,18 @@ async function describeInterrupted(ledger: Ledger, backend: Backend): Promise<In
         .where("type", "=", "broadcast")
         .execute(),
     );
-    const comment = broadcastComment(ntx.id);
+    const search = await findBroadcastPayment(ledger, backend, ntx);
     views.push({
       id: ntx.id,
       opened_at: isoTime(ntx.opened_at),
-      comment,
+      comment: search.comment,
       sends: sends.length,
       amount: formatAmount(
         sends.reduce((sum, send) => sum + send.amount, 0n),
         ledger.coin.decimals,
       ),
-      found_txid: (await backend.findSendByComment(comment, ntx.opened_at ?? 0)) ?? null,
+      found_txid: search.accepted ?? null,
+      refused: search.refused,
     });
   }
   return views;
@@ -91,13 +97,25 @@ export function registerBroadcastsCommand(program: Command): void {
         const views = await describeInterrupted(ledger, backend);
         if (options.json) console.log(toJson(views));
         else if (views.length === 0) console.log("no interrupted broadcasts");
-        else
+        else {
           console.log(
             formatTable(
-              views.map((view) => ({ ...view, found_txid: view.found_txid ?? "" })),
-              ["id", "opened_at", "sends", "amount", "comment", "found_txid"],
+              views.map((view) => ({
+                ...view,
+                found_txid: view.found_txid ?? "",
+                refused: view.refused.length,
+              })),
+              ["id", "opened_at", "sends", "amount", "comment", "found_txid", "refused"],
             ),
           );
+          for (const view of views) {
+            for (const { txid, reason } of view.refused) {
+              console.log(
+                `broadcast ${view.id}: ${txid} carries its comment but is not its payment: ${reason}`,
+              );
+            }
+          }
+        }
       });
     });
 

@@ -12,9 +12,13 @@ export function registerInitializeDatabaseCommand(program: Command): void {
     .action(async (configPath: string, options: { json?: boolean }) => {
       await withDatabase(configPath, async ({ database }) => {
         const { applied } = await initializeDatabase(database);
-        if (options.json) console.log(toJson({ database: database.url, applied }));
-        else if (applied.length === 0) console.log(`${database.url}: schema already up to date`);
-        else console.log(`${database.url}: applied ${applied.join(", ")}`);
+        // The id every broadcast's sendmany comment carries (two ledgers on one wallet differ in it).
+        const ledger = await database.db.selectFrom("ca_ledger").select("ledger_id").executeTakeFirst();
+        const ledgerId = ledger?.ledger_id ?? null;
+        if (options.json) console.log(toJson({ database: database.url, applied, ledger_id: ledgerId }));
+        else if (applied.length === 0)
+          console.log(`${database.url}: schema already up to date (ledger id ${ledgerId})`);
+        else console.log(`${database.url}: applied ${applied.join(", ")} (ledger id ${ledgerId})`);
       });
     });
 }

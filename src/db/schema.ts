@@ -65,6 +65,10 @@ export interface NetworkTransactionTable {
   fee: ColumnType<bigint | null, bigint | null, bigint | null>;
   opened_at: Millis | null;
   closed_at: Millis | null;
+  /** A broadcast's sendmany comment; null for deposits and broadcasts opened before migration 0002. */
+  comment: ColumnType<string | null, string | null | undefined, string | null>;
+  /** Why recovery left this interrupted broadcast to the operator; null when it did not. */
+  recovery_note: ColumnType<string | null, string | null | undefined, string | null>;
   created_at: Millis;
   updated_at: Millis;
 }
@@ -174,7 +178,14 @@ export interface DeliveryAttemptTable {
   duration_ms: number;
 }
 
+/** One row: this database's identity, in every broadcast's comment (migration 0002). */
+export interface LedgerIdentityTable {
+  ledger_id: string;
+  created_at: Millis;
+}
+
 export interface Schema {
+  ca_ledger: LedgerIdentityTable;
   ca_wallet: WalletTable;
   ca_account: AccountTable;
   ca_address: AddressTable;

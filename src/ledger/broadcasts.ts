@@ -13,6 +13,37 @@ import type { LedgerContext } from "./context.js";
 import { insertReturningId } from "./insert.js";
 import { insertNetworkTransaction, type NetworkTransaction } from "./network-transactions.js";
 
+/**
+ * The sendmany comment of a broadcast: this ledger's id and the broadcast's. The id alone is
+ * not enough — ids restart at 1 in every database, and several ledgers may share one daemon
+ * wallet (a re-initialised database, a staging copy): recovery must not take another
+ * ledger's payment for ours.
+ */
+export function broadcastComment(ledgerId: string, ntxId: number): string {
+  return `cryptoassets:${ledgerId}:ntx:${ntxId}`;
+}
+
+/** The comment of broadcasts opened before migration 0002 (no ledger id: ambiguous). */
+export function legacyBroadcastComment(ntxId: number): string {
+  return `cryptoassets:ntx:${ntxId}`;
+}
+
+/** The comment a broadcast was sent with: stored since migration 0002, the old format before. */
+export function commentOf(ntx: Pick<NetworkTransaction, "id" | "comment">): string {
+  return ntx.comment ?? legacyBroadcastComment(ntx.id);
+}
+
+/** This database's identity (one row, made by migration 0002). */
+export async function readLedgerId(trx: Trx): Promise<string> {
+  const row = await trx.selectFrom("ca_ledger").select("ledger_id").executeTakeFirst();
+  if (!row) {
+    throw new LedgerStateError(
+      "the database has no ledger id (table ca_ledger is empty): run `cryptoassets initialize-database <config>`",
+    );
+  }
+  return row.ledger_id;
+}
+
 export interface PendingSend {
   id: number;
   amount: bigint;
@@ -60,6 +91,12 @@ export async function openBroadcast(
     { txid: null, transaction_type: "broadcast", opened_at: now },
     now,
   );
+  // Committed with opened_at, before sendmany: recovery looks for exactly what was sent.
+  await trx
+    .updateTable("ca_network_transaction")
+    .set({ comment: broadcastComment(ctx.ledgerId, ntxId) })
+    .where("id", "=", ntxId)
+    .execute();
   const result = await trx
     .updateTable("ca_transaction")
     .set({ network_transaction_id: ntxId, updated_at: now })
@@ -243,5 +280,56 @@ export async function listInterruptedBroadcasts(trx: Trx, ctx: LedgerContext): P
     .where("opened_at", "is not", null)
     .where("closed_at", "is", null)
     .orderBy("id")
+    .execute();
+}
+
+/** What a broadcast pays: its sends summed per address, as sendmany was given them. */
+export async function broadcastOutputs(
+  trx: Trx,
+  ctx: LedgerContext,
+  ntxId: number,
+): Promise<Map<string, bigint>> {
+  const sends = await trx
+    .selectFrom("ca_transaction as t")
+    .innerJoin("ca_address as a", "a.id", "t.address_id")
+    .select(["a.address", "t.amount"])
+    .where("t.wallet_id", "=", ctx.walletId)
+    .where("t.network_transaction_id", "=", ntxId)
+    .where("t.type", "=", "broadcast")
+    .execute();
+  const outputs = new Map<string, bigint>();
+  for (const send of sends) outputs.set(send.address, (outputs.get(send.address) ?? 0n) + send.amount);
+  return outputs;
+}
+
+/** The broadcast of this wallet already closed with `txid`, if any. */
+export async function broadcastWithTxid(
+  trx: Trx,
+  ctx: LedgerContext,
+  txid: string,
+): Promise<number | undefined> {
+  const row = await trx
+    .selectFrom("ca_network_transaction")
+    .select("id")
+    .where("wallet_id", "=", ctx.walletId)
+    .where("transaction_type", "=", "broadcast")
+    .where("txid", "=", txid)
+    .executeTakeFirst();
+  return row?.id;
+}
+
+/** Records (or clears, with null) why recovery left an interrupted broadcast to the operator. */
+export async function setRecoveryNote(
+  trx: Trx,
+  ctx: LedgerContext,
+  ntxId: number,
+  note: string | null,
+): Promise<void> {
+  await trx
+    .updateTable("ca_network_transaction")
+    .set({ recovery_note: note })
+    .where("id", "=", ntxId)
+    .where("wallet_id", "=", ctx.walletId)
+    .where("closed_at", "is", null)
     .execute();
 }

@@ -5,6 +5,8 @@ import type { Engine } from "../db/url.js";
 export interface LedgerContext {
   engine: Engine;
   walletId: number;
+  /** This database's random identity (ca_ledger): every broadcast's sendmany comment carries it. */
+  ledgerId: string;
   coin: CoinInfo;
   /** Null until taken from the daemon (the configuration left it unset): sends wait for it. */
   network: NetworkName | null;

@@ -12,6 +12,7 @@ import { BalanceImportRefusedError, LedgerExceedsDaemonError, LedgerStateError }
 import { type Logger, silentLogger } from "../log.js";
 import * as accounts from "./accounts.js";
 import * as addresses from "./addresses.js";
+import { readLedgerId } from "./broadcasts.js";
 import type { LedgerContext } from "./context.js";
 import * as queries from "./queries.js";
 import * as recompute from "./recompute.js";
@@ -57,9 +58,15 @@ export class Ledger {
   static async open(options: LedgerOptions): Promise<Ledger> {
     const ledger = new Ledger(options, options.backend);
     const coin = ledger.coin;
-    const walletId = await runSerializable(options.database, (trx) =>
-      accounts.getOrCreateWallet(trx, options.database.engine, coin.name, options.walletName ?? "default"),
-    );
+    const { walletId, ledgerId } = await runSerializable(options.database, async (trx) => ({
+      walletId: await accounts.getOrCreateWallet(
+        trx,
+        options.database.engine,
+        coin.name,
+        options.walletName ?? "default",
+      ),
+      ledgerId: await readLedgerId(trx),
+    }));
     const creditThreshold = options.creditThreshold ?? 3;
     const maxConfirmations = options.maxConfirmations ?? 15;
     if (creditThreshold > maxConfirmations) {
@@ -74,6 +81,7 @@ export class Ledger {
     ledger.context = {
       engine: options.database.engine,
       walletId,
+      ledgerId,
       coin,
       network: options.network === undefined ? "mainnet" : options.network,
       creditThreshold,

@@ -204,10 +204,10 @@ export function renderDashboardFragment(status: StatusSnapshot): string {
     "No dead deliveries.",
   );
   const interrupted = table(
-    ["Coin", "Wallet", "#Network tx id", "Opened", "#Sends", "#Amount"],
+    ["Coin", "Wallet", "#Network tx id", "Opened", "#Sends", "#Amount", "Comment", "Recovery"],
     status.interrupted_broadcasts.map(
       (b) =>
-        `<tr><td>${esc(b.coin.toUpperCase())}</td><td>${esc(b.wallet)}</td><td class="num">${esc(b.id)}</td><td>${esc(ago(b.opened_at, now))}</td><td class="num">${esc(b.sends)}</td><td class="num">${esc(b.amount)}</td></tr>`,
+        `<tr><td>${esc(b.coin.toUpperCase())}</td><td>${esc(b.wallet)}</td><td class="num">${esc(b.id)}</td><td>${esc(ago(b.opened_at, now))}</td><td class="num">${esc(b.sends)}</td><td class="num">${esc(b.amount)}</td><td><code>${esc(b.comment)}</code></td><td>${esc(b.recovery_note ?? "")}</td></tr>`,
     ),
     "None — every broadcast either completed or was never started.",
   );

@@ -114,8 +114,8 @@ export class MeteredBackend implements Backend {
     return this.metered("sendmany", () => this.inner.sendMany(outputs, comment));
   }
 
-  findSendByComment(comment: string, since: number): Promise<string | undefined> {
-    return this.metered("listtransactions", () => this.inner.findSendByComment(comment, since));
+  findSendsByComment(comment: string, since: number): Promise<string[]> {
+    return this.metered("listtransactions", () => this.inner.findSendsByComment(comment, since));
   }
 
   getBalances(): Promise<WalletBalances> {

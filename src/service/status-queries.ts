@@ -10,6 +10,7 @@ import { getCoin } from "../coins/registry.js";
 import type { Database } from "../db/open.js";
 import type { DeliveryState } from "../db/schema.js";
 import { redeliver } from "../events/outbox/queries.js";
+import { commentOf } from "../ledger/broadcasts.js";
 
 export interface OpenTransactionRow {
   id: number;
@@ -92,6 +93,10 @@ export interface InterruptedBroadcastRow {
   /** Total of the sends in it, decimal string. */
   amount: string;
   sends: number;
+  /** The sendmany comment recovery looks for. */
+  comment: string;
+  /** Why recovery did not take a wallet transaction carrying that comment (null: none seen). */
+  recovery_note: string | null;
 }
 
 export async function listInterruptedBroadcastRows(
@@ -107,6 +112,8 @@ export async function listInterruptedBroadcastRows(
       "w.coin",
       "w.name as wallet",
       "n.opened_at",
+      "n.comment",
+      "n.recovery_note",
       fn.coalesce(fn.sum<bigint>("t.amount"), sql<bigint>`0`).as("sum_amount"),
       fn.count<number>("t.id").as("count"),
     ])
@@ -124,6 +131,8 @@ export async function listInterruptedBroadcastRows(
     opened_at: row.opened_at ?? 0,
     amount: formatAmount(BigInt(row.sum_amount), decimalsOf(row.coin)),
     sends: Number(row.count),
+    comment: commentOf(row),
+    recovery_note: row.recovery_note,
   }));
 }
 

@@ -78,6 +78,7 @@ describe("BitcoindBackend over recorded Bitcoin Core replies", () => {
       ],
       walletconflicts: [],
       time: 1795899841,
+      timereceived: 1795899841,
     });
     expect(tx.blockhash).toBeUndefined();
     expect(tx.fee).toBeUndefined();

@@ -40,15 +40,20 @@ describe("operator CLI", () => {
   it("initialize-database creates the schema, then reports it up to date", () => {
     const first = cli("initialize-database", configPath, "--json");
     expect(first.code).toBe(0);
-    expect(JSON.parse(first.stdout).applied).toEqual([
+    const created = JSON.parse(first.stdout);
+    expect(created.applied).toEqual([
       "0001_initial",
       "0002_event_feed",
       "0003_backend_status",
       "0004_send_failures",
+      "0005_broadcast_identity",
     ]);
+    expect(created.ledger_id).toMatch(/^[0-9a-f]{16}$/);
     const again = cli("initialize-database", configPath);
     expect(again.code).toBe(0);
     expect(again.stdout).toMatch(/schema already up to date/);
+    // The id is made once: it names this database for as long as it lives.
+    expect(again.stdout).toContain(`(ledger id ${created.ledger_id})`);
   });
 
   it("fails with the key path on a bad config, exit code 1, no secret printed", () => {

@@ -4,8 +4,9 @@
  * fixes are proven on.
  */
 import { afterAll, beforeAll, describe } from "vitest";
+import { recoveryScenarios } from "../broadcast/recovery-scenarios.js";
 import { networkScenarios } from "../service/network-scenarios.js";
-import { describeWithBitcoind, RegtestNode } from "../support/bitcoind.js";
+import { describeWithBitcoind, FUNDING_BLOCKS, RegtestNode } from "../support/bitcoind.js";
 
 describeWithBitcoind("money faults on real Bitcoin Core", () => {
   let node: RegtestNode | undefined;
@@ -14,6 +15,8 @@ describeWithBitcoind("money faults on real Bitcoin Core", () => {
     node = await RegtestNode.start();
     const ours = await node.createWallet("ours");
     regtestAddress = String(await ours.call("getnewaddress"));
+    await node.createWallet("payer");
+    await node.mine(FUNDING_BLOCKS, "payer");
   }, 90_000);
   afterAll(async () => {
     await node?.stop();
@@ -21,5 +24,14 @@ describeWithBitcoind("money faults on real Bitcoin Core", () => {
 
   describe("fault 3: the configured network is checked against getblockchaininfo.chain", () => {
     networkScenarios(() => ({ url: (node as RegtestNode).url, regtestAddress }));
+  });
+
+  describe("fault 2: recovery of an interrupted broadcast takes only its own payment", () => {
+    recoveryScenarios(() => ({
+      url: (node as RegtestNode).url,
+      mine: async (n) => {
+        await (node as RegtestNode).mine(n, "payer");
+      },
+    }));
   });
 });

@@ -162,18 +162,22 @@ export class BitcoindBackend implements Backend {
     return this.#read(() => toStringValue(result, "sendmany"));
   }
 
-  async findSendByComment(comment: string, since: number): Promise<string | undefined> {
+  async findSendsByComment(comment: string, since: number): Promise<string[]> {
     // listtransactions pages back from the newest; stop once a page reaches transactions
     // received well before `since` (an hour of margin for clock skew with the daemon).
     const oldestWanted = Math.floor(since / 1000) - 3600;
+    const found = new Set<string>();
     for (let skip = 0; ; skip += COMMENT_SEARCH_PAGE) {
       const result = await this.client.call("listtransactions", ["*", COMMENT_SEARCH_PAGE, skip, true]);
       const page = this.#read(() => toCommentedEntries(result));
-      const match = page.find((entry) => entry.category === "send" && entry.comment === comment);
-      if (match) return match.txid;
-      if (page.length < COMMENT_SEARCH_PAGE) return undefined;
-      if (Math.min(...page.map((entry) => entry.timereceived)) < oldestWanted) return undefined;
+      // Oldest first within a page: reversed, the txids come newest first.
+      for (const entry of [...page].reverse()) {
+        if (entry.category === "send" && entry.comment === comment) found.add(entry.txid);
+      }
+      if (page.length < COMMENT_SEARCH_PAGE) break;
+      if (Math.min(...page.map((entry) => entry.timereceived)) < oldestWanted) break;
     }
+    return [...found];
   }
 
   async getBalances(): Promise<WalletBalances> {

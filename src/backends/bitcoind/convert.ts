@@ -73,6 +73,8 @@ export function toWalletTransaction(result: unknown, decimals: number): WalletTr
   blockFields(reader, tx);
   const replacedBy = reader.optionalString("replaced_by_txid");
   if (replacedBy !== undefined) tx.replaced_by_txid = replacedBy;
+  const timereceived = reader.optionalInteger("timereceived");
+  if (timereceived !== undefined) tx.timereceived = timereceived;
   const fee = reader.optionalAmount("fee");
   if (fee !== undefined) tx.fee = fee;
   return tx;
@@ -141,7 +143,7 @@ export function toWalletBalances(result: unknown, decimals: number): WalletBalan
   };
 }
 
-/** What findSendByComment needs of a `listtransactions` entry. */
+/** What findSendsByComment needs of a `listtransactions` entry. */
 export interface CommentedEntry {
   txid: string;
   category: string;

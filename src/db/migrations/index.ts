@@ -8,6 +8,7 @@ import { initialMigration } from "./0001_initial.js";
 import { eventFeedMigration } from "./0002_event_feed.js";
 import { backendStatusMigration } from "./0003_backend_status.js";
 import { sendFailuresMigration } from "./0004_send_failures.js";
+import { broadcastIdentityMigration } from "./0005_broadcast_identity.js";
 
 export function migrations(engine: Engine): Record<string, Migration> {
   return {
@@ -15,5 +16,6 @@ export function migrations(engine: Engine): Record<string, Migration> {
     "0002_event_feed": eventFeedMigration(),
     "0003_backend_status": backendStatusMigration(),
     "0004_send_failures": sendFailuresMigration(),
+    "0005_broadcast_identity": broadcastIdentityMigration(),
   };
 }

@@ -9,6 +9,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { CryptoassetsEvent } from "../../../src/events/types.js";
 import {
   closeBroadcast,
+  commentOf,
   listInterruptedBroadcasts,
   releaseBroadcast,
 } from "../../../src/ledger/broadcasts.js";
@@ -134,7 +135,7 @@ export interface SeedResult {
   interrupted: InterruptedSummary;
   /** Findings of check 4 made while resolving interrupted broadcasts. */
   interruptedFailures: string[];
-  /** Whether the service's sendmany calls carry `cryptoassets:ntx:<id>` comments. */
+  /** Whether the service's sendmany calls carry `cryptoassets:<ledger id>:ntx:<id>` comments. */
   commentsInUse: boolean;
   /** Deliveries under lease when the settle began (mostly a killed dispatcher's: they wait it out). */
   leasedAtSettle: number;
@@ -145,7 +146,8 @@ export interface SeedResult {
   deliveries: CryptoassetsEvent<"txupdate">[];
 }
 
-export const COMMENT_PREFIX = "cryptoassets:ntx:";
+/** The start of every sendmany comment the service writes (the ledger id follows). */
+export const COMMENT_PREFIX = "cryptoassets:";
 /** A broadcast of the running service open longer than this is interrupted (RPC timeout 15 s + margin). */
 const IN_FLIGHT_MS = 25_000;
 /** How long the running service gets to close an interrupted broadcast the daemon paid. */
@@ -426,10 +428,10 @@ class Run {
       seed,
       "the service to close the interrupted broadcasts the daemon paid",
       async () => {
-        const interrupted = await this.interruptedIds();
+        const interrupted = await world.ledger.run((trx, ctx) => listInterruptedBroadcasts(trx, ctx));
         if (interrupted.length === 0) return true;
         const comments = new Set((await listWallet(world.ours)).map((e) => e.comment));
-        const paid = interrupted.filter((id) => comments.has(`${COMMENT_PREFIX}${id}`));
+        const paid = interrupted.filter((ntx) => comments.has(commentOf(ntx))).map((ntx) => ntx.id);
         return paid.length === 0 ? true : `interrupted although paid: ${paid.join(", ")}`;
       },
       RECOVERY_MS,
@@ -446,7 +448,7 @@ class Run {
         // Opened since the checks above: in flight, not interrupted; the service will close it.
         continue;
       }
-      const comment = `${COMMENT_PREFIX}${ntx.id}`;
+      const comment = commentOf(ntx);
       const commented = oursEntries.find((e) => e.category === "send" && e.comment === comment);
       const sends = await world.database.db
         .selectFrom("ca_transaction as t")
