@@ -63,7 +63,7 @@ import { type NetworkTransaction, updateConfirmations } from "../ledger/network-
 import { type Logger, silentLogger } from "../log.js";
 import { HotWalletMonitor, type HotWalletStatus } from "./hot-wallet.js";
 import { classifyRefusal } from "./refusals.js";
-import { findBroadcastPayment, recoveryNote } from "./recovery.js";
+import { type BroadcastSearch, findBroadcastPayment, recoveryNote } from "./recovery.js";
 
 export interface BroadcasterOptions {
   ledger: Ledger;
@@ -366,7 +366,13 @@ export class Broadcaster {
         this.#reportedInterrupted.delete(ntx.id);
         this.#reportedRefusals.delete(ntx.id);
         this.#logger.warn(
-          { networkTransaction: ntx.id, txid, fee: fee?.toString() ?? "unknown", sends: sendIds.length },
+          {
+            networkTransaction: ntx.id,
+            comment: search.comment,
+            txid,
+            fee: fee?.toString() ?? "unknown",
+            sends: sendIds.length,
+          },
           "interrupted broadcast found in the daemon's wallet by its comment: closed as sent",
         );
       }
@@ -375,7 +381,7 @@ export class Broadcaster {
   }
 
   /** Logs each new finding of recovery once and keeps the latest on the broadcast's row. */
-  async #reportRefusals(ntx: NetworkTransaction, search: Awaited<ReturnType<typeof findBroadcastPayment>>) {
+  async #reportRefusals(ntx: NetworkTransaction, search: BroadcastSearch): Promise<void> {
     const note = recoveryNote(search);
     if (note !== ntx.recovery_note) {
       await this.#options.ledger.run((trx, ctx) => setRecoveryNote(trx, ctx, ntx.id, note));

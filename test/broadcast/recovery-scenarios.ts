@@ -11,7 +11,7 @@
  * even has the same ledger id. In none of these may recovery close a broadcast with the
  * other ledger's payment.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { sql } from "kysely";
@@ -24,8 +24,10 @@ import { sqliteUrl } from "../../src/db/url.js";
 import { Outbox } from "../../src/events/outbox/outbox.js";
 import { legacyBroadcastComment } from "../../src/ledger/broadcasts.js";
 import { CoinRuntime } from "../../src/service/coin-runtime.js";
+import { listInterruptedBroadcastRows } from "../../src/service/status-queries.js";
 import { FaultyProxy } from "../chain/support/faulty-proxy.js";
 import { captureLogs } from "../chain/support/logs.js";
+import { runCli } from "../service/support.js";
 
 export interface RecoveryDaemon {
   /** RPC URL with credentials; the daemon has wallets `ours` and `payer`, the payer with spendable coins. */
@@ -35,6 +37,8 @@ export interface RecoveryDaemon {
 }
 
 const sats = (amount: string) => parseAmount(amount, 8);
+/** Generous: the CLI child and the daemon share two cores with the whole suite. */
+const TEST_TIMEOUT_MS = 120_000;
 
 interface Side {
   name: string;
@@ -162,150 +166,184 @@ export function recoveryScenarios(daemon: () => RecoveryDaemon): void {
     while (Math.floor(Date.now() / 1000) <= second) await new Promise((r) => setTimeout(r, 100));
   }
 
-  it("two ledgers on one wallet, the same ntx id: B's paid broadcast is closed with B's payment, not A's", async () => {
-    const a = await openSide("a");
-    const b = await openSide("b");
-    const [aFunds, bFunds] = [await funded(a, "1"), await funded(b, "1")];
-    const [toA, toB] = [await external(), await external()];
+  it(
+    "two ledgers on one wallet, the same ntx id: B's paid broadcast is closed with B's payment, not A's",
+    async () => {
+      const a = await openSide("a");
+      const b = await openSide("b");
+      const [aFunds, bFunds] = [await funded(a, "1"), await funded(b, "1")];
+      const [toA, toB] = [await external(), await external()];
 
-    await a.runtime.ledger.send(aFunds, toA, "0.1");
-    const aSent = await sent(a);
-    await b.runtime.ledger.send(bFunds, toB, "0.2");
-    const bId = await interrupted(b, "slow"); // the daemon pays, the answer is lost
-    expect(bId).toBe(aSent.networkTransactionId);
-    const [bPaid] = await paymentsTo(toB);
-    expect(bPaid).toMatch(/^[0-9a-f]{64}$/);
+      await a.runtime.ledger.send(aFunds, toA, "0.1");
+      const aSent = await sent(a);
+      await b.runtime.ledger.send(bFunds, toB, "0.2");
+      const bId = await interrupted(b, "slow"); // the daemon pays, the answer is lost
+      expect(bId).toBe(aSent.networkTransactionId);
+      const [bPaid] = await paymentsTo(toB);
+      expect(bPaid).toMatch(/^[0-9a-f]{64}$/);
 
-    // Each ledger wrote its own comment: same broadcast id, different ledger ids.
-    const [aRow, bRow] = [await row(a, aSent.networkTransactionId), await row(b, bId)];
-    expect(aRow.comment).toMatch(new RegExp(`^cryptoassets:[0-9a-f]{16}:ntx:${bId}$`));
-    expect(bRow.comment).toMatch(new RegExp(`^cryptoassets:[0-9a-f]{16}:ntx:${bId}$`));
-    expect(bRow.comment).not.toBe(aRow.comment);
-    const commented = (await ours.call("listtransactions", ["*", 1000, 0, true])) as Array<
-      Record<string, unknown>
-    >;
-    expect(commented.find((e) => e.txid === bPaid)?.comment).toBe(bRow.comment);
+      // Each ledger wrote its own comment: same broadcast id, different ledger ids.
+      const [aRow, bRow] = [await row(a, aSent.networkTransactionId), await row(b, bId)];
+      expect(aRow.comment).toMatch(new RegExp(`^cryptoassets:[0-9a-f]{16}:ntx:${bId}$`));
+      expect(bRow.comment).toMatch(new RegExp(`^cryptoassets:[0-9a-f]{16}:ntx:${bId}$`));
+      expect(bRow.comment).not.toBe(aRow.comment);
+      const commented = (await ours.call("listtransactions", ["*", 1000, 0, true])) as Array<
+        Record<string, unknown>
+      >;
+      expect(commented.find((e) => e.txid === bPaid)?.comment).toBe(bRow.comment);
 
-    expect(await b.runtime.broadcaster.recoverInterrupted()).toBe(1);
-    const closed = await row(b, bId);
-    expect(closed).toMatchObject({ txid: bPaid, recovery_note: null });
-    expect(closed.closed_at).not.toBeNull();
-    expect(closed.fee).toBeGreaterThan(0n);
-    expect(await b.runtime.broadcaster.listInterrupted()).toEqual([]);
-  });
+      expect(await b.runtime.broadcaster.recoverInterrupted()).toBe(1);
+      const closed = await row(b, bId);
+      expect(closed).toMatchObject({ txid: bPaid, recovery_note: null });
+      expect(closed.closed_at).not.toBeNull();
+      expect(closed.fee).toBeGreaterThan(0n);
+      expect(await b.runtime.broadcaster.listInterrupted()).toEqual([]);
+    },
+    TEST_TIMEOUT_MS,
+  );
 
-  it("two ledgers on one wallet, the same ntx id: B's unpaid broadcast is not closed with A's payment", async () => {
-    const a = await openSide("a");
-    const b = await openSide("b");
-    const [aFunds, bFunds] = [await funded(a, "1"), await funded(b, "1")];
-    const [toA, toB] = [await external(), await external()];
+  it(
+    "two ledgers on one wallet, the same ntx id: B's unpaid broadcast is not closed with A's payment",
+    async () => {
+      const a = await openSide("a");
+      const b = await openSide("b");
+      const [aFunds, bFunds] = [await funded(a, "1"), await funded(b, "1")];
+      const [toA, toB] = [await external(), await external()];
 
-    await a.runtime.ledger.send(aFunds, toA, "0.1");
-    const aSent = await sent(a);
-    await b.runtime.ledger.send(bFunds, toB, "0.2");
-    const bId = await interrupted(b, "http500"); // the daemon never saw it: nobody paid B's recipient
-    expect(bId).toBe(aSent.networkTransactionId);
+      await a.runtime.ledger.send(aFunds, toA, "0.1");
+      const aSent = await sent(a);
+      await b.runtime.ledger.send(bFunds, toB, "0.2");
+      const bId = await interrupted(b, "http500"); // the daemon never saw it: nobody paid B's recipient
+      expect(bId).toBe(aSent.networkTransactionId);
 
-    expect(await b.runtime.broadcaster.recoverInterrupted()).toBe(0);
-    expect((await b.runtime.broadcaster.listInterrupted()).map((ntx) => ntx.id)).toEqual([bId]);
-    expect(await row(b, bId)).toMatchObject({ txid: null, closed_at: null });
-    expect(await paymentsTo(toB)).toEqual([]);
-    // B's send is still its account's money, waiting for the operator; A's broadcast untouched.
-    expect((await b.runtime.ledger.accountBalance(bFunds)).confirmed).toBe(sats("0.8"));
-    expect(await row(a, aSent.networkTransactionId)).toMatchObject({ txid: aSent.txid });
-  });
+      expect(await b.runtime.broadcaster.recoverInterrupted()).toBe(0);
+      expect((await b.runtime.broadcaster.listInterrupted()).map((ntx) => ntx.id)).toEqual([bId]);
+      expect(await row(b, bId)).toMatchObject({ txid: null, closed_at: null });
+      expect(await paymentsTo(toB)).toEqual([]);
+      // B's send is still its account's money, waiting for the operator; A's broadcast untouched.
+      expect((await b.runtime.ledger.accountBalance(bFunds)).confirmed).toBe(sats("0.8"));
+      expect(await row(a, aSent.networkTransactionId)).toMatchObject({ txid: aSent.txid });
+    },
+    TEST_TIMEOUT_MS,
+  );
 
-  it("a restored copy of the ledger (same ledger id), other outputs: the payment carrying the comment is refused and reported", async () => {
-    const a = await openSide("a");
-    const funds = await funded(a, "1");
-    const copy = await openSide("a-restored", a);
-    expect(copy.runtime.ledger.ctx.ledgerId).toBe(a.runtime.ledger.ctx.ledgerId);
-    const [toA, toCopy] = [await external(), await external()];
+  it(
+    "a restored copy of the ledger (same ledger id), other outputs: the payment carrying the comment is refused and reported",
+    async () => {
+      const a = await openSide("a");
+      const funds = await funded(a, "1");
+      const copy = await openSide("a-restored", a);
+      expect(copy.runtime.ledger.ctx.ledgerId).toBe(a.runtime.ledger.ctx.ledgerId);
+      const [toA, toCopy] = [await external(), await external()];
 
-    await a.runtime.ledger.send(funds, toA, "0.1");
-    const aSent = await sent(a);
-    await copy.runtime.ledger.send(funds, toCopy, "0.15");
-    const copyId = await interrupted(copy, "http500");
-    expect(copyId).toBe(aSent.networkTransactionId);
-    expect((await row(copy, copyId)).comment).toBe((await row(a, copyId)).comment);
+      await a.runtime.ledger.send(funds, toA, "0.1");
+      const aSent = await sent(a);
+      await copy.runtime.ledger.send(funds, toCopy, "0.15");
+      const copyId = await interrupted(copy, "http500");
+      expect(copyId).toBe(aSent.networkTransactionId);
+      expect((await row(copy, copyId)).comment).toBe((await row(a, copyId)).comment);
 
-    expect(await copy.runtime.broadcaster.recoverInterrupted()).toBe(0);
-    const left = await row(copy, copyId);
-    expect(left).toMatchObject({ txid: null, closed_at: null });
-    expect(left.recovery_note).toContain(aSent.txid);
-    expect(left.recovery_note).toContain(
-      `it pays 0.10000000 to ${toA}; the broadcast pays 0.15000000 to ${toCopy}`,
-    );
-    const reports = copy.logs.filter((line) => line.level === 50 && Array.isArray(line.refused));
-    expect(reports).toHaveLength(1);
-    expect(reports[0]).toMatchObject({ networkTransaction: copyId, refused: [{ txid: aSent.txid }] });
-    expect(copy.runtime.broadcaster.stats().recoveryRefused).toBe(1);
-    // Reported once, not every period.
-    expect(await copy.runtime.broadcaster.recoverInterrupted()).toBe(0);
-    expect(copy.logs.filter((line) => line.level === 50 && Array.isArray(line.refused))).toHaveLength(1);
-  });
+      expect(await copy.runtime.broadcaster.recoverInterrupted()).toBe(0);
+      const left = await row(copy, copyId);
+      expect(left).toMatchObject({ txid: null, closed_at: null });
+      expect(left.recovery_note).toContain(aSent.txid);
+      expect(left.recovery_note).toContain(
+        `it pays 0.10000000 to ${toA}; the broadcast pays 0.15000000 to ${toCopy}`,
+      );
+      const reports = copy.logs.filter((line) => line.level === 50 && Array.isArray(line.refused));
+      expect(reports).toHaveLength(1);
+      expect(reports[0]).toMatchObject({ networkTransaction: copyId, refused: [{ txid: aSent.txid }] });
+      expect(copy.runtime.broadcaster.stats().recoveryRefused).toBe(1);
+      // Reported once, not every period.
+      expect(await copy.runtime.broadcaster.recoverInterrupted()).toBe(0);
+      expect(copy.logs.filter((line) => line.level === 50 && Array.isArray(line.refused))).toHaveLength(1);
 
-  it("a restored copy of the ledger, the same outputs, paid before the broadcast opened: refused as older", async () => {
-    const a = await openSide("a");
-    const funds = await funded(a, "1");
-    const to = await external();
-    await a.runtime.ledger.send(funds, to, "0.1");
-    // The backup holds the send still pending: restored, it goes out again with the same id.
-    const copy = await openSide("a-restored", a);
-    const aSent = await sent(a);
-    await afterSecondOf(aSent.txid);
-    const copyId = await interrupted(copy, "http500");
-    expect(copyId).toBe(aSent.networkTransactionId);
+      // The operator sees it on the status page and in `cryptoassets broadcasts list`.
+      const [shown] = await listInterruptedBroadcastRows(copy.database);
+      expect(shown).toMatchObject({ id: copyId, comment: left.comment, recovery_note: left.recovery_note });
+      const config = join(dir, "operator.yaml");
+      writeFileSync(
+        config,
+        `database: { url: "${sqliteUrl(copy.path)}" }\ncoins:\n  btc:\n    network: regtest\n    backend: { class: bitcoind, url: "${daemon().url}", wallet: ours }\n`,
+      );
+      const listed = runCli(["broadcasts", "list", config]);
+      expect(await listed.exited, listed.output()).toBe(0);
+      expect(listed.output()).toContain(
+        `broadcast ${copyId}: ${aSent.txid} carries its comment but is not its payment: it pays 0.10000000 to ${toA}`,
+      );
+    },
+    TEST_TIMEOUT_MS,
+  );
 
-    expect(await copy.runtime.broadcaster.recoverInterrupted()).toBe(0);
-    const left = await row(copy, copyId);
-    expect(left).toMatchObject({ txid: null, closed_at: null });
-    expect(left.recovery_note).toContain(aSent.txid);
-    expect(left.recovery_note).toMatch(/before the broadcast was opened/);
-    expect(left.recovery_note).not.toMatch(/it pays/);
-    expect(await paymentsTo(to)).toEqual([aSent.txid]);
-  });
+  it(
+    "a restored copy of the ledger, the same outputs, paid before the broadcast opened: refused as older",
+    async () => {
+      const a = await openSide("a");
+      const funds = await funded(a, "1");
+      const to = await external();
+      await a.runtime.ledger.send(funds, to, "0.1");
+      // The backup holds the send still pending: restored, it goes out again with the same id.
+      const copy = await openSide("a-restored", a);
+      const aSent = await sent(a);
+      await afterSecondOf(aSent.txid);
+      const copyId = await interrupted(copy, "http500");
+      expect(copyId).toBe(aSent.networkTransactionId);
 
-  it("a broadcast opened before the upgrade (old comment) is recovered only when the payment has its outputs", async () => {
-    const b = await openSide("b");
-    const funds = await funded(b, "1");
-    const [right, wrong] = [await external(), await external()];
-    await b.runtime.ledger.send(funds, right, "0.1");
-    const legacy = await interrupted(b, "http500");
-    await b.runtime.ledger.send(funds, wrong, "0.2");
-    const legacyWrong = await interrupted(b, "http500");
-    // As migration 0002 leaves rows opened before it: no stored comment, the old one was sent.
-    await b.database.db
-      .updateTable("ca_network_transaction")
-      .set({ comment: null })
-      .where("id", "in", [legacy, legacyWrong])
-      .execute();
-    // The old broadcaster's sendmany for each; the second pays something else than its sends.
-    const paid = String(
-      await ours.call("sendmany", [
-        "",
-        { [right]: new LosslessNumber("0.1") },
-        1,
-        legacyBroadcastComment(legacy),
-      ]),
-    );
-    const other = String(
-      await ours.call("sendmany", [
-        "",
-        { [wrong]: new LosslessNumber("0.3") },
-        1,
-        legacyBroadcastComment(legacyWrong),
-      ]),
-    );
+      expect(await copy.runtime.broadcaster.recoverInterrupted()).toBe(0);
+      const left = await row(copy, copyId);
+      expect(left).toMatchObject({ txid: null, closed_at: null });
+      expect(left.recovery_note).toContain(aSent.txid);
+      expect(left.recovery_note).toMatch(/before the broadcast was opened/);
+      expect(left.recovery_note).not.toMatch(/it pays/);
+      expect(await paymentsTo(to)).toEqual([aSent.txid]);
+    },
+    TEST_TIMEOUT_MS,
+  );
 
-    expect(await b.runtime.broadcaster.recoverInterrupted()).toBe(1);
-    expect(await row(b, legacy)).toMatchObject({ txid: paid, recovery_note: null });
-    const left = await row(b, legacyWrong);
-    expect(left).toMatchObject({ txid: null, closed_at: null });
-    expect(left.recovery_note).toContain(other);
-    expect(left.recovery_note).toContain(legacyBroadcastComment(legacyWrong));
-    expect(left.recovery_note).toContain(
-      `it pays 0.30000000 to ${wrong}; the broadcast pays 0.20000000 to ${wrong}`,
-    );
-  });
+  it(
+    "a broadcast opened before the upgrade (old comment) is recovered only when the payment has its outputs",
+    async () => {
+      const b = await openSide("b");
+      const funds = await funded(b, "1");
+      const [right, wrong] = [await external(), await external()];
+      await b.runtime.ledger.send(funds, right, "0.1");
+      const legacy = await interrupted(b, "http500");
+      await b.runtime.ledger.send(funds, wrong, "0.2");
+      const legacyWrong = await interrupted(b, "http500");
+      // As migration 0002 leaves rows opened before it: no stored comment, the old one was sent.
+      await b.database.db
+        .updateTable("ca_network_transaction")
+        .set({ comment: null })
+        .where("id", "in", [legacy, legacyWrong])
+        .execute();
+      // The old broadcaster's sendmany for each; the second pays something else than its sends.
+      const paid = String(
+        await ours.call("sendmany", [
+          "",
+          { [right]: new LosslessNumber("0.1") },
+          1,
+          legacyBroadcastComment(legacy),
+        ]),
+      );
+      const other = String(
+        await ours.call("sendmany", [
+          "",
+          { [wrong]: new LosslessNumber("0.3") },
+          1,
+          legacyBroadcastComment(legacyWrong),
+        ]),
+      );
+
+      expect(await b.runtime.broadcaster.recoverInterrupted()).toBe(1);
+      expect(await row(b, legacy)).toMatchObject({ txid: paid, recovery_note: null });
+      const left = await row(b, legacyWrong);
+      expect(left).toMatchObject({ txid: null, closed_at: null });
+      expect(left.recovery_note).toContain(other);
+      expect(left.recovery_note).toContain(legacyBroadcastComment(legacyWrong));
+      expect(left.recovery_note).toContain(
+        `it pays 0.30000000 to ${wrong}; the broadcast pays 0.20000000 to ${wrong}`,
+      );
+    },
+    TEST_TIMEOUT_MS,
+  );
 }

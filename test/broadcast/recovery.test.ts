@@ -46,7 +46,7 @@ describe("recovering interrupted broadcasts on a wallet shared by several ledger
 });
 
 describe("the ledger id", () => {
-  it("a database from before migration 0002 gets one; its open broadcasts keep the old comment", async () => {
+  it("a database from before migration 0005 gets one; its open broadcasts keep the old comment", async () => {
     const dir = mkdtempSync(join(tmpdir(), "ca-ledger-id-"));
     const database = await openDatabase(sqliteUrl(join(dir, "old.db")));
     try {
@@ -56,7 +56,7 @@ describe("the ledger id", () => {
         migrationTableName: "ca_migration",
         migrationLockTableName: "ca_migration_lock",
       });
-      expect((await migrator.migrateTo("0001_initial")).error).toBeUndefined();
+      expect((await migrator.migrateTo("0004_send_failures")).error).toBeUndefined();
       const db = database.db as unknown as Kysely<Record<string, Record<string, unknown>>>;
       await db
         .insertInto("ca_wallet")
@@ -77,7 +77,7 @@ describe("the ledger id", () => {
         .values({ id: 7, ...old })
         .execute();
 
-      expect((await initializeDatabase(database)).applied).toEqual(["0002_broadcast_identity"]);
+      expect((await initializeDatabase(database)).applied).toEqual(["0005_broadcast_identity"]);
       const ids = await database.db.selectFrom("ca_ledger").select("ledger_id").execute();
       expect(ids).toHaveLength(1);
       expect(ids[0]?.ledger_id).toMatch(/^[0-9a-f]{16}$/);
