@@ -65,7 +65,7 @@ export interface NetworkTransactionTable {
   fee: ColumnType<bigint | null, bigint | null, bigint | null>;
   opened_at: Millis | null;
   closed_at: Millis | null;
-  /** A broadcast's sendmany comment; null for deposits and broadcasts opened before migration 0002. */
+  /** A broadcast's sendmany comment; null for deposits and broadcasts opened before migration 0005. */
   comment: ColumnType<string | null, string | null | undefined, string | null>;
   /** Why recovery left this interrupted broadcast to the operator; null when it did not. */
   recovery_note: ColumnType<string | null, string | null | undefined, string | null>;
@@ -178,7 +178,7 @@ export interface DeliveryAttemptTable {
   duration_ms: number;
 }
 
-/** One row: this database's identity, in every broadcast's comment (migration 0002). */
+/** One row: this database's identity, in every broadcast's comment (migration 0005). */
 export interface LedgerIdentityTable {
   ledger_id: string;
   created_at: Millis;

@@ -23,17 +23,17 @@ export function broadcastComment(ledgerId: string, ntxId: number): string {
   return `cryptoassets:${ledgerId}:ntx:${ntxId}`;
 }
 
-/** The comment of broadcasts opened before migration 0002 (no ledger id: ambiguous). */
+/** The comment of broadcasts opened before migration 0005 (no ledger id: ambiguous). */
 export function legacyBroadcastComment(ntxId: number): string {
   return `cryptoassets:ntx:${ntxId}`;
 }
 
-/** The comment a broadcast was sent with: stored since migration 0002, the old format before. */
+/** The comment a broadcast was sent with: stored since migration 0005, the old format before. */
 export function commentOf(ntx: Pick<NetworkTransaction, "id" | "comment">): string {
   return ntx.comment ?? legacyBroadcastComment(ntx.id);
 }
 
-/** This database's identity (one row, made by migration 0002). */
+/** This database's identity (one row, made by migration 0005). */
 export async function readLedgerId(trx: Trx): Promise<string> {
   const row = await trx.selectFrom("ca_ledger").select("ledger_id").executeTakeFirst();
   if (!row) {
