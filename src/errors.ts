@@ -132,7 +132,7 @@ export class RpcError extends BackendError {
   constructor(
     /** bitcoind's numeric error code (src/rpc/protocol.h). */
     readonly rpcCode: number,
-    /** The daemon's message, verbatim. */
+    /** The daemon's message, without control characters (one line, at most 1000 characters). */
     readonly rpcMessage: string,
     /** The RPC method that failed. */
     readonly method: string,

@@ -13,6 +13,7 @@ import {
   WalletNotFoundError,
   WalletNotSpecifiedError,
 } from "../errors.js";
+import { cleanExternalText } from "../redact/external-text.js";
 
 /** The JSON-RPC error code names of Bitcoin Core that get their own class. */
 export const RpcErrorCode = {
@@ -26,7 +27,9 @@ export const RpcErrorCode = {
 } as const;
 
 /** The typed error for a JSON-RPC error object the daemon returned for `method`. */
-export function rpcErrorFor(code: number, message: string, method: string): RpcError {
+export function rpcErrorFor(code: number, daemonMessage: string, method: string): RpcError {
+  // The daemon's words reach the status pages, the log and the operator's terminal.
+  const message = cleanExternalText(daemonMessage, { maxChars: 1000 });
   switch (code) {
     case RpcErrorCode.INVALID_ADDRESS_OR_KEY:
       // -5 covers addresses, keys and txids alike; only a txid lookup means "not in this wallet".

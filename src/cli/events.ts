@@ -3,6 +3,7 @@ import { type Command, InvalidArgumentError } from "commander";
 import { FEED_MAX_LIMIT, FEED_MAX_WAIT_SECONDS, latestEvents, waitFeed } from "../events/feed.js";
 import { type DeliveryFilter, listDeliveries, redeliver, showEvent } from "../events/outbox/queries.js";
 import type { CryptoassetsEvent } from "../events/types.js";
+import { cleanExternalText } from "../redact/external-text.js";
 import { fail, formatTable, isoTime, toJson, withDatabase } from "./common.js";
 
 const STATES = ["pending", "failed", "dead", "delivered"] as const;
@@ -51,7 +52,8 @@ export function registerEventsCommand(program: Command): void {
                 state: r.state === "pending" && r.attempts > 0 ? "failed" : r.state,
                 attempts: r.attempts,
                 created: isoTime(r.created_at),
-                last_error: r.last_error ?? "",
+                // Rows stored before errors were cleaned may still hold a receiver's escape sequences.
+                last_error: cleanExternalText(r.last_error ?? ""),
               })),
               ["event_id", "event", "key", "handler", "state", "attempts", "created", "last_error"],
             ),
@@ -92,7 +94,7 @@ export function registerEventsCommand(program: Command): void {
                   outcome: h.outcome,
                   status: h.http_status ?? h.exit_code ?? "",
                   ms: h.duration_ms,
-                  error: h.error ?? "",
+                  error: cleanExternalText(h.error ?? ""),
                 })),
                 ["at", "outcome", "status", "ms", "error"],
               ),

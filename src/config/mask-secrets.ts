@@ -19,8 +19,11 @@ export function maskSecrets(config: CryptoassetsConfig): CryptoassetsConfig {
       if (SECRET_MAPS.has(key) && typeof value === "object" && value !== null && !Array.isArray(value)) {
         return Object.fromEntries(Object.keys(value).map((name) => [name, MASK]));
       }
+      // Whatever shape a secret has (a list of secrets, a number YAML read): none of it is shown.
+      if (SECRET_KEYS.has(key) && value !== null && value !== undefined) {
+        return Array.isArray(value) ? value.map(() => MASK) : MASK;
+      }
       if (typeof value !== "string") return value;
-      if (SECRET_KEYS.has(key)) return MASK;
       if (key === "url") return maskUrl(value);
       return value;
     }),

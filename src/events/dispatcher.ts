@@ -12,8 +12,14 @@ import pg from "pg";
 import type { Database } from "../db/open.js";
 import { parseDatabaseUrl } from "../db/url.js";
 import { type Logger, silentLogger } from "../log.js";
+import { cleanExternalText } from "../redact/external-text.js";
 import { type ClaimedDelivery, claimDeliveries, nextDueAt } from "./outbox/claim-deliveries.js";
-import { type AttemptOutcome, type DeliveryTransition, recordOutcome } from "./outbox/record-outcome.js";
+import {
+  type AttemptOutcome,
+  type DeliveryTransition,
+  MAX_ERROR_TEXT,
+  recordOutcome,
+} from "./outbox/record-outcome.js";
 import { OUTBOX_CHANNEL } from "./outbox/write-events.js";
 import { DEFAULT_RETRY_SCHEDULE } from "./retry-schedule.js";
 import type { CryptoassetsEvent, EventName } from "./types.js";
@@ -24,6 +30,8 @@ export interface DeliverableHandler {
   deliver(event: CryptoassetsEvent): Promise<{ httpStatus?: number } | undefined | unknown>;
   /** Longest a delivery may take; the claim lease is this plus a margin. */
   readonly timeoutMs?: number;
+  /** Values masked in its attempts' error texts (EventHandler.redactions). */
+  readonly redactions?: readonly string[];
 }
 
 export interface DispatcherOptions {
@@ -259,7 +267,12 @@ class HandlerWorker {
         durationMs: performance.now() - started,
         httpStatus: e?.httpStatus,
         exitCode: e?.exitCode,
-        error: e?.message ?? String(error),
+        // From outside (a receiver's body, a broker's or script's words): cleaned and masked
+        // before it is stored, shown or logged.
+        error: cleanExternalText(e?.message ?? String(error), {
+          secrets: this.handler.redactions,
+          maxChars: MAX_ERROR_TEXT,
+        }),
       };
     }
     const transition = await recordOutcome(

@@ -114,3 +114,39 @@ export function urlProblem(text: string): string | undefined {
   }
   return undefined;
 }
+
+/**
+ * The values maskUrl hides — the password and the query and fragment values, as written and
+ * decoded — for masking them in text that came back from outside (a receiver echoing the
+ * request line, a broker quoting the credentials it was sent).
+ */
+export function urlSecrets(text: string): string[] {
+  const parts = splitUrl(text);
+  if (parts === undefined) return [];
+  const values: string[] = [];
+  if (parts.userinfo !== undefined) {
+    const colon = parts.userinfo.indexOf(":");
+    if (colon >= 0) values.push(parts.userinfo.slice(colon + 1));
+  }
+  for (const pair of parts.query?.split("&") ?? []) {
+    const equals = pair.indexOf("=");
+    if (equals >= 0) values.push(pair.slice(equals + 1));
+  }
+  if (parts.fragment !== undefined) values.push(parts.fragment);
+  return withDecoded(values);
+}
+
+function withDecoded(values: readonly string[]): string[] {
+  const all = new Set<string>();
+  for (const value of values) {
+    if (value === "") continue;
+    all.add(value);
+    try {
+      all.add(decodeURIComponent(value.replace(/\+/g, " ")));
+      all.add(decodeURIComponent(value));
+    } catch {
+      // Not valid percent-encoding: the value as written is all there is.
+    }
+  }
+  return [...all];
+}

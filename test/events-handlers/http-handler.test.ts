@@ -233,7 +233,7 @@ describe("HttpEventHandler outcomes", () => {
     expect(failed.httpStatus).toBe(500);
     expect(failed.code).toBe("HTTP_STATUS");
     expect(failed.message).toMatch(
-      /^POST http:\/\/127\.0\.0\.1:\d+\/hooks\/cryptoassets answered HTTP 500: database is down x+$/,
+      /^POST http:\/\/127\.0\.0\.1:\d+\/hooks\/cryptoassets answered HTTP 500: database is down x+…$/,
     );
     expect(failed.message.length).toBeLessThan(300);
   });

@@ -264,6 +264,23 @@ describe("maskSecrets", () => {
   });
 });
 
+describe("maskSecrets on a configuration that was never validated", () => {
+  it("hides secrets of any shape: a list of secrets (rotation), a number YAML read", () => {
+    const raw = {
+      database: { url: "sqlite:///:memory:" },
+      coins: { btc: { backend: { class: "redis", password: 73519246 } } },
+      events: {
+        shop: { class: "http", url: "https://shop.example/", secret: ["Qw1E-old-secret", "Rt2Y-new-secret"] },
+      },
+      "status-server": { admin_token: 4815162342 },
+    } as unknown as CryptoassetsConfig;
+    const text = JSON.stringify(maskSecrets(raw));
+    for (const secret of ["73519246", "Qw1E", "Rt2Y", "4815162342"]) expect(text).not.toContain(secret);
+    expect(text).toContain('"secret":["***","***"]');
+    expect(text).toContain('"password":"***"');
+  });
+});
+
 describe("maskUrl", () => {
   it.each([
     ["postgresql://app:s3cr@t@db:5432/app", "postgresql://app:***@db:5432/app"],

@@ -67,7 +67,7 @@ export class AmqpEventHandler extends BrokerEventHandler<Session> {
       const broken = (what: string) => (error?: Error) => {
         if (error)
           this.logger.warn(
-            { err: error, url: this.shownUrl },
+            { err: this.loggable(error), url: this.shownUrl },
             `AMQP ${what} failed; reconnecting at the next delivery`,
           );
         this.connection.discard(session);

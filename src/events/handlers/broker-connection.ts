@@ -8,7 +8,8 @@
  */
 import { DeliveryFailedError, errorMessage } from "../../errors.js";
 import { type Logger, silentLogger } from "../../log.js";
-import { maskUrl } from "../../redact/url.js";
+import { cleanExternalError } from "../../redact/external-text.js";
+import { maskUrl, urlSecrets } from "../../redact/url.js";
 import type { Subscription } from "../subscription.js";
 import type { CryptoassetsEvent } from "../types.js";
 import {
@@ -84,6 +85,8 @@ export abstract class BrokerEventHandler<C> implements EventHandler {
   readonly subscription: Subscription | undefined;
   /** The URL with its credentials masked: for logs and errors. */
   readonly shownUrl: string;
+  /** The URL's password and query values, and what a subclass adds (a token). */
+  readonly redactions: string[];
   protected readonly logger: Logger;
   protected readonly connection: LazyConnection<C>;
 
@@ -95,6 +98,7 @@ export abstract class BrokerEventHandler<C> implements EventHandler {
     this.timeoutMs = secondsToMs(options.timeout ?? DEFAULT_BROKER_TIMEOUT_SECONDS, `events.${name}.timeout`);
     this.subscription = options.subscription;
     this.shownUrl = maskUrl(options.url);
+    this.redactions = urlSecrets(options.url);
     this.logger = (options.logger ?? silentLogger).child({ module, handler: name });
     this.connection = new LazyConnection(
       () => this.open(),
@@ -109,6 +113,11 @@ export abstract class BrokerEventHandler<C> implements EventHandler {
   protected abstract publish(connection: C, event: CryptoassetsEvent): Promise<string>;
   /** What one delivery of `event` does, for error messages: "XADD to s on redis://…". */
   protected abstract describe(event: CryptoassetsEvent): string;
+  /** A broker client's error, fit for the log: the broker's words cleaned, our secrets masked. */
+  protected loggable(error: unknown): Error {
+    return cleanExternalError(error, { secrets: this.redactions });
+  }
+
   /** Whether a failure leaves the connection usable (a refusal) rather than possibly broken. */
   protected keepsConnection(_error: unknown): boolean {
     return false;

@@ -36,6 +36,12 @@ export interface EventHandler {
    * ones get theirs from `events.<name>.subscribe`. Absent: every event.
    */
   readonly subscription?: Subscription;
+  /**
+   * Values this handler sends that must never be stored, shown or logged (configured header
+   * values, URL passwords and tokens): masked in the error text of its attempts, where a
+   * receiver or broker may echo them back.
+   */
+  readonly redactions?: readonly string[];
   deliver(event: CryptoassetsEvent): Promise<DeliveryResult>;
   /** Releases sockets, timers and the like; the handler is unusable afterwards. */
   close(): Promise<void>;

@@ -12,7 +12,8 @@ import http from "node:http";
 import https from "node:https";
 import { DeliveryFailedError, EventHandlerConfigError, errorMessage } from "../../errors.js";
 import { type Logger, silentLogger } from "../../log.js";
-import { maskUrl, urlProblem } from "../../redact/url.js";
+import { cleanExternalText, headerSecrets } from "../../redact/external-text.js";
+import { maskUrl, urlProblem, urlSecrets } from "../../redact/url.js";
 import {
   WEBHOOK_ID_HEADER,
   WEBHOOK_SIGNATURE_HEADER,
@@ -39,8 +40,9 @@ export interface HttpEventHandlerOptions {
 }
 
 export const DEFAULT_HTTP_TIMEOUT_SECONDS = 10;
-/** How much of a response body is kept for the error detail. */
+/** How much of a response body is read for the error detail, and how much of it is kept. */
 const DETAIL_BYTES = 512;
+const DETAIL_CHARS = 200;
 /** Beyond this much response body the socket is dropped rather than drained for reuse. */
 const MAX_DRAIN_BYTES = 64 * 1024;
 /** Headers the handler owns; a configured header may not replace them. */
@@ -71,6 +73,7 @@ interface SendError {
 export class HttpEventHandler implements EventHandler {
   readonly kind = "http" as const;
   readonly timeoutMs: number;
+  readonly redactions: readonly string[];
   private readonly url: URL;
   /** The URL with its password and query values masked: safe for logs and errors. */
   private readonly safeUrl: string;
@@ -120,6 +123,7 @@ export class HttpEventHandler implements EventHandler {
       }
       this.extraHeaders[lower] = value;
     }
+    this.redactions = [...headerSecrets(this.extraHeaders), ...urlSecrets(options.url)];
     const agentOptions: http.AgentOptions = { keepAlive: true };
     this.agent =
       this.url.protocol === "https:" ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
@@ -200,6 +204,14 @@ export class HttpEventHandler implements EventHandler {
     });
   }
 
+  /**
+   * The start of a response body as one short line, for the attempt record (shown on the
+   * status pages): a receiver may echo our request headers or write escape sequences.
+   */
+  private summarize(bytes: Buffer): string {
+    return cleanExternalText(bytes.toString("utf8"), { secrets: this.redactions, maxChars: DETAIL_CHARS });
+  }
+
   /** One POST. Resolves once the status is known; rejects with a SendError if none arrives. */
   private send(body: Buffer, headers: Record<string, string>, deadline: number): Promise<HttpAnswer> {
     const requestFn = this.url.protocol === "https:" ? https.request : http.request;
@@ -213,7 +225,7 @@ export class HttpEventHandler implements EventHandler {
         if (settled || status === undefined) return;
         settled = true;
         clearTimeout(timer);
-        resolve({ status, detail: summarize(Buffer.concat(kept)) });
+        resolve({ status, detail: this.summarize(Buffer.concat(kept)) });
       };
       const fail = (error: NodeJS.ErrnoException, timedOut: boolean): void => {
         if (settled) return;
@@ -288,9 +300,4 @@ function parseWebhookUrl(name: string, url: string): URL {
 
 function isStaleSocketError(error: NodeJS.ErrnoException): boolean {
   return error.code === "ECONNRESET" || error.code === "EPIPE";
-}
-
-/** The start of a response body as one short line, for the attempt record. */
-function summarize(bytes: Buffer): string {
-  return bytes.toString("utf8").replace(/\s+/g, " ").trim().slice(0, 200);
 }

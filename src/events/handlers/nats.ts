@@ -52,6 +52,7 @@ export class NatsEventHandler extends BrokerEventHandler<Session> {
     super(name, options, "events.nats");
     this.#server = parseNatsUrl(options.url, name);
     this.#token = options.token;
+    if (options.token !== undefined) this.redactions.push(options.token);
     this.#prefix = options.subject_prefix ?? DEFAULT_NATS_SUBJECT_PREFIX;
   }
 
@@ -66,7 +67,8 @@ export class NatsEventHandler extends BrokerEventHandler<Session> {
     });
     const session: Session = { connection, js: jetstream(connection, { timeout: this.timeoutMs }) };
     void connection.closed().then((error) => {
-      if (error) this.logger.warn({ err: error, url: this.shownUrl }, "NATS connection closed");
+      if (error)
+        this.logger.warn({ err: this.loggable(error), url: this.shownUrl }, "NATS connection closed");
       this.connection.discard(session);
     });
     return session;

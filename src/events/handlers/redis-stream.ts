@@ -50,7 +50,7 @@ export class RedisStreamEventHandler extends BrokerEventHandler<Client> {
     const client = newClient(this.#url, `cryptoassets-${this.name}`, this.timeoutMs);
     client.on("error", (error: unknown) => {
       this.logger.warn(
-        { err: error, url: this.shownUrl },
+        { err: this.loggable(error), url: this.shownUrl },
         "Redis connection failed; reconnecting at the next delivery",
       );
       this.connection.discard(client);

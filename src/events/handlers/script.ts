@@ -95,6 +95,8 @@ export function scriptEnvironment(
 export class ScriptEventHandler implements EventHandler {
   readonly kind = "script" as const;
   readonly timeoutMs: number;
+  /** The values of its configured `env`: masked in what the script prints to the log. */
+  readonly redactions: readonly string[];
   private readonly script: string;
   private readonly logOutput: boolean;
   private readonly logger: Logger;
@@ -114,6 +116,7 @@ export class ScriptEventHandler implements EventHandler {
     this.logger = (options.logger ?? silentLogger).child({ module: "events.script", handler: name });
     const { env, missing } = scriptEnvironment(name, options, process.env);
     this.env = env;
+    this.redactions = Object.values(options.env ?? {});
     for (const key of missing) {
       this.logger.warn(`events.${name}.pass_env names ${key}, which is not set: the script runs without it`);
     }
@@ -136,10 +139,10 @@ export class ScriptEventHandler implements EventHandler {
     if (pid !== undefined) this.running.add(pid);
     const fields = { event_id: event.event_id, pid };
     const stdoutLines = this.logOutput
-      ? lineLogger((line) => this.logger.info({ ...fields, stream: "stdout" }, line))
+      ? lineLogger((line) => this.logger.info({ ...fields, stream: "stdout" }, line), this.redactions)
       : undefined;
     const stderrLines = this.logOutput
-      ? lineLogger((line) => this.logger.info({ ...fields, stream: "stderr" }, line))
+      ? lineLogger((line) => this.logger.info({ ...fields, stream: "stderr" }, line), this.redactions)
       : undefined;
     let stderrTail = Buffer.alloc(0);
     child.stdout.on("data", (chunk: Buffer) => stdoutLines?.push(chunk));
@@ -177,7 +180,7 @@ export class ScriptEventHandler implements EventHandler {
               ...fields,
               exitCode,
               signal,
-              stderr: cleanExternalText(stderr, { maxChars: STDERR_TAIL_BYTES }),
+              stderr: cleanExternalText(stderr, { maxChars: STDERR_TAIL_BYTES, secrets: this.redactions }),
             },
             "script failed",
           );
@@ -245,12 +248,15 @@ function killGroup(pid: number | undefined): void {
  * a script printing megabytes without a newline must cost linear work and bounded memory
  * (appending to one growing string and splitting it again per chunk was quadratic).
  */
-function lineLogger(log: (line: string) => void): { push(chunk: Buffer): void; flush(): void } {
+function lineLogger(
+  log: (line: string) => void,
+  secrets: readonly string[],
+): { push(chunk: Buffer): void; flush(): void } {
   const decoder = new StringDecoder("utf8");
   let pending = "";
   let dropped = 0;
   const emit = () => {
-    const line = cleanExternalText(pending, { maxChars: MAX_LOGGED_LINE_CHARS + 1 });
+    const line = cleanExternalText(pending, { maxChars: MAX_LOGGED_LINE_CHARS + 1, secrets });
     log(dropped > 0 ? `${line}… (${dropped} more bytes not logged)` : line);
     pending = "";
     dropped = 0;

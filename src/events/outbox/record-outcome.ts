@@ -5,6 +5,7 @@
  */
 import type { Database } from "../../db/open.js";
 import { runSerializable } from "../../db/serializable.js";
+import { cleanExternalText } from "../../redact/external-text.js";
 import { nextAttemptAt } from "../retry-schedule.js";
 
 export interface AttemptOutcome {
@@ -17,7 +18,7 @@ export interface AttemptOutcome {
 
 export type DeliveryTransition = "delivered" | "retry" | "dead";
 
-const MAX_ERROR_TEXT = 2000;
+export const MAX_ERROR_TEXT = 2000;
 
 export async function recordOutcome(
   database: Database,
@@ -28,7 +29,9 @@ export async function recordOutcome(
   now: number = Date.now(),
 ): Promise<DeliveryTransition> {
   const attempts = attemptsBefore + 1;
-  const error = outcome.error?.slice(0, MAX_ERROR_TEXT) ?? null;
+  // The dispatcher masks the handler's secrets; here nothing with a control character is stored whoever calls.
+  const error =
+    outcome.error === undefined ? null : cleanExternalText(outcome.error, { maxChars: MAX_ERROR_TEXT });
   const next = outcome.ok ? null : nextAttemptAt(attempts, retrySchedule, new Date(now));
   const transition: DeliveryTransition = outcome.ok ? "delivered" : next ? "retry" : "dead";
   await runSerializable(
