@@ -264,6 +264,13 @@ describe("a hostile daemon", () => {
     const daemon = createHttpServer((request, response) => {
       request.resume();
       request.on("end", () => {
+        if (request.url === "/proxy") {
+          // Not JSON at all (a proxy's error page): quoted in the error, JSON-escaped, but
+          // JSON.stringify leaves C1 controls (U+009B: CSI) as they are.
+          response.writeHead(502, { "content-type": "text/html" });
+          response.end(`<html>${ESCAPES}bad gateway</html>`);
+          return;
+        }
         response.writeHead(500, { "content-type": "application/json" });
         response.end(
           JSON.stringify({
@@ -283,6 +290,13 @@ describe("a hostile daemon", () => {
       expect(error.message).toMatch(/^getbalances: .*wallet exploded \(code -4\)$/);
       expectClean("RpcError.message", error.message);
       expectClean("RpcError.rpcMessage", error.rpcMessage);
+      const proxy = new BitcoindRpcClient({ url: `http://u:p@127.0.0.1:${port}/proxy` });
+      const transport = (await proxy.call("getbalances", []).catch((e: unknown) => e)) as Error;
+      await proxy.close();
+      expect(transport.message).toMatch(
+        /answered HTTP 502 with a body that is not JSON: "<html>bad gateway<\/html>"$/,
+      );
+      expect(transport.message).not.toMatch(/[\u0080-\u009f]/);
     } finally {
       await rpc.close();
       daemon.close();

@@ -25,6 +25,7 @@ import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import { parse, stringify } from "lossless-json";
 import { BackendError, type RpcError, RpcReplyTooLargeError, RpcTransportError } from "../../errors.js";
 import { type Logger, silentLogger } from "../../log.js";
+import { cleanExternalText } from "../../redact/external-text.js";
 import { rpcErrorFor } from "../rpc-errors.js";
 import { parseRpcUrl, type RpcEndpoint } from "./url.js";
 
@@ -115,8 +116,8 @@ function isObject(value: unknown): value is Record<string, unknown> {
 
 /** A short, quoted excerpt of a body for error messages. */
 function excerpt(text: string): string {
-  const trimmed = text.trim();
-  return JSON.stringify(trimmed.length > 120 ? `${trimmed.slice(0, 120)}…` : trimmed);
+  // Whatever answered (the daemon, a proxy) wrote it: no controls (JSON.stringify keeps C1's CSI).
+  return JSON.stringify(cleanExternalText(text, { maxChars: 121 }));
 }
 
 /** Ids come back as the LosslessNumber we sent; compare as text. */
