@@ -18,6 +18,7 @@ import type {
   WalletTransaction,
 } from "../backends/backend.js";
 import { RpcTransportError } from "../errors.js";
+import { cleanExternalText } from "../redact/external-text.js";
 
 export type BackendState = "unknown" | "reachable" | "unreachable";
 
@@ -59,7 +60,7 @@ export class MeteredBackend implements Backend {
       return result;
     } catch (error) {
       const transport = error instanceof RpcTransportError;
-      this.record(method, false, transport ? error.message : undefined);
+      this.record(method, false, transport ? cleanExternalText(error.message) : undefined);
       throw error;
     }
   }

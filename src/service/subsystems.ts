@@ -8,6 +8,7 @@
  *   and we retry with backoff — unhealthy, but not fatal;
  * - `failed`: died; the service shuts down and exits 2.
  */
+import { cleanExternalText } from "../redact/external-text.js";
 
 export type SubsystemState =
   | "starting"
@@ -32,7 +33,10 @@ const HEALTHY: ReadonlySet<SubsystemState> = new Set(["running", "standby"]);
 export class SubsystemRegistry {
   private readonly entries = new Map<string, SubsystemStatus>();
 
-  set(name: string, state: SubsystemState, detail: string | null = null): void {
+  set(name: string, state: SubsystemState, rawDetail: string | null = null): void {
+    // Details quote daemons, brokers and databases (their error messages): shown on /health,
+    // /status.json and the dashboard, so without control characters.
+    const detail = rawDetail === null ? null : cleanExternalText(rawDetail);
     const previous = this.entries.get(name);
     if (previous && previous.state === state && previous.detail === detail) return;
     this.entries.set(name, {

@@ -21,6 +21,7 @@ import { runSerializable } from "../../src/db/serializable.js";
 import { sqliteUrl } from "../../src/db/url.js";
 import { ScriptEventHandler } from "../../src/events/handlers/script.js";
 import { Outbox } from "../../src/events/outbox/index.js";
+import { startHelperService } from "../../src/service/helper-service.js";
 import type { StatusSnapshot } from "../../src/service/status.js";
 import { captureLogger, sampleEvent } from "../events-handlers/helpers.js";
 import { freePort, killChild, runCli } from "../service/support.js";
@@ -264,7 +265,7 @@ describe("a hostile daemon", () => {
     const daemon = createHttpServer((request, response) => {
       request.resume();
       request.on("end", () => {
-        if (request.url === "/proxy") {
+        if (request.url?.startsWith("/proxy")) {
           // Not JSON at all (a proxy's error page): quoted in the error, JSON-escaped, but
           // JSON.stringify leaves C1 controls (U+009B: CSI) as they are.
           response.writeHead(502, { "content-type": "text/html" });
@@ -297,9 +298,36 @@ describe("a hostile daemon", () => {
         /answered HTTP 502 with a body that is not JSON: "<html>bad gateway<\/html>"$/,
       );
       expect(transport.message).not.toMatch(/[\u0080-\u009f]/);
+
+      // The helper service shows it on /health, /status.json and the dashboard.
+      const service = await startHelperService({
+        database: { url: sqliteUrl(join(dir, "daemon.db")) },
+        coins: {
+          btc: {
+            backend: { class: "bitcoind", url: `http://u:p@127.0.0.1:${port}/proxy`, timeout: 2 },
+            network: "regtest",
+          },
+        },
+        "status-server": { port: 0 },
+        service: { poll_period: 0.2 },
+      });
+      try {
+        const base = (service.statusUrl ?? "").replace(/\/$/, "");
+        const health = await waitFor("the daemon's error on /health", async () => {
+          const text = await (await fetch(`${base}/health`)).text();
+          return text.includes("bad gateway") ? text : undefined;
+        });
+        expect(health).toContain("<html>bad gateway</html>");
+        for (const page of [health, await (await fetch(`${base}/status.json`)).text()]) {
+          expectClean("the status pages", page);
+        }
+        expectClean("the dashboard", await (await fetch(`${base}/`)).text());
+      } finally {
+        expect(await service.stop()).toMatchObject({ code: 0 });
+      }
     } finally {
       await rpc.close();
       daemon.close();
     }
-  });
+  }, 60_000);
 });
