@@ -19,6 +19,7 @@ import { initializeDatabase } from "../../src/db/initialize.js";
 import { openDatabase } from "../../src/db/open.js";
 import { runSerializable } from "../../src/db/serializable.js";
 import { sqliteUrl } from "../../src/db/url.js";
+import { HttpEventHandler } from "../../src/events/handlers/http.js";
 import { ScriptEventHandler } from "../../src/events/handlers/script.js";
 import { Outbox } from "../../src/events/outbox/index.js";
 import { startHelperService } from "../../src/service/helper-service.js";
@@ -240,6 +241,40 @@ describe("hostile receivers and brokers", () => {
       expectClean(`${args.join(" ")} of an old row`, cli.output());
     }
   }, 120_000);
+});
+
+describe("a receiver answering with an endless body", () => {
+  it("costs at most 64 KiB read: the attempt fails with the status, not a timeout", async () => {
+    let written = 0;
+    const endless = createHttpServer((request, response) => {
+      request.resume();
+      response.writeHead(500, { "content-type": "text/plain" });
+      const chunk = Buffer.alloc(16 * 1024, "z");
+      const pump = () => {
+        while (!response.destroyed && response.write(chunk)) written += chunk.length;
+        if (!response.destroyed) response.once("drain", pump);
+      };
+      response.on("close", () => response.removeAllListeners("drain"));
+      pump();
+    });
+    const port = await listen(endless);
+    const handler = new HttpEventHandler("endless", { url: `http://127.0.0.1:${port}/`, timeout: 10 });
+    try {
+      const started = Date.now();
+      const error = (await handler.deliver(sampleEvent()).catch((e: unknown) => e)) as Error & {
+        httpStatus?: number;
+      };
+      expect(error.httpStatus).toBe(500);
+      expect(error.message).toMatch(/answered HTTP 500: z{199}…$/);
+      expect(Date.now() - started).toBeLessThan(5_000);
+      // The server could write ahead into socket buffers, but not much more.
+      expect(written).toBeLessThan(16 * 1024 * 1024);
+    } finally {
+      await handler.close();
+      endless.closeAllConnections();
+      endless.close();
+    }
+  });
 });
 
 describe("a script's output", () => {
