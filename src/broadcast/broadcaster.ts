@@ -48,8 +48,8 @@ import {
   bookBroadcastFee,
   broadcastComment,
   closeBroadcast,
-  failSend,
   commentOf,
+  failSend,
   listBroadcastsWithoutFee,
   listInterruptedBroadcasts,
   listPendingSends,
@@ -62,8 +62,8 @@ import type { Ledger } from "../ledger/ledger.js";
 import { type NetworkTransaction, updateConfirmations } from "../ledger/network-transactions.js";
 import { type Logger, silentLogger } from "../log.js";
 import { HotWalletMonitor, type HotWalletStatus } from "./hot-wallet.js";
-import { classifyRefusal } from "./refusals.js";
 import { type BroadcastSearch, findBroadcastPayment, recoveryNote } from "./recovery.js";
+import { classifyRefusal } from "./refusals.js";
 
 export interface BroadcasterOptions {
   ledger: Ledger;

@@ -16,8 +16,8 @@ import {
   BLOCK_INTERVAL_SECONDS,
   DEFAULT_STUCK_AFTER_BLOCKS,
 } from "../chain/backend-status.js";
-import type { Database } from "../db/open.js";
 import { formatAmount } from "../coins/amount.js";
+import type { Database } from "../db/open.js";
 import { errorMessage } from "../errors.js";
 import type { EventSink } from "../events/outbox/outbox.js";
 import { reconciliationView } from "../ledger/reconcile.js";
