@@ -7,9 +7,10 @@
  * without the page shell) every two seconds and swaps it in, so the page stays put while
  * the numbers move. Without JavaScript it is a static snapshot.
  */
+
+import type { EventRow, ProblemDeliveryRow } from "../events/outbox/queries.js";
 import { badge, esc, page, short, table } from "./html.js";
 import type { CoinStatus, StatusSnapshot } from "./status.js";
-import type { EventRow, ProblemDeliveryRow } from "./status-queries.js";
 
 function ago(at: number | null | undefined, now: number): string {
   if (at === null || at === undefined || at <= 0) return "never";
@@ -88,7 +89,7 @@ function eventRow(event: EventRow, now: number): string {
   const deliveries = event.deliveries
     .map(
       (d) =>
-        `<span title="${esc(d.last_error ?? "")}">${esc(d.handler)} ${stateBadge(d.state === "pending" && d.attempts > 0 ? "failing" : d.state)}</span>`,
+        `<span title="${esc(d.last_error ?? "")}">${esc(d.handler)} ${d.state === "pending" && d.attempts > 0 ? badge("failed", "warn") : stateBadge(d.state)}</span>`,
     )
     .join(" ");
   const credited = dataField(event, "credited") === true;
@@ -168,10 +169,10 @@ export function renderDashboardFragment(status: StatusSnapshot): string {
     "No open network transactions.",
   );
   const handlers = table(
-    ["Handler", "#Delivered", "#Pending", "#Failing", "#Dead"],
+    ["Handler", "#Delivered", "#Pending", "#Failed", "#Dead"],
     status.events.handlers.map(
       (h) =>
-        `<tr><td>${esc(h.handler)}</td><td class="num">${esc(h.delivered)}</td><td class="num">${esc(h.pending)}</td><td class="num">${h.failing > 0 ? badge(String(h.failing), "warn") : "0"}</td><td class="num">${h.dead > 0 ? badge(String(h.dead), "bad") : "0"}</td></tr>`,
+        `<tr><td>${esc(h.handler)}</td><td class="num">${esc(h.delivered)}</td><td class="num">${esc(h.pending)}</td><td class="num">${h.failed > 0 ? badge(String(h.failed), "warn") : "0"}</td><td class="num">${h.dead > 0 ? badge(String(h.dead), "bad") : "0"}</td></tr>`,
     ),
     "No deliveries yet.",
   );
@@ -189,10 +190,10 @@ export function renderDashboardFragment(status: StatusSnapshot): string {
     "Next attempt",
     "",
   ];
-  const failing = table(
+  const failed = table(
     problemHeaders,
-    status.events.failing.map((r) => problemRow(r, now, admin)),
-    "No failing deliveries.",
+    status.events.failed.map((r) => problemRow(r, now, admin)),
+    "No failed deliveries.",
   );
   const deadAction =
     admin && status.events.dead.length > 0
@@ -220,7 +221,7 @@ ${admin ? "admin actions enabled (Bearer token)" : "read-only (no status-server.
 <h2>Open transactions</h2>${open}
 <h2>Recent events</h2>${recent}
 <h2>Event handlers</h2>${handlers}
-<h2>Failing deliveries</h2>${failing}
+<h2>Failed deliveries</h2>${failed}
 <h2>Dead deliveries</h2>${deadAction}${dead}
 <h2>Interrupted broadcasts</h2>${interrupted}
 <h2>Subsystems</h2>${subsystems}

@@ -26,7 +26,13 @@ import { Dispatcher } from "../events/dispatcher.js";
 import { createEventHandler } from "../events/handlers/factory.js";
 import type { EventHandler } from "../events/handlers/handler.js";
 import { Outbox } from "../events/outbox/outbox.js";
-import { purgeDelivered } from "../events/outbox/queries.js";
+import {
+  deliveryCounts,
+  listProblemDeliveries,
+  listRecentEvents,
+  purgeDelivered,
+  redeliver,
+} from "../events/outbox/queries.js";
 import { configuredRecipients } from "../events/subscription.js";
 import type { Ledger } from "../ledger/ledger.js";
 import { type Logger, silentLogger } from "../log.js";
@@ -38,14 +44,9 @@ import { ServiceMetrics } from "./metrics.js";
 import { DEFAULT_SHUTDOWN_GRACE_SECONDS, type HelperServiceConfig } from "./service-config.js";
 import type { ServiceInfo, StatusSnapshot, StatusSource } from "./status.js";
 import {
-  countDeliveriesByHandler,
   countOpenTransactions,
   listInterruptedBroadcastRows,
   listOpenTransactions,
-  listProblemDeliveries,
-  listRecentEvents,
-  redeliverDead,
-  redeliverEvent,
 } from "./status-queries.js";
 import { StatusServer } from "./status-server.js";
 import { SubsystemRegistry } from "./subsystems.js";
@@ -296,12 +297,12 @@ class RunningHelperService implements HelperService, StatusSource {
 
   async snapshot(): Promise<StatusSnapshot> {
     const health = this.health();
-    const [open, interrupted, handlers, recent, failing, dead] = await Promise.all([
+    const [open, interrupted, counts, recent, failed, dead] = await Promise.all([
       listOpenTransactions(this.database),
       listInterruptedBroadcastRows(this.database),
-      countDeliveriesByHandler(this.database),
+      deliveryCounts(this.database),
       listRecentEvents(this.database),
-      listProblemDeliveries(this.database, "failing"),
+      listProblemDeliveries(this.database, "failed"),
       listProblemDeliveries(this.database, "dead"),
     ]);
     const now = Date.now();
@@ -328,7 +329,14 @@ class RunningHelperService implements HelperService, StatusSource {
       ),
       open_transactions: open,
       interrupted_broadcasts: interrupted,
-      events: { created_by_this_process: this.outbox.created, handlers, recent, failing, dead },
+      events: {
+        created_by_this_process: this.outbox.created,
+        handlers: counts.map((c) => ({ ...c, failing: c.failed })),
+        recent,
+        failed,
+        failing: failed,
+        dead,
+      },
     };
   }
 
@@ -341,13 +349,13 @@ class RunningHelperService implements HelperService, StatusSource {
   }
 
   async redeliverEvent(eventId: string): Promise<number> {
-    const count = await redeliverEvent(this.database, eventId);
+    const count = await redeliver(this.database, { eventId });
     this.dispatcher.wake();
     return count;
   }
 
   async redeliverDead(): Promise<number> {
-    const count = await redeliverDead(this.database);
+    const count = await redeliver(this.database, { allDead: true });
     this.dispatcher.wake();
     return count;
   }

@@ -4,15 +4,10 @@
  * URLs are masked where they are recorded, and tokens/passwords are never put here.
  */
 import type { Database } from "../db/open.js";
+import type { EventRow, HandlerQueueCounts, ProblemDeliveryRow } from "../events/outbox/queries.js";
 import type { ReconciliationView } from "../ledger/reconcile.js";
 import type { BackendHealth } from "./metered-backend.js";
-import type {
-  EventRow,
-  HandlerDeliveryCounts,
-  InterruptedBroadcastRow,
-  OpenTransactionRow,
-  ProblemDeliveryRow,
-} from "./status-queries.js";
+import type { InterruptedBroadcastRow, OpenTransactionRow } from "./status-queries.js";
 import type { SubsystemStatus } from "./subsystems.js";
 
 export interface CoinStatus {
@@ -54,8 +49,11 @@ export interface StatusSnapshot {
   interrupted_broadcasts: InterruptedBroadcastRow[];
   events: {
     created_by_this_process: number;
-    handlers: HandlerDeliveryCounts[];
+    /** `failing` is the former name of `failed`, kept in /status.json for its readers. */
+    handlers: Array<HandlerQueueCounts & { failing: number }>;
     recent: EventRow[];
+    failed: ProblemDeliveryRow[];
+    /** The same list as `failed`, under its former name. */
     failing: ProblemDeliveryRow[];
     dead: ProblemDeliveryRow[];
   };

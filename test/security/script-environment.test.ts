@@ -88,7 +88,7 @@ describe("a script run by the helper service", () => {
         const status = (await (
           await fetch(`http://127.0.0.1:${statusPort}/status.json`)
         ).json()) as StatusSnapshot;
-        return status.events.failing.length > 0 ? status : undefined;
+        return status.events.failed.length > 0 ? status : undefined;
       });
       const pages = [
         JSON.stringify(snapshot),

@@ -206,14 +206,14 @@ describe.each(ROWS.filter((row) => row.valid))("a password with $name", (row) =>
       const base = `http://127.0.0.1:${statusPort}`;
       const status = await waitFor("a failed delivery and an unreachable daemon", async () => {
         const snapshot = (await (await fetch(`${base}/status.json`)).json()) as StatusSnapshot;
-        return snapshot.events.failing.length > 0 && snapshot.coins[0]?.backend.lastError
+        return snapshot.events.failed.length > 0 && snapshot.coins[0]?.backend.lastError
           ? snapshot
           : undefined;
       });
       const statusText = JSON.stringify(status);
       expect(status.service.database.url).toMatch(/^postgresql:\/\/postgres:\*\*\*@127\.0\.0\.1:5432\/\w+\?/);
       expect(status.coins[0]?.backend_url).toMatch(/^http:\/\/rpc:\*\*\*@127\.0\.0\.1:\d+\/wallet\/ours$/);
-      expect(status.events.failing[0]?.last_error).toMatch(/http:\/\/hook:\*\*\*@127\.0\.0\.1:\d+\/hook/);
+      expect(status.events.failed[0]?.last_error).toMatch(/http:\/\/hook:\*\*\*@127\.0\.0\.1:\d+\/hook/);
       const health = await fetch(`${base}/health`);
       expect(health.status).toBe(503);
       const healthText = await health.text();

@@ -109,6 +109,11 @@ describe("status server", () => {
     expect(status.events.dead).toMatchObject([
       { handler: "flaky", attempts: 2, last_error: `function failed: ${HOSTILE_ERROR}` },
     ]);
+    // One word for a delivery pending after a failed attempt: `failed`; the former `failing` stays beside it.
+    expect(status.events.handlers).toEqual([
+      { handler: "flaky", pending: 0, failed: 0, failing: 0, dead: 1, delivered: 0 },
+    ]);
+    expect(status.events.failing).toEqual(status.events.failed);
     expect(status.service.admin_actions).toBe(true);
     expect(status.subsystems.map((s) => s.name).sort()).toEqual(
       ["btc.backend", "btc.broadcaster", "btc.chain", "dispatcher", "status-server"].sort(),

@@ -1,5 +1,10 @@
-/** What operators and the status page ask of the outbox: list, show, redeliver, purge, counts. */
+/**
+ * What operators and the status page ask of the outbox: list, show, redeliver, purge, counts.
+ * One vocabulary: a `failed` delivery is still pending after at least one failed attempt; a
+ * `dead` one has exhausted its retry schedule.
+ */
 import type { Database } from "../../db/open.js";
+import type { DeliveryState } from "../../db/schema.js";
 import { runSerializable } from "../../db/serializable.js";
 
 /** `failed` = still pending, with at least one failed attempt. */
@@ -19,28 +24,32 @@ export interface DeliveryRow {
   delivered_at: number | null;
 }
 
+/** Deliveries (`d`) joined to their events (`e`), in one state or all. */
+function deliveriesIn(database: Database, state: DeliveryFilter | undefined) {
+  const query = database.db
+    .selectFrom("ca_delivery as d")
+    .innerJoin("ca_event as e", "e.id", "d.event_row_id");
+  if (state === "failed") return query.where("d.state", "=", "pending").where("d.attempts", ">", 0);
+  return state ? query.where("d.state", "=", state) : query;
+}
+
 export async function listDeliveries(
   database: Database,
   options: { state?: DeliveryFilter; handler?: string; limit?: number } = {},
 ): Promise<DeliveryRow[]> {
-  let query = database.db
-    .selectFrom("ca_delivery as d")
-    .innerJoin("ca_event as e", "e.id", "d.event_row_id")
-    .select([
-      "e.event_id",
-      "e.event_name",
-      "e.ordering_key",
-      "e.created_at",
-      "d.handler",
-      "d.state",
-      "d.attempts",
-      "d.next_attempt_at",
-      "d.last_error",
-      "d.last_status",
-      "d.delivered_at",
-    ]);
-  if (options.state === "failed") query = query.where("d.state", "=", "pending").where("d.attempts", ">", 0);
-  else if (options.state) query = query.where("d.state", "=", options.state);
+  let query = deliveriesIn(database, options.state).select([
+    "e.event_id",
+    "e.event_name",
+    "e.ordering_key",
+    "e.created_at",
+    "d.handler",
+    "d.state",
+    "d.attempts",
+    "d.next_attempt_at",
+    "d.last_error",
+    "d.last_status",
+    "d.delivered_at",
+  ]);
   if (options.handler) query = query.where("d.handler", "=", options.handler);
   return query
     .orderBy("d.id", "desc")
@@ -201,6 +210,7 @@ export async function purgeDelivered(
 
 export interface HandlerQueueCounts {
   handler: string;
+  /** Every pending delivery, the failed ones included. */
   pending: number;
   failed: number;
   dead: number;
@@ -210,26 +220,135 @@ export interface HandlerQueueCounts {
 export async function deliveryCounts(database: Database): Promise<HandlerQueueCounts[]> {
   const rows = await database.db
     .selectFrom("ca_delivery")
-    .select(({ fn }) => ["handler", "state", fn.countAll<number>().as("count")])
+    .select(({ fn, eb }) => [
+      "handler",
+      "state",
+      fn.countAll<number>().as("count"),
+      fn.sum<number>(eb.case().when("attempts", ">", 0).then(1).else(0).end()).as("attempted"),
+    ])
     .groupBy(["handler", "state"])
     .execute();
-  const failedRows = await database.db
-    .selectFrom("ca_delivery")
-    .select(({ fn }) => ["handler", fn.countAll<number>().as("count")])
-    .where("state", "=", "pending")
-    .where("attempts", ">", 0)
-    .groupBy("handler")
-    .execute();
   const byHandler = new Map<string, HandlerQueueCounts>();
-  const entry = (handler: string) => {
-    let e = byHandler.get(handler);
-    if (!e) {
-      e = { handler, pending: 0, failed: 0, dead: 0, delivered: 0 };
-      byHandler.set(handler, e);
-    }
-    return e;
-  };
-  for (const r of rows) entry(r.handler)[r.state] = Number(r.count);
-  for (const r of failedRows) entry(r.handler).failed = Number(r.count);
+  for (const row of rows) {
+    const counts = byHandler.get(row.handler) ?? {
+      handler: row.handler,
+      pending: 0,
+      failed: 0,
+      dead: 0,
+      delivered: 0,
+    };
+    counts[row.state] += Number(row.count);
+    if (row.state === "pending") counts.failed += Number(row.attempted ?? 0);
+    byHandler.set(row.handler, counts);
+  }
   return [...byHandler.values()].sort((a, b) => a.handler.localeCompare(b.handler));
+}
+
+export interface DeliverySummary {
+  handler: string;
+  state: DeliveryState;
+  attempts: number;
+  last_error: string | null;
+  last_status: number | null;
+  next_attempt_at: number;
+  delivered_at: number | null;
+}
+
+export interface EventRow {
+  event_id: string;
+  event_name: string;
+  created_at: number;
+  /** The payload as JSON (amounts are decimal strings already). */
+  data: Record<string, unknown>;
+  deliveries: DeliverySummary[];
+}
+
+async function deliveriesOf(
+  database: Database,
+  eventRowIds: number[],
+): Promise<Map<number, DeliverySummary[]>> {
+  const byEvent = new Map<number, DeliverySummary[]>();
+  if (eventRowIds.length === 0) return byEvent;
+  const rows = await database.db
+    .selectFrom("ca_delivery")
+    .select([
+      "event_row_id",
+      "handler",
+      "state",
+      "attempts",
+      "last_error",
+      "last_status",
+      "next_attempt_at",
+      "delivered_at",
+    ])
+    .where("event_row_id", "in", eventRowIds)
+    .orderBy("handler")
+    .execute();
+  for (const row of rows) {
+    const list = byEvent.get(row.event_row_id) ?? [];
+    const { event_row_id: _, ...summary } = row;
+    list.push(summary);
+    byEvent.set(row.event_row_id, list);
+  }
+  return byEvent;
+}
+
+function parsePayload(payload: string): Record<string, unknown> {
+  try {
+    const value: unknown = JSON.parse(payload);
+    return typeof value === "object" && value !== null ? (value as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
+}
+
+export async function listRecentEvents(database: Database, limit = 25): Promise<EventRow[]> {
+  const events = await database.db
+    .selectFrom("ca_event")
+    .select(["id", "event_id", "event_name", "created_at", "payload"])
+    .orderBy("id", "desc")
+    .limit(limit)
+    .execute();
+  const deliveries = await deliveriesOf(
+    database,
+    events.map((e) => e.id),
+  );
+  return events.map((e) => ({
+    event_id: e.event_id,
+    event_name: e.event_name,
+    created_at: e.created_at,
+    data: parsePayload(e.payload),
+    deliveries: deliveries.get(e.id) ?? [],
+  }));
+}
+
+export interface ProblemDeliveryRow extends DeliverySummary {
+  event_id: string;
+  event_name: string;
+  data: Record<string, unknown>;
+}
+
+/** `failed`: pending after at least one failed attempt; `dead`: the schedule is exhausted. */
+export async function listProblemDeliveries(
+  database: Database,
+  kind: "failed" | "dead",
+  limit = 50,
+): Promise<ProblemDeliveryRow[]> {
+  const rows = await deliveriesIn(database, kind)
+    .select([
+      "e.event_id",
+      "e.event_name",
+      "e.payload",
+      "d.handler",
+      "d.state",
+      "d.attempts",
+      "d.last_error",
+      "d.last_status",
+      "d.next_attempt_at",
+      "d.delivered_at",
+    ])
+    .orderBy("d.id")
+    .limit(limit)
+    .execute();
+  return rows.map(({ payload, ...row }) => ({ ...row, data: parsePayload(payload) }));
 }
