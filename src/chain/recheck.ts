@@ -19,16 +19,14 @@ import { listTrackedNetworkTransactions } from "../ledger/network-transactions.j
 import { getChainState } from "../ledger/queries.js";
 import { type Logger, silentLogger } from "../log.js";
 import { applySnapshot, movesBack } from "./apply.js";
+import { APPLY_BATCH_SIZE, getTransactionsInBatches, RPC_BATCH_SIZE } from "./batches.js";
 import { findNodeBehind } from "./behind.js";
 import { ChainLock } from "./lock.js";
 import { commitWithEvents } from "./sink.js";
 import { impliedTipHeight, snapshotFromWalletTransaction, type TxSnapshot } from "./snapshot.js";
-import { DEFAULT_APPLY_BATCH_SIZE } from "./tracker.js";
 import type { ChainWorkerOptions } from "./updater.js";
 
 export type RecheckMode = "batched" | "per-transaction";
-
-export const DEFAULT_RPC_BATCH_SIZE = 250;
 
 export interface RecheckOptions extends ChainWorkerOptions {
   mode?: RecheckMode;
@@ -55,7 +53,7 @@ export class OpenTransactionRechecker {
     this.#options = options;
     this.lock = options.lock ?? new ChainLock();
     this.mode = options.mode ?? "batched";
-    this.#rpcBatchSize = options.rpcBatchSize ?? DEFAULT_RPC_BATCH_SIZE;
+    this.#rpcBatchSize = options.rpcBatchSize ?? RPC_BATCH_SIZE;
     if (!Number.isInteger(this.#rpcBatchSize) || this.#rpcBatchSize < 1) {
       throw new ChainConfigError(`re-check: rpcBatchSize must be an integer >= 1, got ${this.#rpcBatchSize}`);
     }
@@ -74,7 +72,10 @@ export class OpenTransactionRechecker {
     const { ledger, sink } = this.#options;
     const open = await ledger.run((trx, ctx) => listTrackedNetworkTransactions(trx, ctx));
     const txids = [...new Set(open.map((ntx) => ntx.txid).filter((txid): txid is string => txid !== null))];
-    const found = this.mode === "batched" ? await this.#fetchBatched(txids) : await this.#fetchEach(txids);
+    const found =
+      this.mode === "batched"
+        ? await getTransactionsInBatches(this.#options.backend, txids, this.#rpcBatchSize)
+        : await this.#fetchEach(txids);
     const snapshots: TxSnapshot[] = [];
     const missing: string[] = [];
     for (const txid of txids) {
@@ -95,7 +96,7 @@ export class OpenTransactionRechecker {
       implied.length > 0
         ? Math.max(...implied)
         : ((await ledger.run((trx, ctx) => getChainState(trx, ctx))).lastBlockHeight ?? undefined);
-    // Several transactions of DEFAULT_APPLY_BATCH_SIZE snapshots, not one for all: a single
+    // Several transactions of APPLY_BATCH_SIZE snapshots, not one for all: a single
     // PostgreSQL transaction applying 10,000 ran out of predicate-lock memory ("out of
     // shared memory") and would have to start over on any serialization conflict.
     const updates: TxUpdateData[] = [];
@@ -118,8 +119,8 @@ export class OpenTransactionRechecker {
       );
       held.push(...heldHere);
     };
-    for (let i = 0; i < snapshots.length; i += DEFAULT_APPLY_BATCH_SIZE) {
-      await apply(snapshots.slice(i, i + DEFAULT_APPLY_BATCH_SIZE), true);
+    for (let i = 0; i < snapshots.length; i += APPLY_BATCH_SIZE) {
+      await apply(snapshots.slice(i, i + APPLY_BATCH_SIZE), true);
     }
     if (held.length > 0) {
       const behind = await findNodeBehind(ledger, this.#options.backend);
@@ -130,22 +131,13 @@ export class OpenTransactionRechecker {
         );
       } else {
         const reorganised = held.splice(0);
-        for (let i = 0; i < reorganised.length; i += DEFAULT_APPLY_BATCH_SIZE) {
-          await apply(reorganised.slice(i, i + DEFAULT_APPLY_BATCH_SIZE), false);
+        for (let i = 0; i < reorganised.length; i += APPLY_BATCH_SIZE) {
+          await apply(reorganised.slice(i, i + APPLY_BATCH_SIZE), false);
         }
       }
     }
     this.#logger.info({ checked: txids.length, events: updates.length }, "open transactions re-checked");
     return { checked: txids.length, missing, updates };
-  }
-
-  async #fetchBatched(txids: readonly string[]): Promise<Map<string, WalletTransaction | null>> {
-    const found = new Map<string, WalletTransaction | null>();
-    for (let i = 0; i < txids.length; i += this.#rpcBatchSize) {
-      const chunk = await this.#options.backend.getTransactions(txids.slice(i, i + this.#rpcBatchSize));
-      for (const [txid, tx] of chunk) found.set(txid, tx);
-    }
-    return found;
   }
 
   async #fetchEach(txids: readonly string[]): Promise<Map<string, WalletTransaction | null>> {

@@ -30,13 +30,13 @@ import { listTrackedNetworkTransactions } from "../ledger/network-transactions.j
 import { type ChainState, getChainState, setChainState } from "../ledger/queries.js";
 import { type Logger, silentLogger } from "../log.js";
 import { advanceToTip, applySnapshot } from "./apply.js";
+import { APPLY_BATCH_SIZE, applyInBatches, getTransactionsInBatches, RPC_BATCH_SIZE } from "./batches.js";
 import { findNodeBehind } from "./behind.js";
 import { ChainLock } from "./lock.js";
 import { commitWithEvents } from "./sink.js";
 import { snapshotFromWalletTransaction, snapshotsFromSinceBlock, type TxSnapshot } from "./snapshot.js";
 import type { ChainWorkerOptions } from "./updater.js";
 
-export const DEFAULT_APPLY_BATCH_SIZE = 500;
 /**
  * listtransactions entries per page of a full scan. A page's reply is ~0.5 MB and costs a
  * few MB to parse, whatever the size of the wallet.
@@ -101,11 +101,11 @@ export class BlockConfirmationTracker {
   constructor(options: BlockTrackerOptions) {
     this.#options = options;
     this.lock = options.lock ?? new ChainLock();
-    this.#batchSize = options.batchSize ?? DEFAULT_APPLY_BATCH_SIZE;
+    this.#batchSize = options.batchSize ?? APPLY_BATCH_SIZE;
     if (!Number.isInteger(this.#batchSize) || this.#batchSize < 1) {
       throw new ChainConfigError(`block tracker: batchSize must be an integer >= 1, got ${this.#batchSize}`);
     }
-    this.#rpcBatchSize = options.rpcBatchSize ?? 250;
+    this.#rpcBatchSize = options.rpcBatchSize ?? RPC_BATCH_SIZE;
     if (!Number.isInteger(this.#rpcBatchSize) || this.#rpcBatchSize < 1) {
       throw new ChainConfigError(
         `block tracker: rpcBatchSize must be an integer >= 1, got ${this.#rpcBatchSize}`,
@@ -134,7 +134,7 @@ export class BlockConfirmationTracker {
   }
 
   async #tick(options: TickOptions): Promise<TickResult> {
-    const { ledger, backend, sink } = this.#options;
+    const { ledger, backend } = this.#options;
     const previous = await ledger.run((trx, ctx) => getChainState(trx, ctx));
     const tip = await backend.getTip();
     this.#lastTip = tip;
@@ -160,43 +160,28 @@ export class BlockConfirmationTracker {
     snapshots.push(...(await this.#lookUpUnconfirmed(listed)));
     const touched = new Set(snapshots.map((snapshot) => snapshot.txid));
     const total = snapshots.length;
-    const updates: TxUpdateData[] = [];
     let done = 0;
     options.onProgress?.({ phase: "applying", done, total });
 
-    const batches: TxSnapshot[][] = [];
-    for (let i = 0; i < snapshots.length; i += this.#batchSize)
-      batches.push(snapshots.slice(i, i + this.#batchSize));
-    const last = batches.pop() ?? [];
-    for (const batch of batches) {
-      updates.push(
-        ...(await commitWithEvents(ledger, sink, async (trx, ctx) => {
-          const produced: TxUpdateData[] = [];
-          for (const snapshot of batch)
-            produced.push(...(await applySnapshot(trx, ctx, snapshot, tip.height)));
-          return produced;
-        })),
-      );
-      done += batch.length;
-      options.onProgress?.({ phase: "applying", done, total });
-    }
-
     let advanced = 0;
-    updates.push(
-      ...(await commitWithEvents(ledger, sink, async (trx, ctx) => {
-        const produced: TxUpdateData[] = [];
-        for (const snapshot of last) produced.push(...(await applySnapshot(trx, ctx, snapshot, tip.height)));
+    const updates = await applyInBatches(this.#options, snapshots, tip.height, {
+      batchSize: this.#batchSize,
+      // The last transaction also moves the untouched open transactions to the tip and
+      // records the tip as processed, so a crash never leaves a half-processed tip behind.
+      finish: async (trx, ctx) => {
         const untouched = (await listTrackedNetworkTransactions(trx, ctx)).filter(
           (ntx) => ntx.txid !== null && !touched.has(ntx.txid),
         );
         advanced = untouched.length;
-        produced.push(...(await advanceToTip(trx, ctx, untouched, tip.height)));
+        const produced = await advanceToTip(trx, ctx, untouched, tip.height);
         await setChainState(trx, ctx, { lastBlockHash: tip.hash, lastBlockHeight: tip.height });
         return produced;
-      })),
-    );
-    done += last.length;
-    options.onProgress?.({ phase: "done", done, total });
+      },
+      onCommitted: (applied, last) => {
+        done += applied;
+        options.onProgress?.({ phase: last ? "done" : "applying", done, total });
+      },
+    });
     this.#logger.info(
       { height: tip.height, hash: tip.hash, touched: total, advanced, events: updates.length },
       "processed chain tip",
@@ -344,12 +329,8 @@ export class BlockConfirmationTracker {
         open.filter((ntx) => ntx.txid !== null && !listed.has(ntx.txid)).map((ntx) => ntx.txid as string),
       ),
     ];
-    const snapshots: TxSnapshot[] = [];
-    for (let i = 0; i < unconfirmed.length; i += this.#rpcBatchSize) {
-      const found = await backend.getTransactions(unconfirmed.slice(i, i + this.#rpcBatchSize));
-      for (const tx of found.values()) if (tx) snapshots.push(snapshotFromWalletTransaction(tx));
-    }
-    return snapshots;
+    const found = await getTransactionsInBatches(backend, unconfirmed, this.#rpcBatchSize);
+    return [...found.values()].flatMap((tx) => (tx ? [snapshotFromWalletTransaction(tx)] : []));
   }
 
   /** listsinceblock from the last processed block, or FULL_SCAN when the whole history must be read. */
