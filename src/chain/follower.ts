@@ -19,6 +19,7 @@
  * kind and every tenth after it; `daemonReachable()` ends the wait once the daemon answers.
  */
 import type { ChainTip } from "../backends/backend.js";
+import { SERVICE_DEFAULTS } from "../config/defaults.js";
 import { ChainConfigError, errorMessage } from "../errors.js";
 import { type Logger, silentLogger } from "../log.js";
 import { CoalescingQueue, type CoalescingQueueStats, type PushOutcome } from "../notify/coalescing-queue.js";
@@ -26,7 +27,7 @@ import type { OpenTransactionRechecker } from "./recheck.js";
 import { RetryBackoff } from "./retry-backoff.js";
 import { scanReceived } from "./scan.js";
 import type { BlockConfirmationTracker } from "./tracker.js";
-import { MAX_UPDATE_BATCH, type TransactionUpdater } from "./updater.js";
+import type { TransactionUpdater } from "./updater.js";
 
 export type ConfirmationStrategy = "block" | "poll";
 
@@ -86,7 +87,7 @@ type ChainWork = "tip" | "recheck";
 type RetryKind = ChainWork | "notifications";
 
 /** The default cap of the retry backoff (seconds in config: service.retry_backoff_cap). */
-export const DEFAULT_MAX_RETRY_DELAY_MS = 60_000;
+export const DEFAULT_MAX_RETRY_DELAY_MS = SERVICE_DEFAULTS.retry_backoff_cap * 1000;
 /** After the first failure of a streak, every this many failures are logged (the rest at debug). */
 const LOG_EVERY_FAILURES = 10;
 
@@ -127,18 +128,31 @@ export class ChainFollower {
   constructor(options: ChainFollowerOptions) {
     this.#options = options;
     this.strategy = options.strategy ?? "block";
-    this.#pollPeriodMs = positive("pollPeriodMs", options.pollPeriodMs ?? 10_000);
-    this.#recheckPeriodMs = positive("recheckPeriodMs", options.recheckPeriodMs ?? 600_000, true);
+    this.#pollPeriodMs = positive(
+      "pollPeriodMs",
+      options.pollPeriodMs ?? SERVICE_DEFAULTS.poll_period * 1000,
+    );
+    this.#recheckPeriodMs = positive(
+      "recheckPeriodMs",
+      options.recheckPeriodMs ?? SERVICE_DEFAULTS.recheck_period * 1000,
+      true,
+    );
     this.#retries = new RetryBackoff({
       initialMs: positive("retryDelayMs", options.retryDelayMs ?? this.#pollPeriodMs),
       maxMs: positive("maxRetryDelayMs", options.maxRetryDelayMs ?? DEFAULT_MAX_RETRY_DELAY_MS),
     });
     this.#maxTxRetries = options.maxTxRetries ?? 20;
     this.#logger = (options.logger ?? silentLogger).child({ module: "chain.follower" });
-    // Many txids in flight at once: the updater commits those that wait together as one
-    // batch (group commit), so this is the batch size under load, not parallel transactions.
+    // Three stages a notified txid passes, each for its own reason:
+    // - this coalescing queue: a txid notified again while queued runs once (bitcoind notifies
+    //   a transaction at mempool entry and again when mined), and it bounds what is in flight;
+    // - the updater's waiting list: those in flight commit together, up to update_batch_size
+    //   per database transaction (group commit), so the queue's concurrency is that size —
+    //   the batch size under load, not parallel transactions;
+    // - the chain lock: one writer of this wallet's chain state at a time (ticks, re-checks,
+    //   updates), so a block and a notification never apply the same transaction twice.
     this.#txQueue = new CoalescingQueue((txid) => this.#updateTx(txid), {
-      concurrency: MAX_UPDATE_BATCH,
+      concurrency: options.updater.maxBatch,
       logger: this.#logger,
     });
     // One chain-wide run at a time: ticks and re-checks coalesce instead of piling up.

@@ -11,7 +11,9 @@
  * round trip were most of the cost of a lone update). If a batch's transaction fails, each
  * txid is retried on its own, so one bad transaction cannot hold back the others.
  */
+
 import type { Backend, WalletTransaction } from "../backends/backend.js";
+import { SERVICE_DEFAULTS } from "../config/defaults.js";
 import { errorMessage, TransactionNotFoundError } from "../errors.js";
 import type { TxUpdateData } from "../events/types.js";
 import type { Ledger } from "../ledger/ledger.js";
@@ -52,9 +54,6 @@ export interface UpdaterStats {
   batches: number;
 }
 
-/** Most txids applied in one database transaction (bounds its length and its retry cost). */
-export const MAX_UPDATE_BATCH = 32;
-
 interface Waiting {
   txid: string;
   resolve(outcome: UpdateOutcome): void;
@@ -62,14 +61,15 @@ interface Waiting {
 }
 
 export interface TransactionUpdaterOptions extends ChainWorkerOptions {
-  /** Most txids per database transaction (default MAX_UPDATE_BATCH; 1 disables batching). */
+  /** Most txids per database transaction (default service.update_batch_size; 1 disables batching). */
   maxBatch?: number | undefined;
 }
 
 export class TransactionUpdater {
   readonly lock: ChainLock;
   readonly #options: TransactionUpdaterOptions;
-  readonly #maxBatch: number;
+  /** Most txids per database transaction. */
+  readonly maxBatch: number;
   readonly #logger: Logger;
   readonly #stats: UpdaterStats = {
     notifications: 0,
@@ -84,7 +84,7 @@ export class TransactionUpdater {
 
   constructor(options: TransactionUpdaterOptions) {
     this.#options = options;
-    this.#maxBatch = Math.max(1, options.maxBatch ?? MAX_UPDATE_BATCH);
+    this.maxBatch = Math.max(1, options.maxBatch ?? SERVICE_DEFAULTS.update_batch_size);
     this.lock = options.lock ?? new ChainLock();
     this.#logger = (options.logger ?? silentLogger).child({
       module: "chain.updater",
@@ -115,7 +115,7 @@ export class TransactionUpdater {
       while (this.#waiting.length > 0) {
         await this.lock.run(async () => {
           // Taken once the lock is ours: everything that arrived meanwhile joins this batch.
-          const batch = this.#waiting.splice(0, this.#maxBatch);
+          const batch = this.#waiting.splice(0, this.maxBatch);
           await this.#runBatch(batch);
         });
       }

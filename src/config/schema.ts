@@ -11,6 +11,7 @@ import { webhookSecretProblem } from "../events/signing.js";
 import { EVENT_NAMES } from "../events/types.js";
 import { urlProblem } from "../redact/url.js";
 import { parseHostHeader } from "../service/host-header.js";
+import { DISPATCHER_DEFAULTS, SERVICE_DEFAULTS } from "./defaults.js";
 
 // A digit string is read as a number so `port: ${NOTIFY_PORT:-28882}` (a string after
 // interpolation) works. Not z.coerce: it turned `true` and `[80]` into ports 1 and 80.
@@ -446,57 +447,34 @@ export const configSchema = z
         read_token: z.string().min(1).optional(),
       })
       .default({ ip: "127.0.0.1", port: 18881 }),
+    // Defaults from ./defaults.ts; prefault runs an absent section through the schema, so
+    // every default is written once.
     service: z
       .strictObject({
-        /** Seconds between broadcasts of pending sends (default 30). */
-        broadcast_period: seconds.default(30),
+        broadcast_period: seconds.default(SERVICE_DEFAULTS.broadcast_period),
         /** block (one listsinceblock per new block) or poll (the original: one RPC per open transaction). */
         confirmation_strategy: z.enum(["block", "poll"]).default("block"),
-        /** Seconds between tip polls without blocknotify, and between polls of the poll strategy (default 10). */
-        poll_period: seconds.default(10),
-        /** Seconds between full re-checks of open transactions (default 600). */
-        recheck_period: seconds.default(600),
-        /** Seconds: a failed chain run is retried after poll_period, doubling up to this (default 60). */
-        retry_backoff_cap: seconds.default(60),
-        /** Seconds to finish in-flight work on SIGTERM (default 10). */
-        shutdown_grace_period: seconds.default(10),
+        poll_period: seconds.default(SERVICE_DEFAULTS.poll_period),
+        recheck_period: seconds.default(SERVICE_DEFAULTS.recheck_period),
+        retry_backoff_cap: seconds.default(SERVICE_DEFAULTS.retry_backoff_cap),
+        shutdown_grace_period: seconds.default(SERVICE_DEFAULTS.shutdown_grace_period),
+        update_batch_size: count(1).default(SERVICE_DEFAULTS.update_batch_size),
         /** `level`, or the original's Python dictConfig (its root and cryptoassets logger levels). */
         logging: pythonLogging.optional(),
         dispatcher: z
           .strictObject({
-            /** Concurrent deliveries per handler (default 8). */
-            concurrency: z.number().int().min(1).default(8),
+            concurrency: z.number().int().min(1).default(DISPATCHER_DEFAULTS.concurrency),
             /** Seconds between attempts; after the last one the delivery is dead (default ≈3 days). */
             retry_schedule: z
               .array(seconds)
               .min(1)
               .default([...DEFAULT_RETRY_SCHEDULE]),
-            /** Delivered events older than this are purged (default 30). */
-            retention_days: z.number().positive().default(30),
-            /** Seconds between safety polls of the outbox (default 5). */
-            poll_interval: seconds.default(5),
+            retention_days: z.number().positive().default(DISPATCHER_DEFAULTS.retention_days),
+            poll_interval: seconds.default(DISPATCHER_DEFAULTS.poll_interval),
           })
-          .default({
-            concurrency: 8,
-            retry_schedule: [...DEFAULT_RETRY_SCHEDULE],
-            retention_days: 30,
-            poll_interval: 5,
-          }),
+          .prefault({}),
       })
-      .default({
-        broadcast_period: 30,
-        confirmation_strategy: "block",
-        poll_period: 10,
-        recheck_period: 600,
-        retry_backoff_cap: 60,
-        shutdown_grace_period: 10,
-        dispatcher: {
-          concurrency: 8,
-          retry_schedule: [...DEFAULT_RETRY_SCHEDULE],
-          retention_days: 30,
-          poll_interval: 5,
-        },
-      }),
+      .prefault({}),
   })
   .superRefine((config, ctx) => {
     // A subscription to a coin that is not configured would silently receive nothing.

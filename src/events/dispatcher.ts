@@ -7,8 +7,10 @@
  * signal; the rows are always read from the table), a timer for the next due retry, and a
  * slow safety poll.
  */
+
 import { randomUUID } from "node:crypto";
 import pg from "pg";
+import { DISPATCHER_DEFAULTS } from "../config/defaults.js";
 import type { Database } from "../db/open.js";
 import { parseDatabaseUrl } from "../db/url.js";
 import { type Logger, silentLogger } from "../log.js";
@@ -91,7 +93,7 @@ export class Dispatcher {
 
   async start(): Promise<void> {
     this.stopped = false;
-    const pollMs = this.options.pollIntervalMs ?? 5000;
+    const pollMs = this.options.pollIntervalMs ?? DISPATCHER_DEFAULTS.poll_interval * 1000;
     this.pollTimer = setInterval(() => this.wake(), pollMs);
     this.pollTimer.unref();
     if (this.options.database.engine === "postgres" && this.options.databaseUrl) await this.listen();
@@ -163,7 +165,7 @@ class HandlerWorker {
     private readonly dispatcher: Dispatcher,
     private readonly options: DispatcherOptions,
   ) {
-    this.concurrency = options.concurrency ?? 8;
+    this.concurrency = options.concurrency ?? DISPATCHER_DEFAULTS.concurrency;
     this.leaseMs = (handler.timeoutMs ?? 60_000) + (options.leaseMarginMs ?? LEASE_MARGIN_MS);
     this.schedule = options.retrySchedule ?? DEFAULT_RETRY_SCHEDULE;
   }
@@ -224,7 +226,7 @@ class HandlerWorker {
     const due = await nextDueAt(this.options.database, this.handler.name);
     if (due === null || this.dispatcher.isStopped) return;
     const delay = Math.max(0, due - Date.now());
-    const cap = this.options.pollIntervalMs ?? 5000;
+    const cap = this.options.pollIntervalMs ?? DISPATCHER_DEFAULTS.poll_interval * 1000;
     if (delay >= cap) return;
     this.dueTimer = setTimeout(() => this.kick(), delay + 5);
     this.dueTimer.unref();

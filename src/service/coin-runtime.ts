@@ -21,6 +21,7 @@ import { BlockConfirmationTracker } from "../chain/tracker.js";
 import { TransactionUpdater } from "../chain/updater.js";
 import { parseAmount } from "../coins/amount.js";
 import type { NetworkName } from "../coins/registry.js";
+import { SERVICE_DEFAULTS } from "../config/defaults.js";
 import type { NotifyConfig } from "../config/schema.js";
 import type { Database } from "../db/open.js";
 import { Ledger } from "../ledger/ledger.js";
@@ -72,7 +73,7 @@ export interface ChainServiceConfig {
   recheck_period?: number;
   /** Seconds: the longest delay between retries of failed chain work (default 60). */
   retry_backoff_cap?: number;
-  /** Most walletnotify txids committed in one database transaction (default 32; 1 = none batched). */
+  /** Most walletnotify txids committed in one database transaction (1 = none batched). */
   update_batch_size?: number;
 }
 
@@ -252,7 +253,7 @@ export class CoinRuntime {
 
   /** The broadcaster duty: one pass now and one every `service.broadcast_period`. */
   startBroadcaster(): void {
-    this.broadcaster.start((this.#service.broadcast_period ?? 30) * 1000);
+    this.broadcaster.start((this.#service.broadcast_period ?? SERVICE_DEFAULTS.broadcast_period) * 1000);
   }
 
   /** Stops the broadcaster's timer; a broadcast in progress finishes first. */
@@ -285,10 +286,9 @@ export class CoinRuntime {
       rechecker: this.rechecker,
       poller: this.poller,
       strategy: this.#service.confirmation_strategy,
-      pollPeriodMs: (this.#service.poll_period ?? 10) * 1000,
-      recheckPeriodMs: (this.#service.recheck_period ?? 600) * 1000,
-      maxRetryDelayMs:
-        this.#service.retry_backoff_cap === undefined ? undefined : this.#service.retry_backoff_cap * 1000,
+      pollPeriodMs: (this.#service.poll_period ?? SERVICE_DEFAULTS.poll_period) * 1000,
+      recheckPeriodMs: (this.#service.recheck_period ?? SERVICE_DEFAULTS.recheck_period) * 1000,
+      maxRetryDelayMs: (this.#service.retry_backoff_cap ?? SERVICE_DEFAULTS.retry_backoff_cap) * 1000,
       pollTip: this.#coin.backend.blocknotify === undefined,
       logger: this.#logger,
     });

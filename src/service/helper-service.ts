@@ -15,10 +15,12 @@
  *   start): logged with the reason, the service shuts down the same way, `done` resolves with
  *   exit code 2.
  */
+
 import { randomUUID } from "node:crypto";
 import type { Backend } from "../backends/backend.js";
 import { BitcoindBackend } from "../backends/bitcoind/backend.js";
 import type { TxUpdateSink } from "../chain/sink.js";
+import { DISPATCHER_DEFAULTS, SERVICE_DEFAULTS } from "../config/defaults.js";
 import { initializeDatabase } from "../db/initialize.js";
 import { type Database, openConfiguredDatabase } from "../db/open.js";
 import { errorMessage, ServiceError, SubsystemFailedError } from "../errors.js";
@@ -41,7 +43,7 @@ import { CoinService } from "./coin-service.js";
 import { type LeaderLockFactory, PostgresLockFactory, SingleInstanceLockFactory } from "./leadership.js";
 import { MeteredBackend } from "./metered-backend.js";
 import { ServiceMetrics } from "./metrics.js";
-import { DEFAULT_SHUTDOWN_GRACE_SECONDS, type HelperServiceConfig } from "./service-config.js";
+import type { HelperServiceConfig } from "./service-config.js";
 import type { ServiceInfo, StatusSnapshot, StatusSource } from "./status.js";
 import {
   countOpenTransactions,
@@ -275,7 +277,7 @@ class RunningHelperService implements HelperService, StatusSource {
    * pending ones stay until an operator acts. Several instances purging at once is harmless.
    */
   private startRetentionPurge(): void {
-    const days = this.config.service?.dispatcher?.retention_days ?? DEFAULT_RETENTION_DAYS;
+    const days = this.config.service?.dispatcher?.retention_days ?? DISPATCHER_DEFAULTS.retention_days;
     const purge = () => {
       purgeDelivered(this.database, days * 86_400_000)
         .then((purged) => {
@@ -385,7 +387,8 @@ class RunningHelperService implements HelperService, StatusSource {
   private async runShutdown(exit: ServiceExit): Promise<ServiceExit> {
     this.state = "stopping";
     clearInterval(this.purgeTimer);
-    const graceMs = (this.config.service?.shutdown_grace_period ?? DEFAULT_SHUTDOWN_GRACE_SECONDS) * 1000;
+    const graceMs =
+      (this.config.service?.shutdown_grace_period ?? SERVICE_DEFAULTS.shutdown_grace_period) * 1000;
     const deadline = Date.now() + graceMs;
     this.logger.info({ reason: exit.reason, graceMs }, "helper service stopping");
     // Stop taking work and let in-flight units finish: the chain duties close their listeners
@@ -427,7 +430,6 @@ class RunningHelperService implements HelperService, StatusSource {
 }
 
 /** Opens the database and starts every subsystem; see the module comment for the lifecycle. */
-const DEFAULT_RETENTION_DAYS = 30;
 
 export async function startHelperService(
   config: HelperServiceConfig,

@@ -21,12 +21,11 @@ export {
 } from "./leadership.js";
 export { type BackendHealth, type BackendState, MeteredBackend } from "./metered-backend.js";
 export { type MetricsProviders, ServiceMetrics } from "./metrics.js";
-export {
-  DEFAULT_SHUTDOWN_GRACE_SECONDS,
-  type DispatcherConfig,
-  type HelperServiceConfig,
-  type HelperServiceSettings,
-  type StatusServerConfig,
+export type {
+  DispatcherConfig,
+  HelperServiceConfig,
+  HelperServiceSettings,
+  StatusServerConfig,
 } from "./service-config.js";
 export { type Duty, SingletonDuty, type SingletonDutyOptions } from "./singleton-duty.js";
 export type { CoinStatus, ServiceInfo, StatusSnapshot, StatusSource } from "./status.js";

@@ -44,5 +44,3 @@ export interface HelperServiceConfig {
   "status-server"?: StatusServerConfig;
   service?: HelperServiceSettings;
 }
-
-export const DEFAULT_SHUTDOWN_GRACE_SECONDS = 10;

@@ -98,11 +98,27 @@ describe("configuration", () => {
       confirmation_strategy: "block",
       poll_period: 10,
       recheck_period: 600,
+      retry_backoff_cap: 60,
       shutdown_grace_period: 10,
+      update_batch_size: 32,
+      dispatcher: { concurrency: 8, retention_days: 30, poll_interval: 5 },
     });
     const totalRetry = config.service.dispatcher.retry_schedule.reduce((a, b) => a + b, 0);
     expect(totalRetry / 86_400).toBeGreaterThan(2.5);
     expect(config.events).toEqual({});
+  });
+
+  it("reads service.update_batch_size (it failed to load before), at least 1", () => {
+    const base = { coins: { btc: { backend: { class: "bitcoind", url: "http://u:p@127.0.0.1:18443/" } } } };
+    expect(parseConfig({ ...base, service: { update_batch_size: 1 } }).service.update_batch_size).toBe(1);
+    expect(parseConfig({ ...base, service: { poll_period: 2 } }).service).toMatchObject({
+      poll_period: 2,
+      update_batch_size: 32,
+      dispatcher: { concurrency: 8 },
+    });
+    expect(() => parseConfig({ ...base, service: { update_batch_size: 0 } })).toThrow(
+      /service\.update_batch_size/,
+    );
   });
 
   it("lets the status server pick a free port with port 0; notify listeners need a fixed one", () => {
