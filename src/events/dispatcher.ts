@@ -13,8 +13,10 @@ import pg from "pg";
 import { DISPATCHER_DEFAULTS } from "../config/defaults.js";
 import type { Database } from "../db/open.js";
 import { parseDatabaseUrl } from "../db/url.js";
+import { DeliveryFailedError, errorMessage } from "../errors.js";
 import { type Logger, silentLogger } from "../log.js";
 import { cleanExternalText } from "../redact/external-text.js";
+import type { EventHandler } from "./handlers/handler.js";
 import { type ClaimedDelivery, claimDeliveries, nextDueAt } from "./outbox/claim-deliveries.js";
 import {
   type AttemptOutcome,
@@ -26,15 +28,13 @@ import { OUTBOX_CHANNEL } from "./outbox/write-events.js";
 import { DEFAULT_RETRY_SCHEDULE } from "./retry-schedule.js";
 import type { CryptoassetsEvent, EventName } from "./types.js";
 
-/** What the dispatcher needs of a handler (src/events/handlers implement it). */
-export interface DeliverableHandler {
-  readonly name: string;
-  deliver(event: CryptoassetsEvent): Promise<{ httpStatus?: number } | undefined | unknown>;
-  /** Longest a delivery may take; the claim lease is this plus a margin. */
-  readonly timeoutMs?: number;
-  /** Values masked in its attempts' error texts (EventHandler.redactions). */
-  readonly redactions?: readonly string[];
-}
+/**
+ * What the dispatcher calls of a handler: the delivery part of the handler contract
+ * (./handlers/handler.ts). `timeoutMs` (the claim lease is it plus a margin) defaults to 60 s;
+ * `redactions` are masked in its attempts' error texts.
+ */
+export type DeliverableHandler = Pick<EventHandler, "name" | "deliver"> &
+  Partial<Pick<EventHandler, "timeoutMs" | "redactions">>;
 
 export interface DispatcherOptions {
   database: Database;
@@ -83,7 +83,12 @@ export class Dispatcher {
     this.workers = options.handlers.map((handler) => {
       const counters: HandlerCounters = { delivered: 0, failed: 0, dead: 0, inFlight: 0 };
       this.counters.set(handler.name, counters);
-      return new HandlerWorker(handler, counters, this, options);
+      return new HandlerWorker(handler, counters, {
+        ...options,
+        instanceId: this.instanceId,
+        logger: this.logger,
+        stopped: () => this.stopped,
+      });
     });
   }
 
@@ -119,11 +124,6 @@ export class Dispatcher {
     }
   }
 
-  /** @internal */
-  get log(): Logger {
-    return this.logger;
-  }
-
   private async listen(): Promise<void> {
     const url = this.options.databaseUrl;
     if (!url) return;
@@ -150,6 +150,14 @@ export class Dispatcher {
   }
 }
 
+/** What a worker is given: the dispatcher's options, its identity, its logger and its stop signal. */
+interface WorkerContext extends DispatcherOptions {
+  instanceId: string;
+  logger: Logger;
+  /** True once the dispatcher stops: claim nothing more. */
+  stopped(): boolean;
+}
+
 class HandlerWorker {
   private pumping = false;
   private again = false;
@@ -162,8 +170,7 @@ class HandlerWorker {
   constructor(
     private readonly handler: DeliverableHandler,
     private readonly counters: HandlerCounters,
-    private readonly dispatcher: Dispatcher,
-    private readonly options: DispatcherOptions,
+    private readonly options: WorkerContext,
   ) {
     this.concurrency = options.concurrency ?? DISPATCHER_DEFAULTS.concurrency;
     this.leaseMs = (handler.timeoutMs ?? 60_000) + (options.leaseMarginMs ?? LEASE_MARGIN_MS);
@@ -186,14 +193,14 @@ class HandlerWorker {
     this.pumping = true;
     this.pump()
       .catch((error) => {
-        this.dispatcher.log.error(
+        this.options.logger.error(
           { handler: this.handler.name, err: error },
           "claiming deliveries failed; will retry on the next wake-up",
         );
       })
       .finally(() => {
         this.pumping = false;
-        if (this.again && !this.dispatcher.isStopped) {
+        if (this.again && !this.options.stopped()) {
           this.again = false;
           this.kick();
         }
@@ -201,14 +208,14 @@ class HandlerWorker {
   }
 
   private async pump(): Promise<void> {
-    while (!this.dispatcher.isStopped) {
+    while (!this.options.stopped()) {
       this.again = false;
       const free = this.concurrency - this.inFlight;
       if (free <= 0) return;
       const claimed = await claimDeliveries(
         this.options.database,
         this.handler.name,
-        this.dispatcher.instanceId,
+        this.options.instanceId,
         free,
         this.leaseMs,
       );
@@ -224,7 +231,7 @@ class HandlerWorker {
   private async armDueTimer(): Promise<void> {
     clearTimeout(this.dueTimer);
     const due = await nextDueAt(this.options.database, this.handler.name);
-    if (due === null || this.dispatcher.isStopped) return;
+    if (due === null || this.options.stopped()) return;
     const delay = Math.max(0, due - Date.now());
     const cap = this.options.pollIntervalMs ?? DISPATCHER_DEFAULTS.poll_interval * 1000;
     if (delay >= cap) return;
@@ -238,7 +245,7 @@ class HandlerWorker {
     this.deliver(delivery)
       .catch((error) => {
         // Recording failed (database down): the lease expires and the delivery is retried.
-        this.dispatcher.log.error(
+        this.options.logger.error(
           { handler: this.handler.name, event_id: delivery.event_id, err: error },
           "could not record delivery outcome",
         );
@@ -260,18 +267,18 @@ class HandlerWorker {
     const started = performance.now();
     let outcome: AttemptOutcome;
     try {
-      const result = (await this.handler.deliver(event)) as { httpStatus?: number } | undefined;
-      outcome = { ok: true, durationMs: performance.now() - started, httpStatus: result?.httpStatus };
+      const result = await this.handler.deliver(event);
+      outcome = { ok: true, durationMs: performance.now() - started, httpStatus: result.httpStatus };
     } catch (error) {
-      const e = error as { message?: string; httpStatus?: number; exitCode?: number };
+      const failure = error instanceof DeliveryFailedError ? error : undefined;
       outcome = {
         ok: false,
         durationMs: performance.now() - started,
-        httpStatus: e?.httpStatus,
-        exitCode: e?.exitCode,
+        httpStatus: failure?.httpStatus,
+        exitCode: failure?.exitCode,
         // From outside (a receiver's body, a broker's or script's words): cleaned and masked
         // before it is stored, shown or logged.
-        error: cleanExternalText(e?.message ?? String(error), {
+        error: cleanExternalText(errorMessage(error), {
           secrets: this.handler.redactions,
           maxChars: MAX_ERROR_TEXT,
         }),
@@ -287,7 +294,7 @@ class HandlerWorker {
     if (transition === "delivered") this.counters.delivered++;
     else this.counters.failed++;
     if (transition === "dead") this.counters.dead++;
-    const log = this.dispatcher.log;
+    const log = this.options.logger;
     const fields = { handler: this.handler.name, event_id: event.event_id, attempt: delivery.attempts + 1 };
     if (transition === "delivered") log.debug(fields, "event delivered");
     else if (transition === "retry")

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runSerializable } from "../../src/db/index.js";
+import { DeliveryFailedError } from "../../src/errors.js";
 import { type DeliverableHandler, Dispatcher } from "../../src/events/dispatcher.js";
 import {
   deliveryCounts,
@@ -41,9 +42,9 @@ function recordingHandler(
     async deliver(event) {
       const n = (attempts.get(event.event_id) ?? 0) + 1;
       attempts.set(event.event_id, n);
-      if (failing(event, n)) throw Object.assign(new Error(`receiver said no (${n})`), { httpStatus: 500 });
+      if (failing(event, n)) throw new DeliveryFailedError(`receiver said no (${n})`, { httpStatus: 500 });
       accepted.push(event);
-      return { httpStatus: 200 };
+      return { httpStatus: 200, durationMs: 0 };
     },
   };
   return { handler, accepted, attempts };
@@ -291,7 +292,7 @@ describe("two dispatchers sharing one PostgreSQL outbox", () => {
           seen.set(e.event_id, (seen.get(e.event_id) ?? 0) + 1);
           const data = e.data as TxUpdateData;
           perKey.set(data.transaction, [...(perKey.get(data.transaction) ?? []), data.confirmations]);
-          return {};
+          return { durationMs: 0 };
         },
       });
       const a = new Dispatcher({
