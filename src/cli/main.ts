@@ -1,5 +1,7 @@
 /** The `cryptoassets` command line. Each subcommand lives in its own module under src/cli/. */
+
 import { Command } from "commander";
+import { VERSION } from "../version.js";
 import { registerBroadcastsCommand } from "./broadcasts.js";
 import { registerDemoCommand } from "./demo.js";
 import { registerEventsCommand } from "./events.js";
@@ -11,7 +13,7 @@ import { registerWalletCommand } from "./wallet-command.js";
 
 const program = new Command("cryptoassets")
   .description("Accept and send cryptocurrency safely: SQL ledger, bitcoind chain following, durable events.")
-  .version("0.1.0");
+  .version(VERSION);
 
 registerBroadcastsCommand(program);
 registerDemoCommand(program);

@@ -38,6 +38,7 @@ import {
 import { configuredRecipients } from "../events/subscription.js";
 import type { Ledger } from "../ledger/ledger.js";
 import { type Logger, silentLogger } from "../log.js";
+import { VERSION } from "../version.js";
 import { CoinRuntime, createBackend } from "./coin-runtime.js";
 import { CoinService } from "./coin-service.js";
 import { type LeaderLockFactory, PostgresLockFactory, SingleInstanceLockFactory } from "./leadership.js";
@@ -53,7 +54,8 @@ import {
 import { StatusServer } from "./status-server.js";
 import { SubsystemRegistry } from "./subsystems.js";
 
-export const SERVICE_VERSION = "0.1.0";
+/** The version /status.json reports (package.json's). */
+export const SERVICE_VERSION = VERSION;
 
 export interface HelperServiceOptions {
   logger?: Logger;

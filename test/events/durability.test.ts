@@ -17,7 +17,9 @@ import { Dispatcher } from "../../src/events/dispatcher.js";
 import { HttpEventHandler } from "../../src/events/handlers/index.js";
 import { waitFor } from "../support/wait.js";
 
-const DIST = pathToFileURL(join(import.meta.dirname, "../../dist/index.js")).href;
+/** The built modules the child imports (the outbox and dispatcher are internal, not in dist/index.js). */
+const dist = (module: string) =>
+  JSON.stringify(pathToFileURL(join(import.meta.dirname, "../../dist", module)).href);
 const dir = mkdtempSync(join(tmpdir(), "ca-durable-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -49,7 +51,11 @@ it("an event committed before a SIGKILL is delivered after restart", async () =>
   const child = join(dir, "child.mjs");
   writeFileSync(
     child,
-    `import * as ca from ${JSON.stringify(DIST)};
+    `import { initializeDatabase, openDatabase, runSerializable } from ${dist("db/index.js")};
+import { Dispatcher } from ${dist("events/dispatcher.js")};
+import { HttpEventHandler } from ${dist("events/handlers/index.js")};
+import { Outbox } from ${dist("events/outbox/index.js")};
+const ca = { initializeDatabase, openDatabase, runSerializable, Dispatcher, HttpEventHandler, Outbox };
 const database = await ca.openDatabase(${JSON.stringify(dbUrl)});
 await ca.initializeDatabase(database);
 const outbox = new ca.Outbox(database, ["app"]);
