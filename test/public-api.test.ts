@@ -10,6 +10,7 @@ import * as api from "../src/index.js";
 import { SERVICE_VERSION } from "../src/service/helper-service.js";
 
 const ERRORS = [
+  "AmountBelowDustError",
   "BackendError",
   "BalanceImportRefusedError",
   "ChainConfigError",
