@@ -1,5 +1,5 @@
 /**
- * Block-driven confirmation tracking (DESIGN.md §5). On a new tip:
+ * Block-driven confirmation tracking (docs/architecture.md §5). On a new tip:
  *
  *   getblockchaininfo                 → tip height and hash           (1 RPC)
  *   listsinceblock <last processed>   → every wallet transaction touched since, plus the

@@ -1,6 +1,6 @@
 /**
  * Database connection URLs, read by SQLAlchemy's rules so the original's configurations
- * mean what they meant there (DESIGN.md §3); src/redact/url.ts prints them without the
+ * mean what they meant there (docs/architecture.md §3); src/redact/url.ts prints them without the
  * password.
  *
  * SQLite: `sqlite:///rel/path.db` is relative to the working directory, `sqlite:////abs.db`

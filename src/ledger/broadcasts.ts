@@ -1,5 +1,5 @@
 /**
- * Outgoing payments on their way to the chain (DESIGN.md §6). The broadcaster commits
+ * Outgoing payments on their way to the chain (docs/architecture.md §6). The broadcaster commits
  * `opened_at` BEFORE calling sendmany and `closed_at` after: a broadcast found opened but
  * never closed was interrupted mid-call, and nobody can know whether the daemon sent it —
  * so it is never retried automatically (that could pay twice), only reported.

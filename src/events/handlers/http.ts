@@ -1,5 +1,5 @@
 /**
- * HTTP webhook: POSTs each event to the application (DESIGN.md §4). Any 2xx means the
+ * HTTP webhook: POSTs each event to the application (docs/architecture.md §4). Any 2xx means the
  * application accepted the event; any other status, a timeout, or a refused or reset
  * connection is a failed attempt that the dispatcher retries later. Redirects are not
  * followed: a 3xx is a failed attempt, because re-POSTing signed money events to another
