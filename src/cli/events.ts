@@ -23,7 +23,13 @@ function parseLimit(value: string): number {
 
 export function registerEventsCommand(program: Command): void {
   const events = program.command("events").description("list, inspect, redeliver and tail events");
+  registerList(events);
+  registerShow(events);
+  registerRedeliver(events);
+  registerTail(events);
+}
 
+function registerList(events: Command): void {
   events
     .command("list")
     .argument("<config>", "configuration YAML file")
@@ -61,7 +67,9 @@ export function registerEventsCommand(program: Command): void {
         });
       },
     );
+}
 
+function registerShow(events: Command): void {
   events
     .command("show")
     .argument("<config>", "configuration YAML file")
@@ -103,7 +111,9 @@ export function registerEventsCommand(program: Command): void {
         }
       });
     });
+}
 
+function registerRedeliver(events: Command): void {
   events
     .command("redeliver")
     .argument("<config>", "configuration YAML file")
@@ -139,7 +149,9 @@ export function registerEventsCommand(program: Command): void {
         });
       },
     );
+}
 
+function registerTail(events: Command): void {
   events
     .command("tail")
     .description(

@@ -123,13 +123,8 @@ function problemRow(row: ProblemDeliveryRow, now: number, admin: boolean): strin
 }
 
 /** The part of the page that refreshes: everything below the title. */
-export function renderDashboardFragment(status: StatusSnapshot): string {
-  const now = status.generated_at;
-  const admin = status.service.admin_actions;
-  const health = status.health.ok
-    ? badge("healthy", "ok")
-    : `${badge("unhealthy", "bad")}<ul class="problems">${status.health.problems.map((p) => `<li>${esc(p)}</li>`).join("")}</ul>`;
-  const service = status.service;
+/** The chain side: coins, the books, subsystems, open transactions, interrupted broadcasts. */
+function chainTables(status: StatusSnapshot, now: number) {
   const coins = table(
     ["Coin", "Backend", "#Tip height", "Last walletnotify", "Last block", "Duties here"],
     status.coins.map((c) => coinRow(c, now)),
@@ -168,6 +163,19 @@ export function renderDashboardFragment(status: StatusSnapshot): string {
     ),
     "No open network transactions.",
   );
+  const interrupted = table(
+    ["Coin", "Wallet", "#Network tx id", "Opened", "#Sends", "#Amount", "Comment", "Recovery"],
+    status.interrupted_broadcasts.map(
+      (b) =>
+        `<tr><td>${esc(b.coin.toUpperCase())}</td><td>${esc(b.wallet)}</td><td class="num">${esc(b.id)}</td><td>${esc(ago(b.opened_at, now))}</td><td class="num">${esc(b.sends)}</td><td class="num">${esc(b.amount)}</td><td><code>${esc(b.comment)}</code></td><td>${esc(b.recovery_note ?? "")}</td></tr>`,
+    ),
+    "None — every broadcast either completed or was never started.",
+  );
+  return { coins, books, subsystems, open, interrupted };
+}
+
+/** The events side: handlers' counts, recent events, failed and dead deliveries. */
+function eventTables(status: StatusSnapshot, now: number, admin: boolean) {
   const handlers = table(
     ["Handler", "#Delivered", "#Pending", "#Failed", "#Dead"],
     status.events.handlers.map(
@@ -204,14 +212,18 @@ export function renderDashboardFragment(status: StatusSnapshot): string {
     status.events.dead.map((r) => problemRow(r, now, admin)),
     "No dead deliveries.",
   );
-  const interrupted = table(
-    ["Coin", "Wallet", "#Network tx id", "Opened", "#Sends", "#Amount", "Comment", "Recovery"],
-    status.interrupted_broadcasts.map(
-      (b) =>
-        `<tr><td>${esc(b.coin.toUpperCase())}</td><td>${esc(b.wallet)}</td><td class="num">${esc(b.id)}</td><td>${esc(ago(b.opened_at, now))}</td><td class="num">${esc(b.sends)}</td><td class="num">${esc(b.amount)}</td><td><code>${esc(b.comment)}</code></td><td>${esc(b.recovery_note ?? "")}</td></tr>`,
-    ),
-    "None — every broadcast either completed or was never started.",
-  );
+  return { handlers, recent, failed, deadAction, dead };
+}
+
+export function renderDashboardFragment(status: StatusSnapshot): string {
+  const now = status.generated_at;
+  const admin = status.service.admin_actions;
+  const health = status.health.ok
+    ? badge("healthy", "ok")
+    : `${badge("unhealthy", "bad")}<ul class="problems">${status.health.problems.map((p) => `<li>${esc(p)}</li>`).join("")}</ul>`;
+  const service = status.service;
+  const { coins, books, subsystems, open, interrupted } = chainTables(status, now);
+  const { handlers, recent, failed, deadAction, dead } = eventTables(status, now, admin);
   return `<section class="summary">${health}
 <p class="muted">instance <code>${esc(service.instance_id.slice(0, 8))}</code> · pid ${esc(service.pid)} · ${esc(service.state)} · up ${esc(service.uptime_seconds)}s ·
 database ${esc(service.database.engine)} <code>${esc(service.database.url)}</code> · leadership ${esc(service.leadership)} ·
