@@ -145,13 +145,18 @@ export async function closeBroadcast(
   if (fee !== null) await chargeNetworkFee(trx, ctx, ntxId, fee, now);
 }
 
-/** Closed broadcasts whose fee is not booked yet (the daemon did not tell it at close). */
-export async function listBroadcastsWithoutFee(trx: Trx, ctx: LedgerContext): Promise<NetworkTransaction[]> {
+/** This wallet's broadcast network transactions, to narrow down. */
+function broadcastsOf(trx: Trx, ctx: LedgerContext) {
   return trx
     .selectFrom("ca_network_transaction")
     .selectAll()
     .where("wallet_id", "=", ctx.walletId)
-    .where("transaction_type", "=", "broadcast")
+    .where("transaction_type", "=", "broadcast");
+}
+
+/** Closed broadcasts whose fee is not booked yet (the daemon did not tell it at close). */
+export async function listBroadcastsWithoutFee(trx: Trx, ctx: LedgerContext): Promise<NetworkTransaction[]> {
+  return broadcastsOf(trx, ctx)
     .where("closed_at", "is not", null)
     .where("txid", "is not", null)
     .where("fee", "is", null)
@@ -272,11 +277,7 @@ export async function failSend(
 
 /** Broadcasts opened but never closed: need an operator (check the daemon for the payment). */
 export async function listInterruptedBroadcasts(trx: Trx, ctx: LedgerContext): Promise<NetworkTransaction[]> {
-  return trx
-    .selectFrom("ca_network_transaction")
-    .selectAll()
-    .where("wallet_id", "=", ctx.walletId)
-    .where("transaction_type", "=", "broadcast")
+  return broadcastsOf(trx, ctx)
     .where("opened_at", "is not", null)
     .where("closed_at", "is", null)
     .orderBy("id")

@@ -34,11 +34,16 @@ function decimalsOf(coin: string): number {
   }
 }
 
-export async function listOpenTransactions(database: Database, limit = 50): Promise<OpenTransactionRow[]> {
-  const rows = await database.db
+/** Network transactions (`n`) with their wallet (`w`) and our transactions on them (`t`). */
+function withWalletAndOurs(database: Database) {
+  return database.db
     .selectFrom("ca_network_transaction as n")
     .innerJoin("ca_wallet as w", "w.id", "n.wallet_id")
-    .leftJoin("ca_transaction as t", "t.network_transaction_id", "n.id")
+    .leftJoin("ca_transaction as t", "t.network_transaction_id", "n.id");
+}
+
+export async function listOpenTransactions(database: Database, limit = 50): Promise<OpenTransactionRow[]> {
+  const rows = await withWalletAndOurs(database)
     .select(({ fn }) => [
       "n.id",
       "w.coin",
@@ -102,10 +107,7 @@ export async function listInterruptedBroadcastRows(
   database: Database,
   limit = 50,
 ): Promise<InterruptedBroadcastRow[]> {
-  const rows = await database.db
-    .selectFrom("ca_network_transaction as n")
-    .innerJoin("ca_wallet as w", "w.id", "n.wallet_id")
-    .leftJoin("ca_transaction as t", "t.network_transaction_id", "n.id")
+  const rows = await withWalletAndOurs(database)
     .select(({ fn }) => [
       "n.id",
       "w.coin",
