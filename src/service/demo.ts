@@ -119,6 +119,97 @@ function describeEvent(data: TxUpdateData, eventId: string): string {
   return `  txupdate  confirmations ${conf}  ${credited}  ${data.amount} ${data.coin_name.toUpperCase()}  ${data.transaction_type}  txid ${data.txid.slice(0, 16)}…  event ${eventId}`;
 }
 
+/** The demo's helper service: the simulator's "ours" wallet, a signed webhook and a script handler. */
+function demoConfig(o: {
+  databaseUrl: string;
+  daemonUrl: string;
+  receiverUrl: string;
+  secret: string;
+  scriptLog: string;
+  port: (offset: number) => number;
+}): HelperServiceConfig {
+  return {
+    database: { url: o.databaseUrl },
+    coins: {
+      btc: {
+        backend: {
+          class: "bitcoind",
+          url: o.daemonUrl,
+          wallet: "ours",
+          walletnotify: { class: "http", ip: "127.0.0.1", port: o.port(3) },
+          blocknotify: { class: "http", ip: "127.0.0.1", port: o.port(4) },
+        },
+        network: "regtest",
+        max_confirmation_count: MAX_CONFIRMATIONS,
+        credit_threshold: CREDIT_THRESHOLD,
+      },
+    },
+    events: {
+      webhook: { class: "http", url: o.receiverUrl, secret: o.secret, format: "form", timeout: 10 },
+      script: {
+        class: "script",
+        script: `echo "$CRYPTOASSETS_EVENT_ID $CRYPTOASSETS_EVENT_DATA" >> ${shellQuote(o.scriptLog)}`,
+        timeout: 10,
+      },
+    },
+    "status-server": { ip: "127.0.0.1", port: o.port(1) },
+    service: {
+      broadcast_period: 5,
+      poll_period: 2,
+      shutdown_grace_period: 5,
+      dispatcher: { poll_interval: 1 },
+    },
+  };
+}
+
+/**
+ * The demo deposit's events as the webhook receiver gets them, deduplicated by event id
+ * (deliveries are at-least-once), and a wait for a given number of confirmations.
+ */
+function watchDeposit(print: (line: string) => void, eventTimeout: number, signal?: AbortSignal) {
+  const received: CryptoassetsEvent<"txupdate">[] = [];
+  let wake: (() => void) | undefined;
+  const seen = () => received.map((event) => event.data.confirmations);
+  const watch = {
+    address: "",
+    seen,
+    onEvent(event: CryptoassetsEvent, duplicate: boolean): void {
+      if (event.event_name !== "txupdate") return;
+      const data = (event as CryptoassetsEvent<"txupdate">).data;
+      if (data.address !== watch.address) return;
+      if (duplicate) {
+        print(`  (repeated delivery of event ${event.event_id} ignored: deliveries are at-least-once)`);
+        return;
+      }
+      received.push(event as CryptoassetsEvent<"txupdate">);
+      print(describeEvent(data, event.event_id));
+      wake?.();
+    },
+    /** False when the demo was stopped meanwhile. */
+    async waitFor(confirmations: number): Promise<boolean> {
+      const deadline = Date.now() + eventTimeout;
+      while (!seen().includes(confirmations)) {
+        if (signal?.aborted) return false;
+        const left = deadline - Date.now();
+        if (left <= 0) {
+          throw new DemoError(
+            `no txupdate with ${confirmations} confirmation(s) reached the webhook receiver within ${eventTimeout / 1000}s (seen: ${seen().join(", ") || "none"}); see the dashboard for failing deliveries`,
+          );
+        }
+        await new Promise<void>((resolveWait) => {
+          const timer = setTimeout(resolveWait, Math.min(left, 250));
+          wake = () => {
+            clearTimeout(timer);
+            resolveWait();
+          };
+        });
+      }
+      return true;
+    },
+  };
+  return watch;
+}
+
 export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   const print = options.print ?? ((line: string) => console.log(line));
   const signal = options.signal;
@@ -137,31 +228,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   let service: HelperService | undefined;
   const clients: BitcoindRpcClient[] = [];
 
-  // Events for our deposit address, deduplicated by event id (deliveries are at-least-once).
-  let address = "";
-  const received: CryptoassetsEvent<"txupdate">[] = [];
-  let wake: (() => void) | undefined;
-  const confirmationsSeen = () => received.map((event) => event.data.confirmations);
-  const waitForConfirmations = async (confirmations: number) => {
-    const deadline = Date.now() + eventTimeout;
-    while (!confirmationsSeen().includes(confirmations)) {
-      if (signal?.aborted) return false;
-      const left = deadline - Date.now();
-      if (left <= 0) {
-        throw new DemoError(
-          `no txupdate with ${confirmations} confirmation(s) reached the webhook receiver within ${eventTimeout / 1000}s (seen: ${confirmationsSeen().join(", ") || "none"}); see the dashboard for failing deliveries`,
-        );
-      }
-      await new Promise<void>((resolveWait) => {
-        const timer = setTimeout(resolveWait, Math.min(left, 250));
-        wake = () => {
-          clearTimeout(timer);
-          resolveWait();
-        };
-      });
-    }
-    return true;
-  };
+  const deposit = watchDeposit(print, eventTimeout, signal);
 
   try {
     sim = await startSimulator({
@@ -184,52 +251,17 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     receiver = await startWebhookReceiver({
       port: port(2),
       secret,
-      onEvent: (event, duplicate) => {
-        if (event.event_name !== "txupdate") return;
-        const data = (event as CryptoassetsEvent<"txupdate">).data;
-        if (data.address !== address) return;
-        if (duplicate) {
-          print(`  (repeated delivery of event ${event.event_id} ignored: deliveries are at-least-once)`);
-          return;
-        }
-        received.push(event as CryptoassetsEvent<"txupdate">);
-        print(describeEvent(data, event.event_id));
-        wake?.();
-      },
+      onEvent: deposit.onEvent,
     });
 
-    const config: HelperServiceConfig = {
-      database: { url: databaseUrl(options.db, dir) },
-      coins: {
-        btc: {
-          backend: {
-            class: "bitcoind",
-            url: sim.url,
-            wallet: "ours",
-            walletnotify: { class: "http", ip: "127.0.0.1", port: port(3) },
-            blocknotify: { class: "http", ip: "127.0.0.1", port: port(4) },
-          },
-          network: "regtest",
-          max_confirmation_count: MAX_CONFIRMATIONS,
-          credit_threshold: CREDIT_THRESHOLD,
-        },
-      },
-      events: {
-        webhook: { class: "http", url: receiver.url, secret, format: "form", timeout: 10 },
-        script: {
-          class: "script",
-          script: `echo "$CRYPTOASSETS_EVENT_ID $CRYPTOASSETS_EVENT_DATA" >> ${shellQuote(scriptLog)}`,
-          timeout: 10,
-        },
-      },
-      "status-server": { ip: "127.0.0.1", port: port(1) },
-      service: {
-        broadcast_period: 5,
-        poll_period: 2,
-        shutdown_grace_period: 5,
-        dispatcher: { poll_interval: 1 },
-      },
-    };
+    const config = demoConfig({
+      databaseUrl: databaseUrl(options.db, dir),
+      daemonUrl: sim.url,
+      receiverUrl: receiver.url,
+      secret,
+      scriptLog,
+      port,
+    });
     service = await startHelperService(config, { logger: options.logger ?? silentLogger });
     const running = service;
     void running.done.then((exit) => {
@@ -254,23 +286,25 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     const ledger = running.ledger("btc");
     const account = await ledger.account("demo customer");
     const created = await ledger.createReceivingAddress(account.id, { label: "demo deposit" });
-    address = created.address;
-    print(`account "demo customer" (#${account.id}) receiving address ${address}`);
-    options.onReady?.({ dashboardUrl, address });
+    deposit.address = created.address;
+    print(`account "demo customer" (#${account.id}) receiving address ${deposit.address}`);
+    options.onReady?.({ dashboardUrl, address: deposit.address });
 
-    const txid = String(await payer.call("sendtoaddress", [address, new LosslessNumber(DEMO_AMOUNT)]));
+    const txid = String(
+      await payer.call("sendtoaddress", [deposit.address, new LosslessNumber(DEMO_AMOUNT)]),
+    );
     print(`payer sent ${DEMO_AMOUNT} BTC in ${txid}; mining a block about every ${interval / 1000}s`);
 
-    if (await waitForConfirmations(0)) {
+    if (await deposit.waitFor(0)) {
       for (let height = 1; height <= MAX_CONFIRMATIONS && !signal?.aborted; height++) {
         const started = Date.now();
         await payer.call("generatetoaddress", [1, payerAddress]);
-        if (!(await waitForConfirmations(height))) break;
+        if (!(await deposit.waitFor(height))) break;
         await sleep(Math.max(0, interval - (Date.now() - started)), signal);
       }
     }
     const balance = formatAmount((await ledger.accountBalance(account.id)).confirmed, 8);
-    const states = confirmationsSeen();
+    const states = deposit.seen();
     if (states.includes(MAX_CONFIRMATIONS)) {
       print(
         `deposit final: ${new Set(states).size} confirmation states delivered (credited at ${CREDIT_THRESHOLD}); account balance ${balance} BTC`,
@@ -285,7 +319,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
         if (!signal?.aborted) await payer.call("generatetoaddress", [1, payerAddress]);
       }
     }
-    return { txid, address, confirmations: states, balance, dashboardUrl };
+    return { txid, address: deposit.address, confirmations: states, balance, dashboardUrl };
   } finally {
     await service?.stop("demo finished");
     await receiver?.close();
