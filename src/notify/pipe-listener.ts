@@ -27,18 +27,12 @@ import { constants as fsConstants, open as openCallback } from "node:fs";
 import { chmod, lstat, stat, unlink } from "node:fs/promises";
 import { Socket } from "node:net";
 import { promisify } from "node:util";
-import {
-  errorMessage,
-  InvalidNotifyValueError,
-  NotifyConfigError,
-  NotifyListenerStartError,
-} from "../errors.js";
+import { errorMessage, NotifyConfigError, NotifyListenerStartError } from "../errors.js";
 import { type Logger, silentLogger } from "../log.js";
 import { findDaemonProcesses, mayWrite } from "./daemon-processes.js";
-import { deliverNotifyValue } from "./deliver.js";
+import { deliverRawNotifyValue } from "./deliver.js";
 import { LineSplitter } from "./line-splitter.js";
 import type { NotifyCallback, NotifyListener } from "./listener.js";
-import { normalizeNotifyValue } from "./value.js";
 
 const execFileAsync = promisify(execFile);
 const openAsync = promisify(openCallback);
@@ -164,16 +158,7 @@ export class PipeNotifyListener implements NotifyListener {
 
   #handleLine(line: string): void {
     if (line.trim().length === 0) return;
-    let value: string;
-    try {
-      value = normalizeNotifyValue(line);
-    } catch (err) {
-      if (!(err instanceof InvalidNotifyValueError)) throw err;
-      this.#logger.warn({ err }, "skipped an invalid line in the notify pipe");
-      return;
-    }
-    this.#logger.debug({ value }, "notification received");
-    deliverNotifyValue(this.#onValue, value, this.#logger);
+    deliverRawNotifyValue(this.#onValue, line, this.#logger, "skipped an invalid line in the notify pipe");
   }
 
   /** Makes sure a FIFO with our mode exists at fname, replacing a stale regular file. */

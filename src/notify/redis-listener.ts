@@ -9,16 +9,10 @@
  * periodic full re-check and the start-up scan repair that.
  */
 import { createClient } from "redis";
-import {
-  errorMessage,
-  InvalidNotifyValueError,
-  NotifyConfigError,
-  NotifyListenerStartError,
-} from "../errors.js";
+import { errorMessage, NotifyConfigError, NotifyListenerStartError } from "../errors.js";
 import { type Logger, silentLogger } from "../log.js";
-import { deliverNotifyValue } from "./deliver.js";
+import { deliverRawNotifyValue } from "./deliver.js";
 import type { NotifyCallback, NotifyListener } from "./listener.js";
-import { normalizeNotifyValue } from "./value.js";
 
 export interface RedisNotifyOptions {
   host?: string;
@@ -205,15 +199,6 @@ export class RedisNotifyListener implements NotifyListener {
       this.#logger.warn({ chars: message.length }, "skipped an over-long Redis notify message");
       return;
     }
-    let value: string;
-    try {
-      value = normalizeNotifyValue(message);
-    } catch (err) {
-      if (!(err instanceof InvalidNotifyValueError)) throw err;
-      this.#logger.warn({ err }, "skipped an invalid Redis notify message");
-      return;
-    }
-    this.#logger.debug({ value }, "notification received");
-    deliverNotifyValue(this.#onValue, value, this.#logger);
+    deliverRawNotifyValue(this.#onValue, message, this.#logger, "skipped an invalid Redis notify message");
   }
 }
