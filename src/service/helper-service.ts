@@ -39,7 +39,7 @@ import { configuredRecipients } from "../events/subscription.js";
 import type { Ledger } from "../ledger/ledger.js";
 import { type Logger, silentLogger } from "../log.js";
 import { VERSION } from "../version.js";
-import { CoinRuntime, createBackend } from "./coin-runtime.js";
+import { type CoinConfig, CoinRuntime, createBackend } from "./coin-runtime.js";
 import { CoinService } from "./coin-service.js";
 import { type LeaderLockFactory, PostgresLockFactory, SingleInstanceLockFactory } from "./leadership.js";
 import { MeteredBackend } from "./metered-backend.js";
@@ -151,6 +151,16 @@ class RunningHelperService implements HelperService, StatusSource {
 
   async build(): Promise<void> {
     const logger = this.options.logger ?? silentLogger;
+    this.#buildHandlers(logger);
+    for (const [name, coinConfig] of Object.entries(this.config.coins)) {
+      this.coins.set(name, await this.#buildCoin(name, coinConfig, logger));
+    }
+    this.#buildDispatcher(logger);
+    this.#buildStatusServer(logger);
+  }
+
+  /** The configured handlers, the ones given in code, and the outbox that writes for them. */
+  #buildHandlers(logger: Logger): void {
     const config = this.config;
     for (const [name, handlerConfig] of Object.entries(config.events ?? {})) {
       this.handlers.push(
@@ -166,48 +176,52 @@ class RunningHelperService implements HelperService, StatusSource {
       ...configuredRecipients(config.events ?? {}),
       ...codeHandlers.map(({ name, subscription }) => ({ name, subscription })),
     ]);
-    const settings = config.service ?? {};
-    for (const [name, coinConfig] of Object.entries(config.coins)) {
-      const inner = createBackend(name, coinConfig.backend, logger);
-      const backend = new MeteredBackend(inner, (method, ok) => this.metrics.rpcCall(name, method, ok));
-      // Counting commits that wrote events gives "ledger updates" per coin without touching the chain code.
-      const sink: TxUpdateSink = {
-        writeTxUpdates: (trx, updates) => this.outbox.writeTxUpdates(trx, updates),
-        write: (trx, events) => this.outbox.write(trx, events),
-        notifyCommitted: () => {
-          this.metrics.ledgerUpdated(name);
-          this.outbox.notifyCommitted();
-        },
-      };
-      const runtime = await CoinRuntime.open({
-        name,
-        coin: coinConfig,
-        service: settings,
-        database: this.database,
-        sink,
-        logger,
-        backend,
-      });
-      this.coins.set(
-        name,
-        new CoinService({
-          name,
-          coin: coinConfig,
-          runtime,
-          backend,
-          backendUrl: backendUrlOf(inner),
-          locks: this.locks,
-          subsystems: this.subsystems,
-          metrics: this.metrics,
-          logger,
-          leaderRetryMs: this.options.leaderRetryMs,
-          onFailure: (subsystem, error) => this.fail(subsystem, error),
-          events: this.outbox,
-          database: this.database,
-        }),
-      );
-    }
-    const dispatcherConfig = settings.dispatcher ?? {};
+  }
+
+  /** One coin: its metered backend, its runtime writing to the outbox, its duties. */
+  async #buildCoin(name: string, coinConfig: CoinConfig, logger: Logger): Promise<CoinService> {
+    const settings = this.config.service ?? {};
+    const inner = createBackend(name, coinConfig.backend, logger);
+    const backend = new MeteredBackend(inner, (method, ok) => this.metrics.rpcCall(name, method, ok));
+    // Counting commits that wrote events gives "ledger updates" per coin without touching the chain code.
+    const sink: TxUpdateSink = {
+      writeTxUpdates: (trx, updates) => this.outbox.writeTxUpdates(trx, updates),
+      write: (trx, events) => this.outbox.write(trx, events),
+      notifyCommitted: () => {
+        this.metrics.ledgerUpdated(name);
+        this.outbox.notifyCommitted();
+      },
+    };
+    const runtime = await CoinRuntime.open({
+      name,
+      coin: coinConfig,
+      service: settings,
+      database: this.database,
+      sink,
+      logger,
+      backend,
+    });
+    return new CoinService({
+      name,
+      coin: coinConfig,
+      runtime,
+      backend,
+      backendUrl: backendUrlOf(inner),
+      locks: this.locks,
+      subsystems: this.subsystems,
+      metrics: this.metrics,
+      logger,
+      leaderRetryMs: this.options.leaderRetryMs,
+      onFailure: (subsystem, error) => this.fail(subsystem, error),
+      events: this.outbox,
+      database: this.database,
+    });
+  }
+
+  /** One dispatcher for every handler, woken by each commit that wrote events. */
+  #buildDispatcher(logger: Logger): void {
+    const config = this.config;
+    const dispatcherConfig = config.service?.dispatcher ?? {};
     this.dispatcher = new Dispatcher({
       database: this.database,
       databaseUrl: config.database.url,
@@ -235,7 +249,10 @@ class RunningHelperService implements HelperService, StatusSource {
         return heights;
       },
     });
-    const statusConfig = config["status-server"] ?? {};
+  }
+
+  #buildStatusServer(logger: Logger): void {
+    const statusConfig = this.config["status-server"] ?? {};
     if (statusConfig.enabled !== false) {
       this.statusServer = new StatusServer(this, {
         ip: statusConfig.ip,
