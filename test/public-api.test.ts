@@ -20,6 +20,7 @@ const ERRORS = [
   "DaemonWarmingUpError",
   "DatabaseUrlError",
   "DeliveryFailedError",
+  "EventFeedCursorError",
   "EventHandlerConfigError",
   "InsufficientFundsError",
   "InvalidAddressError",
