@@ -14,7 +14,7 @@
 
 import type { Backend, WalletTransaction } from "../backends/backend.js";
 import { SERVICE_DEFAULTS } from "../config/defaults.js";
-import { errorMessage, TransactionNotFoundError } from "../errors.js";
+import { TransactionNotFoundError } from "../errors.js";
 import type { TxUpdateData } from "../events/types.js";
 import type { Ledger } from "../ledger/ledger.js";
 import { findNetworkTransaction } from "../ledger/network-transactions.js";

@@ -3,12 +3,7 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Webhook } from "standardwebhooks";
 import { afterEach, describe, expect, it } from "vitest";
-import {
-  DeliveryFailedError,
-  EventHandlerConfigError,
-  InvalidWebhookSecretError,
-  WebhookVerificationError,
-} from "../../src/errors.js";
+import { DeliveryFailedError, EventHandlerConfigError, WebhookVerificationError } from "../../src/errors.js";
 import { HttpEventHandler } from "../../src/events/handlers/http.js";
 import { USER_AGENT } from "../../src/events/handlers/user-agent.js";
 import { parseWebhookBody, verifyWebhook } from "../../src/events/receiver.js";

@@ -9,7 +9,6 @@ import {
   webhookSecretKey,
   webhookSignatureHeaders,
 } from "../../src/events/signing.js";
-import type { TxUpdateData } from "../../src/events/types.js";
 import { sampleEvent } from "./helpers.js";
 
 const NOW = 1_720_000_000;
