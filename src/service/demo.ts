@@ -210,70 +210,92 @@ function watchDeposit(print: (line: string) => void, eventTimeout: number, signa
   return watch;
 }
 
+/** What the demo started, closed in reverse order at the end whatever happened. */
+interface DemoParts {
+  dir: string;
+  sim?: Simulator;
+  receiver?: WebhookReceiver;
+  service?: HelperService;
+  clients: BitcoindRpcClient[];
+}
+
+async function closeDemo(parts: DemoParts): Promise<void> {
+  await parts.service?.stop("demo finished");
+  await parts.receiver?.close();
+  await Promise.allSettled(parts.clients.map((client) => client.close()));
+  await parts.sim?.close();
+  rmSync(parts.dir, { recursive: true, force: true });
+}
+
+/** The simulator with a "payer" wallet holding 101 mined blocks, and "ours" for the service. */
+async function startDemoChain(parts: DemoParts, port: (offset: number) => number) {
+  const sim = await startSimulator({
+    port: port(0),
+    walletNotify: notifyCommand(join(parts.dir, WALLETNOTIFY_PORT_FILE), "txid", "ours"),
+    blockNotify: notifyCommand(join(parts.dir, BLOCKNOTIFY_PORT_FILE), "blockhash"),
+  });
+  parts.sim = sim;
+  const rpc = (wallet?: string) => {
+    const client = new BitcoindRpcClient({ url: sim.url, ...(wallet ? { wallet } : {}) });
+    parts.clients.push(client);
+    return client;
+  };
+  const root = rpc();
+  await root.call("createwallet", ["payer"]);
+  await root.call("createwallet", ["ours"]);
+  const payer = rpc("payer");
+  const payerAddress = String(await payer.call("getnewaddress"));
+  await payer.call("generatetoaddress", [101, payerAddress]);
+  return { sim, payer, mine: (blocks: number) => payer.call("generatetoaddress", [blocks, payerAddress]) };
+}
+
+/** The helper service, with its listener ports written where the notify commands read them. */
+async function startDemoService(
+  parts: DemoParts,
+  config: HelperServiceConfig,
+  options: DemoOptions,
+  print: (line: string) => void,
+): Promise<HelperService> {
+  const service = await startHelperService(config, { logger: options.logger ?? silentLogger });
+  parts.service = service;
+  void service.done.then((exit) => {
+    if (exit.code !== 0) print(`helper service stopped: ${exit.reason}`);
+  });
+  for (const listener of service.coin("btc").listenerAddresses()) {
+    const listenerPort = new URL(listener.address).port;
+    const file = listener.role === "walletnotify" ? WALLETNOTIFY_PORT_FILE : BLOCKNOTIFY_PORT_FILE;
+    writeFileSync(join(parts.dir, file), listenerPort);
+  }
+  return service;
+}
+
+const WALLETNOTIFY_PORT_FILE = "walletnotify.port";
+const BLOCKNOTIFY_PORT_FILE = "blocknotify.port";
+
 export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   const print = options.print ?? ((line: string) => console.log(line));
   const signal = options.signal;
   const interval = options.blockIntervalMs ?? 500;
-  const eventTimeout = options.eventTimeoutMs ?? 30_000;
   const base = options.portBase;
   const port = (offset: number) => (base === undefined ? 0 : base + offset);
-  const dir = mkdtempSync(join(tmpdir(), "cryptoassets-demo-"));
-  const walletnotifyPortFile = join(dir, "walletnotify.port");
-  const blocknotifyPortFile = join(dir, "blocknotify.port");
-  const scriptLog = join(dir, "script-handler.log");
+  const parts: DemoParts = { dir: mkdtempSync(join(tmpdir(), "cryptoassets-demo-")), clients: [] };
+  const scriptLog = join(parts.dir, "script-handler.log");
   const secret = `whsec_${randomBytes(24).toString("base64")}`;
-
-  let sim: Simulator | undefined;
-  let receiver: WebhookReceiver | undefined;
-  let service: HelperService | undefined;
-  const clients: BitcoindRpcClient[] = [];
-
-  const deposit = watchDeposit(print, eventTimeout, signal);
+  const deposit = watchDeposit(print, options.eventTimeoutMs ?? 30_000, signal);
 
   try {
-    sim = await startSimulator({
-      port: port(0),
-      walletNotify: notifyCommand(walletnotifyPortFile, "txid", "ours"),
-      blockNotify: notifyCommand(blocknotifyPortFile, "blockhash"),
-    });
-    const rpc = (wallet?: string) => {
-      const client = new BitcoindRpcClient({ url: sim?.url ?? "", ...(wallet ? { wallet } : {}) });
-      clients.push(client);
-      return client;
-    };
-    const root = rpc();
-    await root.call("createwallet", ["payer"]);
-    await root.call("createwallet", ["ours"]);
-    const payer = rpc("payer");
-    const payerAddress = String(await payer.call("getnewaddress"));
-    await payer.call("generatetoaddress", [101, payerAddress]);
-
-    receiver = await startWebhookReceiver({
-      port: port(2),
-      secret,
-      onEvent: deposit.onEvent,
-    });
-
+    const { sim, payer, mine } = await startDemoChain(parts, port);
+    const receiver = await startWebhookReceiver({ port: port(2), secret, onEvent: deposit.onEvent });
+    parts.receiver = receiver;
     const config = demoConfig({
-      databaseUrl: databaseUrl(options.db, dir),
+      databaseUrl: databaseUrl(options.db, parts.dir),
       daemonUrl: sim.url,
       receiverUrl: receiver.url,
       secret,
       scriptLog,
       port,
     });
-    service = await startHelperService(config, { logger: options.logger ?? silentLogger });
-    const running = service;
-    void running.done.then((exit) => {
-      if (exit.code !== 0) print(`helper service stopped: ${exit.reason}`);
-    });
-    for (const listener of running.coin("btc").listenerAddresses()) {
-      const listenerPort = new URL(listener.address).port;
-      writeFileSync(
-        listener.role === "walletnotify" ? walletnotifyPortFile : blocknotifyPortFile,
-        listenerPort,
-      );
-    }
+    const running = await startDemoService(parts, config, options, print);
     const dashboardUrl = running.statusUrl ?? "(status server disabled)";
 
     print("cryptoassets demo — regtest simulator + helper service + webhook and script handlers");
@@ -298,7 +320,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     if (await deposit.waitFor(0)) {
       for (let height = 1; height <= MAX_CONFIRMATIONS && !signal?.aborted; height++) {
         const started = Date.now();
-        await payer.call("generatetoaddress", [1, payerAddress]);
+        await mine(1);
         if (!(await deposit.waitFor(height))) break;
         await sleep(Math.max(0, interval - (Date.now() - started)), signal);
       }
@@ -316,15 +338,11 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
       );
       while (!signal?.aborted) {
         await sleep(interval * 4, signal);
-        if (!signal?.aborted) await payer.call("generatetoaddress", [1, payerAddress]);
+        if (!signal?.aborted) await mine(1);
       }
     }
     return { txid, address: deposit.address, confirmations: states, balance, dashboardUrl };
   } finally {
-    await service?.stop("demo finished");
-    await receiver?.close();
-    await Promise.allSettled(clients.map((client) => client.close()));
-    await sim?.close();
-    rmSync(dir, { recursive: true, force: true });
+    await closeDemo(parts);
   }
 }

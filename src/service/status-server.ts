@@ -156,8 +156,23 @@ export class StatusServer {
 
   private build(): FastifyInstance {
     const server = Fastify({ logger: false, connectionTimeout: 30_000, requestTimeout: 30_000 });
-    const noStore = (reply: FastifyReply) => reply.header("cache-control", "no-store");
+    this.addProtections(server);
+    this.addStatusRoutes(server);
+    this.addTableRoutes(server);
+    this.addEventRoutes(server);
+    server.setErrorHandler(async (error: Error, request, reply) => {
+      this.logger.error({ err: error, url: request.url }, "status request failed");
+      const status = (error as { statusCode?: number }).statusCode;
+      return reply
+        .code(typeof status === "number" && status >= 400 && status < 600 ? status : 500)
+        .type("text/plain")
+        .send(`${error.message}\n`);
+    });
+    return server;
+  }
 
+  /** Host check (DNS rebinding) before anything, anti-framing and no-sniff headers on every reply. */
+  private addProtections(server: FastifyInstance): void {
     server.addHook("onRequest", async (request, reply) => {
       if (this.hosts.allows(request.headers.host)) return;
       this.foreignHosts.record({ remote: request.ip, host: request.headers.host });
@@ -179,7 +194,10 @@ export class StatusServer {
       reply.header("x-frame-options", "DENY");
       return payload;
     });
+  }
 
+  /** Health, the snapshot, metrics, reconciliation and the dashboard. */
+  private addStatusRoutes(server: FastifyInstance): void {
     server.get("/health", async (_request, reply) => {
       const health = this.source.health();
       noStore(reply);
@@ -196,23 +214,21 @@ export class StatusServer {
       return reply.type(this.source.metricsContentType).send(text);
     });
 
-    /** Every HTML page: never cached, never sniffed, scripts only where the page has its own. */
-    const html = (reply: FastifyReply, body: string, script = false) => {
+    server.get("/reconcile.json", async (_request, reply) => {
+      const snapshot = await this.source.snapshot();
       noStore(reply);
-      reply.header(
-        "content-security-policy",
-        `default-src 'self'; style-src 'unsafe-inline'; script-src ${script ? "'unsafe-inline'" : "'none'"}; form-action 'self'`,
-      );
-      return reply.type("text/html; charset=utf-8").send(body);
-    };
+      return reply.send(Object.fromEntries(snapshot.coins.map((coin) => [coin.coin, coin.reconciliation])));
+    });
 
     server.get("/", async (request, reply) => {
       const snapshot = await this.source.snapshot();
       const fragment = (request.query as Record<string, unknown>).fragment !== undefined;
       return html(reply, fragment ? renderDashboardFragment(snapshot) : renderDashboard(snapshot), true);
     });
+  }
 
-    // The original's pages per table, read-only and paged, as HTML and as JSON.
+  /** The original's pages per table, read-only and paged, as HTML and as JSON, and the search page. */
+  private addTableRoutes(server: FastifyInstance): void {
     for (const name of TABLES) {
       server.get(`/${name}`, async (request, reply) => {
         const query = pageQuery(request.query as Record<string, unknown>);
@@ -244,34 +260,20 @@ export class StatusServer {
         ),
       );
     });
+  }
 
-    server.get("/reconcile.json", async (_request, reply) => {
-      const snapshot = await this.source.snapshot();
-      noStore(reply);
-      return reply.send(Object.fromEntries(snapshot.coins.map((coin) => [coin.coin, coin.reconciliation])));
-    });
-
+  /** The pull feed (read token) and the redeliver actions (admin token). */
+  private addEventRoutes(server: FastifyInstance): void {
     // The pull feed: events after a cursor, oldest first, long-polled (src/events/feed.ts).
     server.get("/events", async (request, reply) => {
       if (!this.authorize(request, reply, "read")) return reply;
-      const query = request.query as Record<string, unknown>;
-      const problem = (message: string) => reply.code(400).type("text/plain").send(`${message}\n`);
-      const after = typeof query.after === "string" && query.after !== "" ? query.after : undefined;
-      if (after !== undefined && !/^[0-9a-f-]{36}$/i.test(after))
-        return problem("after: expected the event_id of the last event read (a UUID)");
-      const limit = query.limit === undefined ? undefined : Number(query.limit);
-      if (limit !== undefined && !(Number.isInteger(limit) && limit >= 1 && limit <= FEED_MAX_LIMIT))
-        return problem(`limit: expected a whole number from 1 to ${FEED_MAX_LIMIT}`);
-      const wait = query.wait === undefined ? 0 : Number(query.wait);
-      if (!(Number.isFinite(wait) && wait >= 0 && wait <= FEED_MAX_WAIT_SECONDS))
-        return problem(`wait: expected seconds from 0 to ${FEED_MAX_WAIT_SECONDS}`);
+      const query = feedQuery(request.query as Record<string, unknown>);
+      if (typeof query === "string") return reply.code(400).type("text/plain").send(`${query}\n`);
       const gone = new AbortController();
       request.raw.socket.once("close", () => gone.abort());
       try {
         const page = await waitFeed(this.source.database, {
-          after,
-          limit,
-          waitMs: wait * 1000,
+          ...query,
           onCommitted: this.source.onEventsCommitted?.bind(this.source),
           signal: gone.signal,
         });
@@ -299,15 +301,33 @@ export class StatusServer {
       this.logger.info({ event_id: id, count }, "operator redelivered an event");
       return reply.send({ redelivered: count });
     });
-
-    server.setErrorHandler(async (error: Error, request, reply) => {
-      this.logger.error({ err: error, url: request.url }, "status request failed");
-      const status = (error as { statusCode?: number }).statusCode;
-      return reply
-        .code(typeof status === "number" && status >= 400 && status < 600 ? status : 500)
-        .type("text/plain")
-        .send(`${error.message}\n`);
-    });
-    return server;
   }
+}
+
+const noStore = (reply: FastifyReply) => reply.header("cache-control", "no-store");
+
+/** Every HTML page: never cached, never sniffed, scripts only where the page has its own. */
+function html(reply: FastifyReply, body: string, script = false) {
+  noStore(reply);
+  reply.header(
+    "content-security-policy",
+    `default-src 'self'; style-src 'unsafe-inline'; script-src ${script ? "'unsafe-inline'" : "'none'"}; form-action 'self'`,
+  );
+  return reply.type("text/html; charset=utf-8").send(body);
+}
+
+/** GET /events's query (`after`, `limit`, `wait` in seconds), or what is wrong with it. */
+function feedQuery(
+  query: Record<string, unknown>,
+): { after: string | undefined; limit: number | undefined; waitMs: number } | string {
+  const after = typeof query.after === "string" && query.after !== "" ? query.after : undefined;
+  if (after !== undefined && !/^[0-9a-f-]{36}$/i.test(after))
+    return "after: expected the event_id of the last event read (a UUID)";
+  const limit = query.limit === undefined ? undefined : Number(query.limit);
+  if (limit !== undefined && !(Number.isInteger(limit) && limit >= 1 && limit <= FEED_MAX_LIMIT))
+    return `limit: expected a whole number from 1 to ${FEED_MAX_LIMIT}`;
+  const wait = query.wait === undefined ? 0 : Number(query.wait);
+  if (!(Number.isFinite(wait) && wait >= 0 && wait <= FEED_MAX_WAIT_SECONDS))
+    return `wait: expected seconds from 0 to ${FEED_MAX_WAIT_SECONDS}`;
+  return { after, limit, waitMs: wait * 1000 };
 }

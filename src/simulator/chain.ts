@@ -829,13 +829,7 @@ export class Chain {
       throw new RpcError(RpcCode.WALLET_ERROR, "Error: Private keys are disabled for this wallet");
     }
     const perKvb = options.feeRatePerKvb ?? (options.feeRate ?? this.feeRate) * 1000n;
-    // CFeeRate::GetFee: rounded up to the satoshi.
-    const feeFor = (vsize: number) => (perKvb * BigInt(vsize) + 999n) / 1000n;
     const sequence = options.replaceable === false ? SEQUENCE_FINAL_NO_RBF : SEQUENCE_RBF;
-    const target = recipients.reduce((sum, r) => sum + r.amount, 0n);
-    const subtracting = recipients.filter((r) => r.subtractFee).length;
-    const recipientScripts = recipients.map((r) => r.scriptHex);
-    const changeScriptLength = "0014".padEnd(44, "0");
     // Core refuses a dust recipient before it selects coins: dust wins over "Insufficient funds".
     if (recipients.some((r) => r.amount < dustThreshold(r.scriptHex))) {
       throw new RpcError(RpcCode.WALLET_INSUFFICIENT_FUNDS, "Transaction amount too small");
@@ -844,58 +838,11 @@ export class Chain {
     const pool = this.spendableCoins(wallet, exclude).filter(
       (coin) => !preselectedIds.has(outpoint(coin.txid, coin.vout)),
     );
-    const chosen = [...preselected];
-    let total = chosen.reduce((sum, coin) => sum + coin.value, 0n);
-    let plan: { fee: bigint; change: bigint } | undefined;
-    for (let next = 0; ; next++) {
-      if (chosen.length > 0) {
-        const feeWithChange = feeFor(estimateVsize(chosen.length, [...recipientScripts, changeScriptLength]));
-        const feeNoChange = feeFor(estimateVsize(chosen.length, recipientScripts));
-        const need = subtracting > 0 ? target : target + feeWithChange;
-        if (total >= need && total - need >= dustThreshold(changeScriptLength)) {
-          plan = { fee: feeWithChange, change: total - need };
-          break;
-        }
-        const needNoChange = subtracting > 0 ? target : target + feeNoChange;
-        if (total >= needNoChange) {
-          plan = { fee: subtracting > 0 ? feeNoChange : total - target, change: 0n };
-          break;
-        }
-      }
-      const coin = pool[next];
-      if (!coin) throw new RpcError(RpcCode.WALLET_INSUFFICIENT_FUNDS, "Insufficient funds");
-      chosen.push(coin);
-      total += coin.value;
-    }
-    const outputs: SimOutput[] = recipients.map((r) => ({
-      value: r.amount,
-      scriptHex: r.scriptHex,
-      address: r.address,
-    }));
-    if (subtracting > 0) {
-      // bitcoind splits the fee evenly between the flagged outputs; the first pays the rest.
-      const share = plan.fee / BigInt(subtracting);
-      let remainder = plan.fee - share * BigInt(subtracting);
-      recipients.forEach((r, index) => {
-        const output = outputs[index] as SimOutput;
-        if (!r.subtractFee) return;
-        output.value -= share + remainder;
-        remainder = 0n;
-      });
-    }
-    for (const output of outputs) {
-      if (output.value < dustThreshold(output.scriptHex)) {
-        throw new RpcError(
-          RpcCode.WALLET_INSUFFICIENT_FUNDS,
-          subtracting > 0
-            ? "The transaction amount is too small to pay the fee"
-            : "Transaction amount too small",
-        );
-      }
-    }
-    if (plan.change > 0n) {
-      const change = wallet.newAddress(1, null, this.now());
-      outputs.push({ value: plan.change, scriptHex: change.scriptHex, address: change.address });
+    const { chosen, fee, change } = selectCoins(recipients, perKvb, preselected, pool);
+    const outputs = paymentOutputs(recipients, fee);
+    if (change > 0n) {
+      const address = wallet.newAddress(1, null, this.now());
+      outputs.push({ value: change, scriptHex: address.scriptHex, address: address.address });
     }
     // bitcoind shuffles every output, the recipients too: vout order is not the request's.
     for (let i = outputs.length - 1; i > 0; i--) {
@@ -921,6 +868,47 @@ export class Chain {
     feeRate?: bigint,
     outputs?: readonly Recipient[],
   ): { tx: SimTx; origFee: bigint; fee: bigint } {
+    const original = this.bumpable(wallet, txid);
+    const preselected = original.inputs.map((input) => {
+      const output = this.prevOutput(input.txid, input.vout);
+      const owner = this.ownerOf(wallet, output);
+      if (!owner || !output) {
+        throw new RpcError(
+          RpcCode.WALLET_ERROR,
+          "Transaction contains inputs that don't belong to this wallet",
+        );
+      }
+      return { txid: input.txid, vout: input.vout, value: output.value, depth: 0, address: owner };
+    });
+    const origFee = this.fee(original);
+    const perKvb = bumpedFeeRate(origFee, original.vsize, this.feeRate, feeRate);
+    const recipients: Recipient[] = [];
+    const paying = outputs ?? original.outputs.map((output) => ({ ...output, amount: output.value }));
+    for (const output of paying) {
+      const owner = wallet.ownsScript(output.scriptHex);
+      if (owner && owner.label === null) continue; // change is re-made by funding
+      recipients.push({
+        address: output.address ?? "",
+        scriptHex: output.scriptHex,
+        amount: output.amount,
+        subtractFee: false,
+      });
+    }
+    const replacement = this.fund(
+      wallet,
+      recipients,
+      { feeRatePerKvb: perKvb },
+      preselected,
+      new Set([txid]),
+    );
+    this.removeWithDescendants(txid);
+    wallet.setNote(txid, "replaced_by_txid", replacement.txid);
+    this.commit(wallet, replacement, [["replaces_txid", txid]]);
+    return { tx: replacement, origFee, fee: this.fee(replacement) };
+  }
+
+  /** The wallet's transaction `txid` if bumpfee may replace it, or bitcoind's refusal. */
+  private bumpable(wallet: SimWallet, txid: string): SimTx {
     const original = this.txs.get(txid);
     if (!original || !wallet.knows(txid)) {
       throw new RpcError(RpcCode.INVALID_ADDRESS_OR_KEY, "Invalid or non-wallet transaction id");
@@ -946,54 +934,98 @@ export class Chain {
         `Cannot bump transaction ${txid} which was already bumped by transaction ${replacedBy}`,
       );
     }
-    const preselected: WalletCoin[] = [];
-    for (const input of original.inputs) {
-      const output = this.prevOutput(input.txid, input.vout);
-      const owner = this.ownerOf(wallet, output);
-      if (!owner || !output) {
-        throw new RpcError(
-          RpcCode.WALLET_ERROR,
-          "Transaction contains inputs that don't belong to this wallet",
-        );
+    return original;
+  }
+}
+
+/**
+ * Coins for `recipients` at `perKvb`: the preselected ones, then from `pool` in order until they
+ * pay the target and the fee, with change when it is not dust. The fee is what is left without change.
+ */
+function selectCoins(
+  recipients: readonly Recipient[],
+  perKvb: bigint,
+  preselected: readonly WalletCoin[],
+  pool: readonly WalletCoin[],
+): { chosen: WalletCoin[]; fee: bigint; change: bigint } {
+  // CFeeRate::GetFee: rounded up to the satoshi.
+  const feeFor = (vsize: number) => (perKvb * BigInt(vsize) + 999n) / 1000n;
+  const target = recipients.reduce((sum, r) => sum + r.amount, 0n);
+  const subtracting = recipients.some((r) => r.subtractFee);
+  const recipientScripts = recipients.map((r) => r.scriptHex);
+  const changeScriptLength = "0014".padEnd(44, "0");
+  const chosen = [...preselected];
+  let total = chosen.reduce((sum, coin) => sum + coin.value, 0n);
+  for (let next = 0; ; next++) {
+    if (chosen.length > 0) {
+      const feeWithChange = feeFor(estimateVsize(chosen.length, [...recipientScripts, changeScriptLength]));
+      const feeNoChange = feeFor(estimateVsize(chosen.length, recipientScripts));
+      const need = subtracting ? target : target + feeWithChange;
+      if (total >= need && total - need >= dustThreshold(changeScriptLength)) {
+        return { chosen, fee: feeWithChange, change: total - need };
       }
-      preselected.push({ txid: input.txid, vout: input.vout, value: output.value, depth: 0, address: owner });
+      const needNoChange = subtracting ? target : target + feeNoChange;
+      if (total >= needNoChange) {
+        return { chosen, fee: subtracting ? feeNoChange : total - target, change: 0n };
+      }
     }
-    const origFee = this.fee(original);
-    const oldRate = (origFee + BigInt(original.vsize) - 1n) / BigInt(original.vsize);
-    const minRate = oldRate + 1n;
-    if (feeRate !== undefined && feeRate < minRate) {
+    const coin = pool[next];
+    if (!coin) throw new RpcError(RpcCode.WALLET_INSUFFICIENT_FUNDS, "Insufficient funds");
+    chosen.push(coin);
+    total += coin.value;
+  }
+}
+
+/**
+ * The recipients' outputs, the fee taken from those flagged subtractFee (bitcoind splits it
+ * evenly, the first pays the rest); refused when one of them ends up dust.
+ */
+function paymentOutputs(recipients: readonly Recipient[], fee: bigint): SimOutput[] {
+  const subtracting = recipients.filter((r) => r.subtractFee).length;
+  const outputs: SimOutput[] = recipients.map((r) => ({
+    value: r.amount,
+    scriptHex: r.scriptHex,
+    address: r.address,
+  }));
+  if (subtracting > 0) {
+    const share = fee / BigInt(subtracting);
+    let remainder = fee - share * BigInt(subtracting);
+    recipients.forEach((r, index) => {
+      const output = outputs[index] as SimOutput;
+      if (!r.subtractFee) return;
+      output.value -= share + remainder;
+      remainder = 0n;
+    });
+  }
+  for (const output of outputs) {
+    if (output.value < dustThreshold(output.scriptHex)) {
       throw new RpcError(
-        RpcCode.INVALID_PARAMETER,
-        `Insufficient total fee rate ${feeRate} sat/vB, must be at least ${minRate} sat/vB`,
+        RpcCode.WALLET_INSUFFICIENT_FUNDS,
+        subtracting > 0
+          ? "The transaction amount is too small to pay the fee"
+          : "Transaction amount too small",
       );
     }
-    // bitcoind's EstimateFeeRate: the old rate in sat/kvB (rounded down) + 1 + the wallet's
-    // incremental relay fee, at least the wallet's own rate.
-    const bumped = (origFee * 1000n) / BigInt(original.vsize) + 1n + BUMP_INCREMENT_PER_KVB;
-    const walletRate = this.feeRate * 1000n;
-    const perKvb = feeRate !== undefined ? feeRate * 1000n : bumped > walletRate ? bumped : walletRate;
-    const recipients: Recipient[] = [];
-    const paying = outputs ?? original.outputs.map((output) => ({ ...output, amount: output.value }));
-    for (const output of paying) {
-      const owner = wallet.ownsScript(output.scriptHex);
-      if (owner && owner.label === null) continue; // change is re-made by funding
-      recipients.push({
-        address: output.address ?? "",
-        scriptHex: output.scriptHex,
-        amount: output.amount,
-        subtractFee: false,
-      });
-    }
-    const replacement = this.fund(
-      wallet,
-      recipients,
-      { feeRatePerKvb: perKvb },
-      preselected,
-      new Set([txid]),
-    );
-    this.removeWithDescendants(txid);
-    wallet.setNote(txid, "replaced_by_txid", replacement.txid);
-    this.commit(wallet, replacement, [["replaces_txid", txid]]);
-    return { tx: replacement, origFee, fee: this.fee(replacement) };
   }
+  return outputs;
+}
+
+/**
+ * bumpfee's rate in sat/kvB: the one asked for (at least the old rate + 1 sat/vB), else
+ * bitcoind's EstimateFeeRate: the old rate in sat/kvB (rounded down) + 1 + the wallet's
+ * incremental relay fee, at least the wallet's own rate.
+ */
+function bumpedFeeRate(origFee: bigint, vsize: number, walletFeeRate: bigint, asked?: bigint): bigint {
+  const oldRate = (origFee + BigInt(vsize) - 1n) / BigInt(vsize);
+  const minRate = oldRate + 1n;
+  if (asked !== undefined && asked < minRate) {
+    throw new RpcError(
+      RpcCode.INVALID_PARAMETER,
+      `Insufficient total fee rate ${asked} sat/vB, must be at least ${minRate} sat/vB`,
+    );
+  }
+  if (asked !== undefined) return asked * 1000n;
+  const bumped = (origFee * 1000n) / BigInt(vsize) + 1n + BUMP_INCREMENT_PER_KVB;
+  const walletRate = walletFeeRate * 1000n;
+  return bumped > walletRate ? bumped : walletRate;
 }

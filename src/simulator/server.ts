@@ -6,7 +6,7 @@
  * notifications answered with 204), batches always HTTP 200.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { parse } from "lossless-json";
 import { errorMessage } from "../errors.js";
@@ -140,6 +140,159 @@ function sameSecret(a: string, b: string): boolean {
   return timingSafeEqual(digest(a), digest(b));
 }
 
+/** Runs one parsed request: the method's result as JSON text, or it throws (RpcError or a bug). */
+type Execute = (request: ParsedRequest, pathWallet: string | undefined) => string;
+
+function send(res: ServerResponse, status: number, body: string): void {
+  res.writeHead(status, { "Content-Type": "application/json" });
+  res.end(`${body}\n`);
+}
+
+function sendEmpty(res: ServerResponse, status: number, headers: Record<string, string> = {}): void {
+  res.writeHead(status, headers);
+  res.end();
+}
+
+/**
+ * The checks before the body: POST only, basic auth, `/` or `/wallet/<name>`. Answers and returns
+ * false when one fails; otherwise the wallet named by the path (or undefined for `/`).
+ */
+function admit(
+  req: IncomingMessage,
+  res: ServerResponse,
+  expectedAuth: string,
+  logger: Logger,
+): { pathWallet: string | undefined } | false {
+  if (req.method !== "POST") {
+    res.writeHead(405, { "Content-Type": "text/html; charset=ISO-8859-1" });
+    res.end("JSONRPC server handles only POST requests");
+    return false;
+  }
+  const match = /^Basic (.+)$/.exec(req.headers.authorization ?? "");
+  const given = match ? Buffer.from(match[1] as string, "base64").toString("utf8") : undefined;
+  if (given === undefined || !sameSecret(given, expectedAuth)) {
+    logger.warn({ remote: req.socket.remoteAddress }, "rejected RPC request with bad credentials");
+    sendEmpty(res, 401, { "WWW-Authenticate": 'Basic realm="jsonrpc"', "Content-Length": "0" });
+    return false;
+  }
+  const path = new URL(req.url ?? "/", "http://simulator").pathname;
+  if (path.startsWith("/wallet/")) return { pathWallet: decodeURIComponent(path.slice("/wallet/".length)) };
+  if (path === "/") return { pathWallet: undefined };
+  sendEmpty(res, 404, { "Content-Length": "0" });
+  return false;
+}
+
+/** A batch: always HTTP 200, one reply per request except 2.0 notifications. */
+function answerBatch(res: ServerResponse, items: unknown[], run: (request: ParsedRequest) => string): void {
+  const replies: string[] = [];
+  for (const item of items) {
+    let request: ParsedRequest | undefined;
+    try {
+      request = parseRequest(item);
+      replies.push(replyText(request.version, request.id, run(request), null));
+    } catch (err) {
+      const partial = (request ?? err) as Partial<ParsedRequest>;
+      const version = partial.version ?? "1.0";
+      if (version === "2.0" && partial.id === undefined) continue;
+      replies.push(replyText(version, partial.id, null, toFailure(err)));
+    }
+  }
+  send(res, 200, `[${replies.join(",")}]`);
+}
+
+/** One request: 1.0 errors as HTTP statuses, 2.0 errors in-band, 2.0 notifications with 204. */
+function answerOne(
+  res: ServerResponse,
+  parsed: Record<string, unknown>,
+  run: (request: ParsedRequest) => string,
+  logger: Logger,
+): void {
+  let request: ParsedRequest;
+  try {
+    request = parseRequest(parsed);
+  } catch (err) {
+    const partial = err as Partial<ParsedRequest>;
+    const failure = toFailure(err);
+    send(res, httpStatusFor(failure.code), replyText(partial.version ?? "1.0", partial.id, null, failure));
+    return;
+  }
+  let result: string;
+  try {
+    result = run(request);
+  } catch (err) {
+    const failure = toFailure(err);
+    if (!(err instanceof RpcError)) logger.error({ err, method: request.method }, "simulator method failed");
+    if (request.version === "1.0")
+      send(res, httpStatusFor(failure.code), replyText("1.0", request.id, null, failure));
+    else if (request.id === undefined) sendEmpty(res, 204);
+    else send(res, 200, replyText("2.0", request.id, null, failure));
+    return;
+  }
+  if (request.version === "2.0" && request.id === undefined) sendEmpty(res, 204);
+  else send(res, 200, replyText(request.version, request.id, result, null));
+}
+
+async function handle(
+  req: IncomingMessage,
+  res: ServerResponse,
+  expectedAuth: string,
+  execute: Execute,
+  logger: Logger,
+): Promise<void> {
+  const admitted = admit(req, res, expectedAuth, logger);
+  if (!admitted) return;
+  const run = (request: ParsedRequest) => execute(request, admitted.pathWallet);
+  const body = await readBody(req);
+  let parsed: unknown;
+  try {
+    parsed = parse(body);
+  } catch {
+    send(res, 500, replyText("1.0", undefined, null, { code: RpcCode.PARSE_ERROR, message: "Parse error" }));
+    return;
+  }
+  if (Array.isArray(parsed)) answerBatch(res, parsed, run);
+  else if (isObject(parsed)) answerOne(res, parsed, run, logger);
+  else {
+    send(
+      res,
+      500,
+      replyText("1.0", undefined, null, {
+        code: RpcCode.PARSE_ERROR,
+        message: "Top-level object parse error",
+      }),
+    );
+  }
+}
+
+function listen(server: Server, host: string, port: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const onError = (err: Error) => {
+      reject(
+        new SimulatorError(`simulate-bitcoind cannot listen on ${host}:${port}: ${err.message}`, {
+          cause: err,
+        }),
+      );
+    };
+    server.once("error", onError);
+    server.listen(port, host, () => {
+      server.off("error", onError);
+      resolve();
+    });
+  });
+}
+
+/** Stops serving: idle keep-alive sockets go now; replies in flight (the `stop` reply) get a moment. */
+function closeServer(server: Server): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const force = setTimeout(() => server.closeAllConnections(), 1000);
+    server.close(() => {
+      clearTimeout(force);
+      resolve();
+    });
+    server.closeIdleConnections();
+  });
+}
+
 export async function startSimulator(options: SimulatorOptions = {}): Promise<Simulator> {
   const logger = (options.logger ?? silentLogger).child({ module: "simulator" });
   const host = options.bind ?? "127.0.0.1";
@@ -161,7 +314,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     resolveStopped = resolve;
   });
 
-  const execute = (request: ParsedRequest, pathWallet: string | undefined) => {
+  const execute: Execute = (request, pathWallet) => {
     const ctx: CallContext = {
       chain,
       pathWallet,
@@ -172,149 +325,21 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     return writeJson(callMethod(request.method, request.params, ctx));
   };
 
-  const send = (res: ServerResponse, status: number, body: string) => {
-    res.writeHead(status, { "Content-Type": "application/json" });
-    res.end(`${body}\n`);
-  };
-
-  const handle = async (req: IncomingMessage, res: ServerResponse) => {
-    if (req.method !== "POST") {
-      res.writeHead(405, { "Content-Type": "text/html; charset=ISO-8859-1" });
-      res.end("JSONRPC server handles only POST requests");
-      return;
-    }
-    const auth = req.headers.authorization ?? "";
-    const match = /^Basic (.+)$/.exec(auth);
-    const given = match ? Buffer.from(match[1] as string, "base64").toString("utf8") : undefined;
-    if (given === undefined || !sameSecret(given, expectedAuth)) {
-      logger.warn({ remote: req.socket.remoteAddress }, "rejected RPC request with bad credentials");
-      res.writeHead(401, { "WWW-Authenticate": 'Basic realm="jsonrpc"', "Content-Length": "0" });
-      res.end();
-      return;
-    }
-    const path = new URL(req.url ?? "/", "http://simulator").pathname;
-    let pathWallet: string | undefined;
-    if (path.startsWith("/wallet/")) {
-      pathWallet = decodeURIComponent(path.slice("/wallet/".length));
-    } else if (path !== "/") {
-      res.writeHead(404, { "Content-Length": "0" });
-      res.end();
-      return;
-    }
-    const body = await readBody(req);
-    let parsed: unknown;
-    try {
-      parsed = parse(body);
-    } catch {
-      send(
-        res,
-        500,
-        replyText("1.0", undefined, null, { code: RpcCode.PARSE_ERROR, message: "Parse error" }),
-      );
-      return;
-    }
-    if (Array.isArray(parsed)) {
-      const replies: string[] = [];
-      for (const item of parsed) {
-        let request: ParsedRequest | undefined;
-        try {
-          request = parseRequest(item);
-          replies.push(replyText(request.version, request.id, execute(request, pathWallet), null));
-        } catch (err) {
-          const partial = (request ?? err) as Partial<ParsedRequest>;
-          const version = partial.version ?? "1.0";
-          if (version === "2.0" && partial.id === undefined) continue;
-          replies.push(replyText(version, partial.id, null, toFailure(err)));
-        }
-      }
-      send(res, 200, `[${replies.join(",")}]`);
-      return;
-    }
-    if (!isObject(parsed)) {
-      send(
-        res,
-        500,
-        replyText("1.0", undefined, null, {
-          code: RpcCode.PARSE_ERROR,
-          message: "Top-level object parse error",
-        }),
-      );
-      return;
-    }
-    let request: ParsedRequest;
-    try {
-      request = parseRequest(parsed);
-    } catch (err) {
-      const partial = err as Partial<ParsedRequest>;
-      const failure = toFailure(err);
-      send(res, httpStatusFor(failure.code), replyText(partial.version ?? "1.0", partial.id, null, failure));
-      return;
-    }
-    let result: string;
-    try {
-      result = execute(request, pathWallet);
-    } catch (err) {
-      const failure = toFailure(err);
-      if (!(err instanceof RpcError))
-        logger.error({ err, method: request.method }, "simulator method failed");
-      if (request.version === "2.0") {
-        if (request.id === undefined) {
-          res.writeHead(204);
-          res.end();
-          return;
-        }
-        send(res, 200, replyText("2.0", request.id, null, failure));
-      } else {
-        send(res, httpStatusFor(failure.code), replyText("1.0", request.id, null, failure));
-      }
-      return;
-    }
-    if (request.version === "2.0" && request.id === undefined) {
-      res.writeHead(204);
-      res.end();
-      return;
-    }
-    send(res, 200, replyText(request.version, request.id, result, null));
-  };
-
   const server = createServer((req, res) => {
-    handle(req, res).catch((err: unknown) => {
+    handle(req, res, expectedAuth, execute, logger).catch((err: unknown) => {
       logger.error({ err }, "simulator request failed");
       if (!res.headersSent) res.writeHead(500);
       res.end();
     });
   });
-
-  await new Promise<void>((resolve, reject) => {
-    const onError = (err: Error) => {
-      reject(
-        new SimulatorError(
-          `simulate-bitcoind cannot listen on ${host}:${options.port ?? 18443}: ${err.message}`,
-          { cause: err },
-        ),
-      );
-    };
-    server.once("error", onError);
-    server.listen(options.port ?? 18443, host, () => {
-      server.off("error", onError);
-      resolve();
-    });
-  });
+  await listen(server, host, options.port ?? 18443);
   const port = (server.address() as AddressInfo).port;
   const urlHost = host.includes(":") ? `[${host}]` : host;
   const credentials = `${encodeURIComponent(rpcUser)}:${encodeURIComponent(rpcPassword)}`;
 
   function close(): Promise<void> {
     closing ??= (async () => {
-      await new Promise<void>((resolve) => {
-        // Idle keep-alive sockets go now; replies in flight (the `stop` reply) get a moment.
-        const force = setTimeout(() => server.closeAllConnections(), 1000);
-        server.close(() => {
-          clearTimeout(force);
-          resolve();
-        });
-        server.closeIdleConnections();
-      });
+      await closeServer(server);
       await queue.stop();
       logger.info("simulate-bitcoind stopped");
       resolveStopped();

@@ -13,7 +13,8 @@
  * (`curl` in a pipeline, a `sleep`), not just the shell: a stuck script must not leave
  * children behind that pile up with every retry.
  */
-import { spawn } from "node:child_process";
+import { type ChildProcessByStdio, spawn } from "node:child_process";
+import type { Readable } from "node:stream";
 import { StringDecoder } from "node:string_decoder";
 import { EventHandlerConfigError, ScriptNotificationFailedError } from "../../errors.js";
 import { type Logger, silentLogger } from "../../log.js";
@@ -124,33 +125,11 @@ export class ScriptEventHandler implements EventHandler {
 
   deliver(event: CryptoassetsEvent): Promise<DeliveryResult> {
     const started = performance.now();
-    const child = spawn("sh", ["-c", this.script], {
-      // detached makes the shell a process-group leader, so -pid reaches all its descendants.
-      detached: true,
-      stdio: ["ignore", "pipe", "pipe"],
-      env: {
-        ...this.env,
-        CRYPTOASSETS_EVENT_NAME: event.event_name,
-        CRYPTOASSETS_EVENT_DATA: JSON.stringify(event.data),
-        CRYPTOASSETS_EVENT_ID: event.event_id,
-      },
-    });
+    const child = this.spawnFor(event);
     const pid = child.pid;
     if (pid !== undefined) this.running.add(pid);
     const fields = { event_id: event.event_id, pid };
-    const stdoutLines = this.logOutput
-      ? lineLogger((line) => this.logger.info({ ...fields, stream: "stdout" }, line), this.redactions)
-      : undefined;
-    const stderrLines = this.logOutput
-      ? lineLogger((line) => this.logger.info({ ...fields, stream: "stderr" }, line), this.redactions)
-      : undefined;
-    let stderrTail = Buffer.alloc(0);
-    child.stdout.on("data", (chunk: Buffer) => stdoutLines?.push(chunk));
-    child.stderr.on("data", (chunk: Buffer) => {
-      stderrLines?.push(chunk);
-      stderrTail = Buffer.concat([stderrTail, chunk]);
-      if (stderrTail.length > STDERR_TAIL_BYTES) stderrTail = stderrTail.subarray(-STDERR_TAIL_BYTES);
-    });
+    const output = this.captureOutput(child, fields);
 
     return new Promise<DeliveryResult>((resolve, reject) => {
       let timedOut = false;
@@ -167,13 +146,10 @@ export class ScriptEventHandler implements EventHandler {
         clearTimeout(timer);
         clearTimeout(graceTimer);
         if (pid !== undefined) this.running.delete(pid);
-        stdoutLines?.flush();
-        stderrLines?.flush();
-        child.stdout.destroy();
-        child.stderr.destroy();
+        const stderr = output.close();
         const durationMs = performance.now() - started;
-        const stderr = stderrTail.toString("utf8").trim();
-        if (spawnError || exitCode !== 0 || timedOut) {
+        const failure = scriptFailure({ spawnError, exitCode, signal, timedOut, stderr }, this.timeoutMs);
+        if (failure) {
           // The operator reads stderr in the log; the delivery record (public) gets only how it ended.
           this.logger.warn(
             {
@@ -184,33 +160,7 @@ export class ScriptEventHandler implements EventHandler {
             },
             "script failed",
           );
-        }
-        if (spawnError) {
-          reject(
-            new ScriptNotificationFailedError(`could not start script: ${spawnError.message}`, {
-              code: "ESPAWN",
-              stderr,
-            }),
-          );
-        } else if (timedOut) {
-          reject(
-            new ScriptNotificationFailedError(
-              `script timed out after ${this.timeoutMs / 1000} s and was killed`,
-              {
-                code: "ETIMEDOUT",
-                stderr,
-              },
-            ),
-          );
-        } else if (exitCode !== 0) {
-          const how = exitCode === null ? `was killed by ${signal}` : `exited with code ${exitCode}`;
-          reject(
-            new ScriptNotificationFailedError(`script ${how}`, {
-              ...(exitCode !== null ? { exitCode } : {}),
-              code: exitCode === null ? "ESIGNAL" : "EXIT_CODE",
-              stderr,
-            }),
-          );
+          reject(failure);
         } else {
           this.logger.debug({ ...fields, durationMs }, "script succeeded");
           resolve({ durationMs });
@@ -226,11 +176,91 @@ export class ScriptEventHandler implements EventHandler {
     });
   }
 
+  /** `sh -c <script>` in its own process group, with the event in its environment. */
+  private spawnFor(event: CryptoassetsEvent): ChildProcessByStdio<null, Readable, Readable> {
+    return spawn("sh", ["-c", this.script], {
+      // detached makes the shell a process-group leader, so -pid reaches all its descendants.
+      detached: true,
+      stdio: ["ignore", "pipe", "pipe"],
+      env: {
+        ...this.env,
+        CRYPTOASSETS_EVENT_NAME: event.event_name,
+        CRYPTOASSETS_EVENT_DATA: JSON.stringify(event.data),
+        CRYPTOASSETS_EVENT_ID: event.event_id,
+      },
+    });
+  }
+
+  /**
+   * Logs the script's lines when log_output is on and keeps the tail of stderr; close() flushes,
+   * releases the pipes and returns that tail.
+   */
+  private captureOutput(
+    child: ChildProcessByStdio<null, Readable, Readable>,
+    fields: Record<string, unknown>,
+  ): { close(): string } {
+    const lines = (stream: "stdout" | "stderr") =>
+      this.logOutput
+        ? lineLogger((line) => this.logger.info({ ...fields, stream }, line), this.redactions)
+        : undefined;
+    const stdoutLines = lines("stdout");
+    const stderrLines = lines("stderr");
+    let stderrTail = Buffer.alloc(0);
+    child.stdout.on("data", (chunk: Buffer) => stdoutLines?.push(chunk));
+    child.stderr.on("data", (chunk: Buffer) => {
+      stderrLines?.push(chunk);
+      stderrTail = Buffer.concat([stderrTail, chunk]);
+      if (stderrTail.length > STDERR_TAIL_BYTES) stderrTail = stderrTail.subarray(-STDERR_TAIL_BYTES);
+    });
+    return {
+      close() {
+        stdoutLines?.flush();
+        stderrLines?.flush();
+        child.stdout.destroy();
+        child.stderr.destroy();
+        return stderrTail.toString("utf8").trim();
+      },
+    };
+  }
+
   /** Kills scripts still running (the service is shutting down; their attempts are retried). */
   async close(): Promise<void> {
     for (const pid of this.running) killGroup(pid);
     this.running.clear();
   }
+}
+
+/** How the script ended as the delivery's error, or undefined when it succeeded. */
+function scriptFailure(
+  end: {
+    spawnError: Error | undefined;
+    exitCode: number | null;
+    signal: NodeJS.Signals | null;
+    timedOut: boolean;
+    stderr: string;
+  },
+  timeoutMs: number,
+): ScriptNotificationFailedError | undefined {
+  const { spawnError, exitCode, signal, stderr } = end;
+  if (spawnError) {
+    return new ScriptNotificationFailedError(`could not start script: ${spawnError.message}`, {
+      code: "ESPAWN",
+      stderr,
+    });
+  }
+  if (end.timedOut) {
+    return new ScriptNotificationFailedError(`script timed out after ${timeoutMs / 1000} s and was killed`, {
+      code: "ETIMEDOUT",
+      stderr,
+    });
+  }
+  if (exitCode === 0) return undefined;
+  const how = exitCode === null ? `was killed by ${signal}` : `exited with code ${exitCode}`;
+  return new ScriptNotificationFailedError(`script ${how}`, {
+    ...(exitCode !== null ? { exitCode } : {}),
+    code: exitCode === null ? "ESIGNAL" : "EXIT_CODE",
+    stderr,
+  });
 }
 
 function killGroup(pid: number | undefined): void {
