@@ -50,6 +50,7 @@ import {
   closeBroadcast,
   commentOf,
   failSend,
+  listBroadcastSends,
   listBroadcastsWithoutFee,
   listInterruptedBroadcasts,
   listPendingSends,
@@ -348,18 +349,11 @@ export class Broadcaster {
           continue;
         }
         this.#nextLookupAt.delete(ntx.id);
-        const sendIds = await this.#options.ledger.run((trx) =>
-          trx
-            .selectFrom("ca_transaction")
-            .select("id")
-            .where("network_transaction_id", "=", ntx.id)
-            .where("type", "=", "broadcast")
-            .execute(),
-        );
+        const sends = await this.#options.ledger.run((trx, ctx) => listBroadcastSends(trx, ctx, ntx.id));
         const fee = await this.#close(
           ntx.id,
           txid,
-          sendIds.map((send) => send.id),
+          sends.map((send) => send.id),
         );
         recovered++;
         this.#stats.recovered++;
@@ -371,7 +365,7 @@ export class Broadcaster {
             comment: search.comment,
             txid,
             fee: fee?.toString() ?? "unknown",
-            sends: sendIds.length,
+            sends: sends.length,
           },
           "interrupted broadcast found in the daemon's wallet by its comment: closed as sent",
         );
@@ -558,12 +552,7 @@ export class Broadcaster {
   ): Promise<bigint | null> {
     const fee = knownFee !== undefined ? knownFee : await this.#feeOf(txid);
     await commitWithEvents(this.#options.ledger, this.#options.sink, async (trx, ctx) => {
-      await closeBroadcast(trx, ctx, ntxId, txid, fee);
-      const ntx = await trx
-        .selectFrom("ca_network_transaction")
-        .selectAll()
-        .where("id", "=", ntxId)
-        .executeTakeFirstOrThrow();
+      const ntx = await closeBroadcast(trx, ctx, ntxId, txid, fee);
       // closeBroadcast set confirmations to 0 without events; announce that state for each send.
       const produced: TxUpdateData[] = await updateConfirmations(
         trx,

@@ -12,7 +12,7 @@ import { type Command, InvalidArgumentError } from "commander";
 import type { Backend } from "../backends/backend.js";
 import { findBroadcastPayment, type RefusedCandidate } from "../broadcast/recovery.js";
 import { formatAmount } from "../coins/amount.js";
-import { listInterruptedBroadcasts, releaseBroadcast } from "../ledger/broadcasts.js";
+import { listBroadcastSends, listInterruptedBroadcasts, releaseBroadcast } from "../ledger/broadcasts.js";
 import type { Ledger } from "../ledger/ledger.js";
 import { formatTable, isoTime, toJson, withDatabase } from "./common.js";
 import { openLedger, pickCoin, UsageError } from "./open-ledger.js";
@@ -36,14 +36,7 @@ async function describeInterrupted(ledger: Ledger, backend: Backend): Promise<In
   const interrupted = await ledger.run((trx, ctx) => listInterruptedBroadcasts(trx, ctx));
   const views: InterruptedView[] = [];
   for (const ntx of interrupted) {
-    const sends = await ledger.run((trx) =>
-      trx
-        .selectFrom("ca_transaction")
-        .select("amount")
-        .where("network_transaction_id", "=", ntx.id)
-        .where("type", "=", "broadcast")
-        .execute(),
-    );
+    const sends = await ledger.run((trx, ctx) => listBroadcastSends(trx, ctx, ntx.id));
     const search = await findBroadcastPayment(ledger, backend, ntx);
     views.push({
       id: ntx.id,

@@ -115,6 +115,7 @@ export async function openBroadcast(
  * The daemon accepted the broadcast: record the txid and the fee (charged to the
  * network-fee account). `fee` null means the daemon could not tell it yet: the broadcast is
  * closed anyway — the txid is what must not be lost — and bookBroadcastFee charges it later.
+ * Returns the closed broadcast.
  */
 export async function closeBroadcast(
   trx: Trx,
@@ -122,7 +123,7 @@ export async function closeBroadcast(
   ntxId: number,
   txid: string,
   fee: bigint | null,
-): Promise<void> {
+): Promise<NetworkTransaction> {
   const now = Date.now();
   const closed = await trx
     .updateTable("ca_network_transaction")
@@ -143,6 +144,7 @@ export async function closeBroadcast(
     .where("type", "=", "broadcast")
     .execute();
   if (fee !== null) await chargeNetworkFee(trx, ctx, ntxId, fee, now);
+  return broadcastsOf(trx, ctx).where("id", "=", ntxId).executeTakeFirstOrThrow();
 }
 
 /** This wallet's broadcast network transactions, to narrow down. */
@@ -284,20 +286,36 @@ export async function listInterruptedBroadcasts(trx: Trx, ctx: LedgerContext): P
     .execute();
 }
 
+export interface BroadcastSend {
+  id: number;
+  address: string;
+  amount: bigint;
+}
+
+/** The sends a broadcast pays, in the order they were made. */
+export async function listBroadcastSends(
+  trx: Trx,
+  ctx: LedgerContext,
+  ntxId: number,
+): Promise<BroadcastSend[]> {
+  return trx
+    .selectFrom("ca_transaction as t")
+    .innerJoin("ca_address as a", "a.id", "t.address_id")
+    .select(["t.id", "a.address", "t.amount"])
+    .where("t.wallet_id", "=", ctx.walletId)
+    .where("t.network_transaction_id", "=", ntxId)
+    .where("t.type", "=", "broadcast")
+    .orderBy("t.id")
+    .execute();
+}
+
 /** What a broadcast pays: its sends summed per address, as sendmany was given them. */
 export async function broadcastOutputs(
   trx: Trx,
   ctx: LedgerContext,
   ntxId: number,
 ): Promise<Map<string, bigint>> {
-  const sends = await trx
-    .selectFrom("ca_transaction as t")
-    .innerJoin("ca_address as a", "a.id", "t.address_id")
-    .select(["a.address", "t.amount"])
-    .where("t.wallet_id", "=", ctx.walletId)
-    .where("t.network_transaction_id", "=", ntxId)
-    .where("t.type", "=", "broadcast")
-    .execute();
+  const sends = await listBroadcastSends(trx, ctx, ntxId);
   const outputs = new Map<string, bigint>();
   for (const send of sends) outputs.set(send.address, (outputs.get(send.address) ?? 0n) + send.amount);
   return outputs;
