@@ -1,5 +1,5 @@
 /**
- * The broadcaster (DESIGN.md §6): every `broadcast_period`, the wallet's pending sends go
+ * The broadcaster (docs/architecture.md §6 Sending): every `broadcast_period`, the wallet's pending sends go
  * out as one `sendmany` (several when the daemon refuses one, see below), in three steps that each commit before the next begins:
  *
  *   1. open:  the sends are tied to a new broadcast with `opened_at` set     (DB commit)
