@@ -29,3 +29,15 @@ export const DISPATCHER_DEFAULTS = {
   /** Seconds between safety polls of the outbox. */
   poll_interval: 5,
 } as const;
+
+/**
+ * Seconds an event handler's delivery may take before it counts as a failed attempt, per
+ * class (the broker classes share one: redis-stream, amqp, nats).
+ */
+export const HANDLER_TIMEOUTS = {
+  http: 10,
+  script: 60,
+  /** In-process and in-code function handlers: the promise is abandoned, not cancelled. */
+  function: 60,
+  broker: 10,
+} as const;

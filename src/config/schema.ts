@@ -11,7 +11,7 @@ import { webhookSecretProblem } from "../events/signing.js";
 import { EVENT_NAMES } from "../events/types.js";
 import { urlProblem } from "../redact/url.js";
 import { parseHostHeader } from "../service/host-header.js";
-import { DISPATCHER_DEFAULTS, SERVICE_DEFAULTS } from "./defaults.js";
+import { DISPATCHER_DEFAULTS, HANDLER_TIMEOUTS, SERVICE_DEFAULTS } from "./defaults.js";
 
 // A digit string is read as a number so `port: ${NOTIFY_PORT:-28882}` (a string after
 // interpolation) works. Not z.coerce: it turned `true` and `[80]` into ports 1 and 80.
@@ -312,7 +312,7 @@ export const eventHandlerSchema = z.discriminatedUnion("class", [
       })
       .optional(),
     /** Seconds per request (default 10). */
-    timeout: seconds.default(10),
+    timeout: seconds.default(HANDLER_TIMEOUTS.http),
     /** form (default, wire-compatible with the original) or json. */
     format: z.enum(["form", "json"]).default("form"),
     /** Extra request headers. */
@@ -337,7 +337,7 @@ export const eventHandlerSchema = z.discriminatedUnion("class", [
     /** Variables of the service's environment passed on to the script as they are. */
     pass_env: z.array(envName).default([]),
     /** Seconds before the script's process group is killed (default 60). */
-    timeout: seconds.default(60),
+    timeout: seconds.default(HANDLER_TIMEOUTS.script),
     subscribe,
   }),
   z.strictObject({
@@ -349,6 +349,8 @@ export const eventHandlerSchema = z.discriminatedUnion("class", [
         /^[^#]+#[A-Za-z_$][\w$]*$/,
         'expected "<module>#<export>" naming a JavaScript module and its function, e.g. ./events.js#onEvent (a Python dotted name cannot be loaded here)',
       ),
+    /** Seconds before a promise still pending counts as a failed attempt (default 60); the function is not cancelled. */
+    timeout: seconds.default(HANDLER_TIMEOUTS.function),
     subscribe,
   }),
   z.strictObject({
@@ -360,7 +362,7 @@ export const eventHandlerSchema = z.discriminatedUnion("class", [
     /** Trim to about this many entries (XADD MAXLEN ~); default: never trimmed. */
     maxlen: z.number().int().min(1).optional(),
     /** Seconds per delivery, connecting included (default 10). */
-    timeout: seconds.default(10),
+    timeout: seconds.default(HANDLER_TIMEOUTS.broker),
     subscribe,
   }),
   z.strictObject({
@@ -372,7 +374,7 @@ export const eventHandlerSchema = z.discriminatedUnion("class", [
     /** A message no queue is bound for is a failed attempt, not silently dropped (default true). */
     mandatory: z.boolean().default(true),
     /** Seconds per delivery, connecting included (default 10). */
-    timeout: seconds.default(10),
+    timeout: seconds.default(HANDLER_TIMEOUTS.broker),
     subscribe,
   }),
   z.strictObject({
@@ -392,7 +394,7 @@ export const eventHandlerSchema = z.discriminatedUnion("class", [
     /** Token authentication (instead of user:password in the URL). */
     token: z.string().min(1).optional(),
     /** Seconds per delivery, connecting included (default 10). */
-    timeout: seconds.default(10),
+    timeout: seconds.default(HANDLER_TIMEOUTS.broker),
     subscribe,
   }),
 ]);
@@ -445,6 +447,8 @@ export const configSchema = z
           .optional(),
         /** Bearer token for GET /events, the pull feed (the admin token works too). */
         read_token: z.string().min(1).optional(),
+        /** false: no status server at all (default true). */
+        enabled: flag.optional(),
       })
       .default({ ip: "127.0.0.1", port: 18881 }),
     // Defaults from ./defaults.ts; prefault runs an absent section through the schema, so

@@ -73,6 +73,7 @@ describe("configuration", () => {
     expect(config.events.example_inproc).toEqual({
       class: "in-process",
       callback: `${join(dir, "handlers.js")}#onEvent`,
+      timeout: 60,
     });
     expect(config.service.broadcast_period).toBe(60);
     expect(config.service.dispatcher.concurrency).toBe(8);

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parseConfigYaml } from "../../src/config/index.js";
 import { DeliveryFailedError, EventHandlerConfigError } from "../../src/errors.js";
 import type { DeliverableHandler } from "../../src/events/dispatcher.js";
 import { createEventHandler, type EventHandlerConfig } from "../../src/events/handlers/factory.js";
@@ -109,6 +110,24 @@ describe("InProcessEventHandler", () => {
     const error = await new InProcessEventHandler("app", { callback: `${modulePath}#hangs`, timeout: 0.1 })
       .deliver(sampleEvent())
       .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DeliveryFailedError);
+    expect((error as DeliveryFailedError).code).toBe("ETIMEDOUT");
+  });
+
+  it("takes its timeout from the configuration file", async () => {
+    const config = parseConfigYaml(
+      `
+coins: { btc: { backend: { class: "null" } } }
+events:
+  app: { class: in-process, callback: ./events.mjs#hangs, timeout: 0.1 }
+  plain: { class: in-process, callback: ./events.mjs#hangs }
+`,
+      { baseDir: dir },
+    );
+    const handler = createEventHandler("app", config.events.app as EventHandlerConfig, { baseDir: dir });
+    const plain = createEventHandler("plain", config.events.plain as EventHandlerConfig, { baseDir: dir });
+    expect([handler.timeoutMs, plain.timeoutMs]).toEqual([100, 60_000]);
+    const error = await handler.deliver(sampleEvent()).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(DeliveryFailedError);
     expect((error as DeliveryFailedError).code).toBe("ETIMEDOUT");
   });

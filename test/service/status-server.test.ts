@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BitcoindRpcClient } from "../../src/backends/bitcoind/rpc-client.js";
+import { parseConfigYaml } from "../../src/config/index.js";
 import { sqliteUrl } from "../../src/db/url.js";
 import { FunctionEventHandler } from "../../src/events/handlers/function.js";
 import { type HelperService, startHelperService } from "../../src/service/helper-service.js";
@@ -201,6 +202,32 @@ describe("status server without an admin token", () => {
       expect(html).not.toContain('id="redeliver-dead"');
     } finally {
       expect(await service.stop()).toMatchObject({ code: 0 });
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("status-server.enabled in the configuration file", () => {
+  it("false loads and starts no status server; left out, the server starts", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "ca-status-off-"));
+    const yaml = (enabled: string) => `
+database: { url: "${sqliteUrl(join(dir, "off.db"))}" }
+coins: { btc: { backend: { class: "null" }, network: regtest } }
+status-server: { port: 0${enabled} }
+`;
+    try {
+      const off = parseConfigYaml(yaml(", enabled: false"));
+      expect(off["status-server"].enabled).toBe(false);
+      const stopped = await startHelperService(off);
+      expect(stopped.statusUrl).toBeUndefined();
+      expect(await stopped.stop()).toMatchObject({ code: 0 });
+      const on = await startHelperService(parseConfigYaml(yaml("")));
+      try {
+        expect((await fetch(`${on.statusUrl}health`)).status).toBe(200);
+      } finally {
+        expect(await on.stop()).toMatchObject({ code: 0 });
+      }
+    } finally {
       rmSync(dir, { recursive: true, force: true });
     }
   });

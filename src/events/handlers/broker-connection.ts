@@ -6,6 +6,7 @@
  * retried on the dispatcher's schedule), never an exception outside `deliver()` and never a
  * crash. URLs are shown masked (logs, errors, the attempt history).
  */
+import { HANDLER_TIMEOUTS } from "../../config/defaults.js";
 import { DeliveryFailedError, errorMessage } from "../../errors.js";
 import { type Logger, silentLogger } from "../../log.js";
 import { cleanExternalError } from "../../redact/external-text.js";
@@ -21,7 +22,7 @@ import {
 } from "./handler.js";
 
 /** Seconds one delivery may take, connecting included, unless `timeout` says otherwise. */
-export const DEFAULT_BROKER_TIMEOUT_SECONDS = 10;
+export const DEFAULT_BROKER_TIMEOUT_SECONDS = HANDLER_TIMEOUTS.broker;
 
 export class LazyConnection<C> {
   #opening: Promise<C> | undefined;

@@ -5,6 +5,7 @@
  * third argument, for its event_id (idempotency) and created_at.
  */
 
+import { HANDLER_TIMEOUTS } from "../../config/defaults.js";
 import { DeliveryFailedError, errorMessage } from "../../errors.js";
 import type { Subscription } from "../subscription.js";
 import type { CryptoassetsEvent, EventDataByName, EventName } from "../types.js";
@@ -26,7 +27,7 @@ export interface FunctionEventHandlerOptions {
   subscription?: Subscription;
 }
 
-export const DEFAULT_FUNCTION_TIMEOUT_SECONDS = 60;
+export const DEFAULT_FUNCTION_TIMEOUT_SECONDS = HANDLER_TIMEOUTS.function;
 
 export class FunctionEventHandler implements EventHandler {
   readonly kind = "function" as const;

@@ -8,8 +8,10 @@
  * Connections are kept alive (one node:http Agent per handler), so a busy endpoint costs one
  * TCP (and TLS) handshake per socket instead of one per event.
  */
+
 import http from "node:http";
 import https from "node:https";
+import { HANDLER_TIMEOUTS } from "../../config/defaults.js";
 import { DeliveryFailedError, EventHandlerConfigError, errorMessage } from "../../errors.js";
 import { type Logger, silentLogger } from "../../log.js";
 import { cleanExternalText, headerSecrets } from "../../redact/external-text.js";
@@ -39,7 +41,7 @@ export interface HttpEventHandlerOptions {
   logger?: Logger;
 }
 
-export const DEFAULT_HTTP_TIMEOUT_SECONDS = 10;
+export const DEFAULT_HTTP_TIMEOUT_SECONDS = HANDLER_TIMEOUTS.http;
 /** How much of a response body is read for the error detail, and how much of it is kept. */
 const DETAIL_BYTES = 512;
 const DETAIL_CHARS = 200;

@@ -13,9 +13,11 @@
  * (`curl` in a pipeline, a `sleep`), not just the shell: a stuck script must not leave
  * children behind that pile up with every retry.
  */
+
 import { type ChildProcessByStdio, spawn } from "node:child_process";
 import type { Readable } from "node:stream";
 import { StringDecoder } from "node:string_decoder";
+import { HANDLER_TIMEOUTS } from "../../config/defaults.js";
 import { EventHandlerConfigError, ScriptNotificationFailedError } from "../../errors.js";
 import { type Logger, silentLogger } from "../../log.js";
 import { cleanExternalText } from "../../redact/external-text.js";
@@ -35,7 +37,7 @@ export interface ScriptEventHandlerOptions {
   logger?: Logger;
 }
 
-export const DEFAULT_SCRIPT_TIMEOUT_SECONDS = 60;
+export const DEFAULT_SCRIPT_TIMEOUT_SECONDS = HANDLER_TIMEOUTS.script;
 /** Variables every script inherits from the service (with LC_* and CRYPTOASSETS_*): none holds a secret. */
 export const SCRIPT_INHERITED_ENV = ["PATH", "HOME", "LANG"] as const;
 const INHERITED_PATTERN = /^(LC_[A-Z_]+|CRYPTOASSETS_\w+)$/;
