@@ -1,7 +1,8 @@
 /**
  * `npm run bench [-- --events N] [-- --no-postgres]`: prints figures; compares engines and
  * handler mixes in the same run. Targets loopback only and stops by itself.
- * `--only ingest [--ingest-sizes 1000,10000] [--profile DIR]`: deposit ingest (batch 1 vs 32),
+ * `--only ingest [--ingest-sizes 1000,10000] [--ingest-batches 1,default] [--profile DIR]`: deposit
+ * ingest (update_batch_size 1, without group commit, vs the default),
  * with a CPU profile of each ingest stretch written to DIR and summarized.
  * `--only tracking [--tracking-sizes 100,1000,10000] [--tracking-runs 3] [--tracking-cap-s 120]`:
  * confirmation tracking.
@@ -42,6 +43,12 @@ if (!only || only === "ingest") {
     sizes,
     postgresUrl,
     profileDir: profileAt >= 0 ? String(args[profileAt + 1] ?? ".") : undefined,
+    batches:
+      flag("--ingest-batches") >= 0
+        ? String(args[flag("--ingest-batches") + 1])
+            .split(",")
+            .map((b) => (b === "default" ? "default" : Number(b)))
+        : undefined,
   });
 }
 

@@ -8,15 +8,20 @@ import { noteReplacement } from "../events/replaced.js";
 import type { TxUpdateData } from "../events/types.js";
 import type { LedgerContext } from "../ledger/context.js";
 import {
-  applyBroadcastConfirmations,
-  applyDeposit,
+  type AppliedObservation,
+  applyObservations,
   type ChainObservation,
-  findNetworkTransaction,
   type NetworkTransaction,
-  updateConfirmations,
+  networkKey,
   updateConfirmationsMany,
 } from "../ledger/network-transactions.js";
 import { impliedTipHeight, type TxSnapshot } from "./snapshot.js";
+
+/** A snapshot to apply, with the tip height it is seen at. */
+export interface SnapshotAt {
+  snapshot: TxSnapshot;
+  tipHeight: number | undefined;
+}
 
 /**
  * Applies one transaction as the daemon sees it: a deposit (created on first sight when it
@@ -29,26 +34,56 @@ export async function applySnapshot(
   snapshot: TxSnapshot,
   tipHeight: number | undefined,
 ): Promise<TxUpdateData[]> {
-  const seen = {
-    txid: snapshot.txid,
-    confirmations: snapshot.confirmations,
-    blockHash: snapshot.blockHash,
-    blockHeight: snapshot.blockHeight,
-    tipHeight,
-  };
-  const updates: TxUpdateData[] = [];
-  if (snapshot.receives.length > 0) {
-    updates.push(...(await applyDeposit(trx, ctx, { ...seen, receives: snapshot.receives })));
-  } else {
-    // No receive outputs listed: Bitcoin Core drops the receive details of a conflicted
-    // transaction (depth < 0). Still follow the confirmations of a deposit we know.
-    const deposit = await findNetworkTransaction(trx, ctx, snapshot.txid, "deposit");
-    if (deposit) updates.push(...(await updateConfirmations(trx, ctx, deposit, seen, new Set())));
+  const [applied] = await applySnapshots(trx, ctx, [{ snapshot, tipHeight }]);
+  return applied?.updates ?? [];
+}
+
+/**
+ * applySnapshot for many snapshots in a few set-based statements (applyObservations): one
+ * result per snapshot, in order. A txid given twice is applied again after the others, as
+ * one by one would (the same snapshot again changes nothing). `known`: the network
+ * transactions of these txids, when the caller has just read them (findNetworkTransactions).
+ */
+export async function applySnapshots(
+  trx: Trx,
+  ctx: LedgerContext,
+  items: readonly SnapshotAt[],
+  known?: ReadonlyMap<string, NetworkTransaction>,
+): Promise<AppliedObservation[]> {
+  const results: AppliedObservation[] = items.map(() => ({ updates: [], ours: false }));
+  let pending = items.map((item, index) => ({ ...item, index }));
+  let knownNow = known;
+  while (pending.length > 0) {
+    const txids = new Set<string>();
+    const round: typeof pending = [];
+    const later: typeof pending = [];
+    for (const item of pending) {
+      (txids.has(item.snapshot.txid) ? later : round).push(item);
+      txids.add(item.snapshot.txid);
+    }
+    const applied = await applyObservations(
+      trx,
+      ctx,
+      round.map(({ snapshot, tipHeight }) => ({
+        txid: snapshot.txid,
+        confirmations: snapshot.confirmations,
+        blockHash: snapshot.blockHash,
+        blockHeight: snapshot.blockHeight,
+        tipHeight,
+        receives: snapshot.receives,
+      })),
+      { followKnownDeposits: true, broadcasts: true, ...(knownNow ? { known: knownNow } : {}) },
+    );
+    round.forEach(({ snapshot, index }, i) => {
+      const result = applied[i] as AppliedObservation;
+      const replacement = { replacedBy: snapshot.replacedBy, conflicts: snapshot.conflicts };
+      for (const update of result.updates) if (update.confirmations < 0) noteReplacement(update, replacement);
+      results[index] = result;
+    });
+    pending = later;
+    knownNow = undefined; // the first round changed them
   }
-  updates.push(...(await applyBroadcastConfirmations(trx, ctx, seen)));
-  const replacement = { replacedBy: snapshot.replacedBy, conflicts: snapshot.conflicts };
-  for (const update of updates) if (update.confirmations < 0) noteReplacement(update, replacement);
-  return updates;
+  return results;
 }
 
 /**
@@ -57,17 +92,17 @@ export async function applySnapshot(
  * lost its last blocks in a crash and is behind (./behind.ts); a caller that only sees one
  * transaction holds such a snapshot until the node has told which. `lastBlockHeight` (the
  * last processed block) spares the lookups for a mined snapshot whose tip is not lower.
+ * `known`: the network transactions of the snapshots' txids (findNetworkTransactions).
  */
-export async function movesBack(
-  trx: Trx,
-  ctx: LedgerContext,
+export function movesBack(
+  known: ReadonlyMap<string, NetworkTransaction>,
   snapshot: TxSnapshot,
   lastBlockHeight: number | null,
-): Promise<boolean> {
+): boolean {
   const implied = impliedTipHeight(snapshot);
   if (implied !== undefined && (lastBlockHeight === null || implied >= lastBlockHeight)) return false;
   for (const type of ["deposit", "broadcast"] as const) {
-    const ntx = await findNetworkTransaction(trx, ctx, snapshot.txid, type);
+    const ntx = known.get(networkKey(type, snapshot.txid));
     if (!ntx || ntx.confirmations <= 0) continue;
     if (snapshot.confirmations < ntx.confirmations) return true;
     if (snapshot.blockHash !== null && snapshot.blockHash !== ntx.block_hash) return true;

@@ -10,7 +10,7 @@ import type { Backend, WalletTransaction } from "../backends/backend.js";
 import type { Trx } from "../db/serializable.js";
 import type { TxUpdateData } from "../events/types.js";
 import type { LedgerContext } from "../ledger/context.js";
-import { applySnapshot } from "./apply.js";
+import { applySnapshots } from "./apply.js";
 import { commitWithEvents } from "./sink.js";
 import type { TxSnapshot } from "./snapshot.js";
 import type { ChainWorkerOptions } from "./updater.js";
@@ -58,7 +58,12 @@ export async function applyInBatches(
     updates.push(
       ...(await commitWithEvents(ledger, sink, async (trx, ctx) => {
         const produced: TxUpdateData[] = [];
-        for (const snapshot of batch) produced.push(...(await applySnapshot(trx, ctx, snapshot, tipHeight)));
+        const applied = await applySnapshots(
+          trx,
+          ctx,
+          batch.map((snapshot) => ({ snapshot, tipHeight })),
+        );
+        for (const { updates } of applied) produced.push(...updates);
         if (last && finish) produced.push(...(await finish(trx, ctx)));
         return produced;
       })),

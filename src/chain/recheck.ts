@@ -15,10 +15,10 @@
 import type { WalletTransaction } from "../backends/backend.js";
 import { ChainConfigError, TransactionNotFoundError } from "../errors.js";
 import type { TxUpdateData } from "../events/types.js";
-import { listTrackedNetworkTransactions } from "../ledger/network-transactions.js";
+import { findNetworkTransactions, listTrackedNetworkTransactions } from "../ledger/network-transactions.js";
 import { getChainState } from "../ledger/queries.js";
 import { type Logger, silentLogger } from "../log.js";
-import { applySnapshot, movesBack } from "./apply.js";
+import { applySnapshots, movesBack, type SnapshotAt } from "./apply.js";
 import { APPLY_BATCH_SIZE, getTransactionsInBatches, RPC_BATCH_SIZE } from "./batches.js";
 import { findNodeBehind } from "./behind.js";
 import { ChainLock } from "./lock.js";
@@ -109,12 +109,19 @@ export class OpenTransactionRechecker {
         ...(await commitWithEvents(ledger, sink, async (trx, ctx) => {
           heldHere = []; // a retried transaction starts over
           const lastBlockHeight = hold ? (await getChainState(trx, ctx)).lastBlockHeight : null;
-          const produced: TxUpdateData[] = [];
+          const known = hold
+            ? await findNetworkTransactions(
+                trx,
+                ctx,
+                chunk.map((snapshot) => snapshot.txid),
+              )
+            : undefined;
+          const items: SnapshotAt[] = [];
           for (const snapshot of chunk) {
-            if (hold && (await movesBack(trx, ctx, snapshot, lastBlockHeight))) heldHere.push(snapshot);
-            else produced.push(...(await applySnapshot(trx, ctx, snapshot, tipHeight)));
+            if (known && movesBack(known, snapshot, lastBlockHeight)) heldHere.push(snapshot);
+            else items.push({ snapshot, tipHeight });
           }
-          return produced;
+          return (await applySnapshots(trx, ctx, items, known)).flatMap((applied) => applied.updates);
         })),
       );
       held.push(...heldHere);

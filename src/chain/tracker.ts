@@ -29,7 +29,7 @@ import type { TxUpdateData } from "../events/types.js";
 import { listTrackedNetworkTransactions } from "../ledger/network-transactions.js";
 import { type ChainState, getChainState, setChainState } from "../ledger/queries.js";
 import { type Logger, silentLogger } from "../log.js";
-import { advanceToTip, applySnapshot } from "./apply.js";
+import { advanceToTip, applySnapshots } from "./apply.js";
 import { APPLY_BATCH_SIZE, applyInBatches, getTransactionsInBatches, RPC_BATCH_SIZE } from "./batches.js";
 import { findNodeBehind } from "./behind.js";
 import { ChainLock } from "./lock.js";
@@ -229,9 +229,12 @@ export class BlockConfirmationTracker {
       for (let i = 0; i < snapshots.length; i += this.#batchSize) {
         const batch = snapshots.slice(i, i + this.#batchSize);
         const produced = await commitWithEvents(ledger, sink, async (trx, ctx) => {
-          const out: TxUpdateData[] = [];
-          for (const snapshot of batch) out.push(...(await applySnapshot(trx, ctx, snapshot, tip.height)));
-          return out;
+          const applied = await applySnapshots(
+            trx,
+            ctx,
+            batch.map((snapshot) => ({ snapshot, tipHeight: tip.height })),
+          );
+          return applied.flatMap(({ updates }) => updates);
         });
         events += produced.length;
         changed += new Set(produced.map((update) => update.txid)).size;
@@ -266,8 +269,12 @@ export class BlockConfirmationTracker {
     for (const snapshot of unconfirmed) listedTracked.add(snapshot.txid);
     let advanced = 0;
     const produced = await commitWithEvents(ledger, sink, async (trx, ctx) => {
-      const out: TxUpdateData[] = [];
-      for (const snapshot of unconfirmed) out.push(...(await applySnapshot(trx, ctx, snapshot, tip.height)));
+      const applied = await applySnapshots(
+        trx,
+        ctx,
+        unconfirmed.map((snapshot) => ({ snapshot, tipHeight: tip.height })),
+      );
+      const out = applied.flatMap(({ updates }) => updates);
       const untouched = (await listTrackedNetworkTransactions(trx, ctx)).filter(
         (ntx) => ntx.txid !== null && !listedTracked.has(ntx.txid),
       );

@@ -17,10 +17,10 @@ import { SERVICE_DEFAULTS } from "../config/defaults.js";
 import { TransactionNotFoundError } from "../errors.js";
 import type { TxUpdateData } from "../events/types.js";
 import type { Ledger } from "../ledger/ledger.js";
-import { findNetworkTransaction } from "../ledger/network-transactions.js";
+import { type AppliedObservation, findNetworkTransactions } from "../ledger/network-transactions.js";
 import { getChainState } from "../ledger/queries.js";
 import { type Logger, silentLogger } from "../log.js";
-import { applySnapshot, movesBack } from "./apply.js";
+import { applySnapshots, movesBack, type SnapshotAt } from "./apply.js";
 import { findNodeBehind } from "./behind.js";
 import { ChainLock } from "./lock.js";
 import { commitWithEvents, type TxUpdateSink } from "./sink.js";
@@ -187,38 +187,46 @@ export class TransactionUpdater {
     await commitWithEvents(ledger, sink, async (trx, ctx) => {
       outcomes = [];
       held = [];
-      const all: TxUpdateData[] = [];
+      const present = txids.filter((txid) => fetched.get(txid));
+      // Read once for the whole batch: the hold check and the apply both use them.
+      const known = await findNetworkTransactions(trx, ctx, present);
       let lastBlockHeight: number | null | undefined;
       const lastHeight = async () => {
         if (lastBlockHeight === undefined) lastBlockHeight = (await getChainState(trx, ctx)).lastBlockHeight;
         return lastBlockHeight;
       };
+      const items: SnapshotAt[] = [];
+      /** Position in `items` of each txid's snapshot; undefined: not applied. */
+      const slots: Array<number | undefined> = [];
       for (const txid of txids) {
         const tx = fetched.get(txid);
-        if (!tx) {
-          outcomes.push({ status: "ignored", txid, reason: "not a transaction of this wallet" });
-          continue;
-        }
+        slots.push(undefined);
+        if (!tx) continue;
         const snapshot = snapshotFromWalletTransaction(tx);
-        if (hold && (await movesBack(trx, ctx, snapshot, await lastHeight()))) {
-          held.push(txid);
-          outcomes.push({ status: "unchanged", txid });
-          continue;
-        }
+        const implied = impliedTipHeight(snapshot);
+        const height = hold || implied === undefined ? await lastHeight() : null;
+        if (hold && movesBack(known, snapshot, height)) continue;
         // A mined transaction tells the tip height itself; otherwise the last block processed
         // is close enough (it only times the end of tracking a conflicted transaction).
-        const tipHeight = impliedTipHeight(snapshot) ?? (await lastHeight()) ?? undefined;
-        const produced = await applySnapshot(trx, ctx, snapshot, tipHeight);
-        all.push(...produced);
-        if (produced.length > 0) outcomes.push({ status: "updated", txid, updates: produced });
-        else if (
-          (await findNetworkTransaction(trx, ctx, txid, "deposit")) !== undefined ||
-          (await findNetworkTransaction(trx, ctx, txid, "broadcast")) !== undefined
-        )
-          outcomes.push({ status: "unchanged", txid });
-        else outcomes.push({ status: "ignored", txid, reason: "touches no address of ours" });
+        slots[slots.length - 1] = items.length;
+        items.push({ snapshot, tipHeight: implied ?? height ?? undefined });
       }
-      return all;
+      const applied = await applySnapshots(trx, ctx, items, known);
+      txids.forEach((txid, i) => {
+        const slot = slots[i];
+        if (!fetched.get(txid)) {
+          outcomes.push({ status: "ignored", txid, reason: "not a transaction of this wallet" });
+        } else if (slot === undefined) {
+          held.push(txid);
+          outcomes.push({ status: "unchanged", txid });
+        } else {
+          const { updates, ours } = applied[slot] as AppliedObservation;
+          if (updates.length > 0) outcomes.push({ status: "updated", txid, updates });
+          else if (ours) outcomes.push({ status: "unchanged", txid });
+          else outcomes.push({ status: "ignored", txid, reason: "touches no address of ours" });
+        }
+      });
+      return applied.flatMap(({ updates }) => updates);
     });
     // Applied by the second call, which counted them: a reorg, not a node that is behind.
     let applied = new Map<string, UpdateOutcome>();

@@ -16,9 +16,11 @@ export const SERVICE_DEFAULTS = {
   shutdown_grace_period: 10,
   /**
    * Most walletnotify txids committed in one database transaction (group commit; 1 = each
-   * alone). Bounds a transaction's length and what a serialization retry redoes.
+   * alone). A batch takes whatever waits, up to this: under a backlog the statements per
+   * deposit fall (a batch's writes are set-based), at the price of a longer transaction.
+   * Bounds a transaction's length and what a serialization retry redoes.
    */
-  update_batch_size: 32,
+  update_batch_size: 256,
 } as const;
 
 export const DISPATCHER_DEFAULTS = {

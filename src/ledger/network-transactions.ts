@@ -4,12 +4,13 @@
  * txupdate payloads the change implies, so the caller writes them to the outbox in the
  * same transaction (no change without its events, no event without its change).
  */
-import type { Selectable } from "kysely";
+import type { Insertable, Selectable } from "kysely";
 import { formatAmount } from "../coins/amount.js";
-import type { NetworkTransactionTable, NetworkTransactionType } from "../db/schema.js";
+import { type BulkColumn, forEachChunk, updateRowsById, valueIn } from "../db/bulk.js";
+import type { NetworkTransactionTable, NetworkTransactionType, TransactionTable } from "../db/schema.js";
 import type { Trx } from "../db/serializable.js";
 import type { TxUpdateData } from "../events/types.js";
-import { adjustAccountBalance } from "./accounts.js";
+import type { Address } from "./addresses.js";
 import type { LedgerContext } from "./context.js";
 import { insertReturningId } from "./insert.js";
 
@@ -89,70 +90,269 @@ export async function insertNetworkTransaction(
   });
 }
 
+/** Key of a network transaction in the maps below: its type and txid. */
+export function networkKey(type: NetworkTransactionType, txid: string): string {
+  return `${type}:${txid}`;
+}
+
+/** This wallet's network transactions of these txids, both types, keyed by networkKey. */
+export async function findNetworkTransactions(
+  trx: Trx,
+  ctx: LedgerContext,
+  txids: readonly string[],
+): Promise<Map<string, NetworkTransaction>> {
+  const found = new Map<string, NetworkTransaction>();
+  await forEachChunk(ctx.engine, [...new Set(txids)], async (chunk) => {
+    const rows = await trx
+      .selectFrom("ca_network_transaction")
+      .selectAll()
+      .where("wallet_id", "=", ctx.walletId)
+      .where(valueIn(ctx.engine, "txid", chunk, "text"))
+      .execute();
+    for (const row of rows) if (row.txid !== null) found.set(networkKey(row.transaction_type, row.txid), row);
+  });
+  return found;
+}
+
+/** Receiving addresses of our accounts among `addresses`, by address. */
+async function findOwnAddresses(
+  trx: Trx,
+  ctx: LedgerContext,
+  addresses: readonly string[],
+): Promise<Map<string, Address>> {
+  const found = new Map<string, Address>();
+  await forEachChunk(ctx.engine, addresses, async (chunk) => {
+    const rows = await trx
+      .selectFrom("ca_address")
+      .selectAll()
+      .where("wallet_id", "=", ctx.walletId)
+      .where("account_id", "is not", null)
+      .where(valueIn(ctx.engine, "address", chunk, "text"))
+      .execute();
+    for (const row of rows) found.set(row.address, row);
+  });
+  return found;
+}
+
 /** Applies a deposit as seen on the chain; returns the txupdate payloads of what changed. */
 export async function applyDeposit(
   trx: Trx,
   ctx: LedgerContext,
   seen: DepositObservation,
 ): Promise<TxUpdateData[]> {
-  const amounts = new Map<string, bigint>();
-  for (const r of seen.receives) amounts.set(r.address, (amounts.get(r.address) ?? 0n) + r.amount);
-  if (amounts.size === 0) return [];
-  const ours = await trx
-    .selectFrom("ca_address")
-    .selectAll()
-    .where("wallet_id", "=", ctx.walletId)
-    .where("account_id", "is not", null)
-    .where("address", "in", [...amounts.keys()])
-    .execute();
-  if (ours.length === 0) return [];
+  const [applied] = await applyObservations(trx, ctx, [seen], {
+    followKnownDeposits: false,
+    broadcasts: false,
+  });
+  return applied?.updates ?? [];
+}
 
+export interface ApplyObservationsOptions {
+  /** An observation without receives still moves a deposit we know (a conflicted one lists none). */
+  followKnownDeposits: boolean;
+  /** Also apply each observation to our broadcast of that txid. */
+  broadcasts: boolean;
+  /** The network transactions of these txids, when the caller has just read them. */
+  known?: ReadonlyMap<string, NetworkTransaction>;
+}
+
+export interface AppliedObservation {
+  /** The txupdate payloads of what changed: the deposit's, then the broadcast's. */
+  updates: TxUpdateData[];
+  /** A deposit or broadcast of ours has this txid (whether or not anything changed). */
+  ours: boolean;
+}
+
+/** A new deposit row: unseen, tracked (planConfirmations then moves it to what was seen). */
+function unseenDeposit(ctx: LedgerContext, txid: string, now: number): NetworkTransaction {
+  return {
+    id: 0,
+    wallet_id: ctx.walletId,
+    txid,
+    transaction_type: "deposit",
+    confirmations: -1,
+    block_hash: null,
+    block_height: null,
+    conflicted_at_height: null,
+    tracked: 1,
+    fee: null,
+    opened_at: null,
+    closed_at: null,
+    comment: null,
+    recovery_note: null,
+    created_at: now,
+    updated_at: now,
+  };
+}
+
+/**
+ * Applies many observations (distinct txids) in one go: each one's deposit — created on first
+ * sight when it pays an address of ours (addresses that are not ours are skipped) — and, with
+ * `broadcasts`, our broadcast of that txid. A fixed number of set-based statements whatever
+ * the number of observations (a walletnotify batch, a catch-up page), with the same rows and
+ * the same txupdates, in the same order, as applying them one by one.
+ */
+export async function applyObservations(
+  trx: Trx,
+  ctx: LedgerContext,
+  observations: readonly DepositObservation[],
+  options: ApplyObservationsOptions,
+): Promise<AppliedObservation[]> {
   const now = Date.now();
-  let ntx = await findNetworkTransaction(trx, ctx, seen.txid, "deposit");
-  if (!ntx) {
-    const id = await insertNetworkTransaction(
+  const known =
+    options.known ??
+    (await findNetworkTransactions(
       trx,
       ctx,
-      { txid: seen.txid, transaction_type: "deposit" },
-      now,
-    );
-    ntx = await trx
-      .selectFrom("ca_network_transaction")
-      .selectAll()
-      .where("id", "=", id)
-      .executeTakeFirstOrThrow();
-  }
+      observations.map((o) => o.txid),
+    ));
+  const amounts = observations.map((seen) => {
+    const sums = new Map<string, bigint>();
+    for (const r of seen.receives) sums.set(r.address, (sums.get(r.address) ?? 0n) + r.amount);
+    return sums;
+  });
+  const own = await findOwnAddresses(trx, ctx, [...new Set(amounts.flatMap((sums) => [...sums.keys()]))]);
 
-  const created = new Set<number>();
-  for (const address of ours) {
-    const amount = amounts.get(address.address) ?? 0n;
-    if (amount <= 0n) continue;
-    const existing = await trx
+  // Each observation's deposit: known, to create, or none.
+  const deposits = observations.map((seen, i) => {
+    const sums = amounts[i] as Map<string, bigint>;
+    const existing = known.get(networkKey("deposit", seen.txid));
+    if (sums.size === 0)
+      return options.followKnownDeposits && existing ? { ntx: existing, addresses: [] } : undefined;
+    const addresses = [...sums.keys()]
+      .map((address) => own.get(address))
+      .filter((address): address is Address => address !== undefined)
+      .sort((a, b) => a.id - b.id);
+    if (addresses.length === 0) return undefined;
+    return { ntx: existing ?? unseenDeposit(ctx, seen.txid, now), addresses };
+  });
+  const fresh = new Set(deposits.flatMap((d) => (d && d.ntx.id === 0 ? [d.ntx] : [])));
+  const plans = new Map<NetworkTransaction, ConfirmationPlan>();
+  deposits.forEach((d, i) => {
+    if (d) plans.set(d.ntx, planConfirmations(ctx, d.ntx, observations[i] as DepositObservation));
+  });
+  // New deposits are inserted in the state they move to: no UPDATE right after the INSERT.
+  await insertDeposits(trx, ctx, [...fresh], plans);
+
+  // Deposit rows: one per address of ours paid, created once.
+  const rowKey = (ntxId: number, addressId: number) => `${ntxId}:${addressId}`;
+  const existingRows = new Set<string>();
+  const knownIds = deposits.flatMap((d) =>
+    d && !fresh.has(d.ntx) && d.addresses.length > 0 ? [d.ntx.id] : [],
+  );
+  await forEachChunk(ctx.engine, knownIds, async (chunk) => {
+    const rows = await trx
       .selectFrom("ca_transaction")
-      .select("id")
-      .where("network_transaction_id", "=", ntx.id)
-      .where("address_id", "=", address.id)
+      .select(["network_transaction_id", "address_id"])
       .where("type", "=", "deposit")
-      .executeTakeFirst();
-    if (existing) continue;
-    const id = await insertReturningId(trx, ctx.engine, "ca_transaction", {
-      wallet_id: ctx.walletId,
-      type: "deposit",
-      state: "incoming",
-      amount,
-      sending_account_id: null,
-      receiving_account_id: address.account_id,
-      address_id: address.id,
-      network_transaction_id: ntx.id,
-      label: null,
-      credited_at: null,
-      processed_at: null,
-      created_at: now,
-      updated_at: now,
+      .where(valueIn(ctx.engine, "network_transaction_id", chunk, "int"))
+      .execute();
+    for (const row of rows)
+      existingRows.add(rowKey(Number(row.network_transaction_id), Number(row.address_id)));
+  });
+  const created = new Set<string>();
+  const newRows: Insertable<TransactionTable>[] = [];
+  deposits.forEach((d, i) => {
+    for (const address of d?.addresses ?? []) {
+      const ntxId = (d as { ntx: NetworkTransaction }).ntx.id;
+      const amount = (amounts[i] as Map<string, bigint>).get(address.address) ?? 0n;
+      const key = rowKey(ntxId, address.id);
+      if (amount <= 0n || existingRows.has(key) || created.has(key)) continue;
+      created.add(key);
+      newRows.push({
+        wallet_id: ctx.walletId,
+        type: "deposit",
+        state: "incoming",
+        amount,
+        sending_account_id: null,
+        receiving_account_id: address.account_id,
+        address_id: address.id,
+        network_transaction_id: ntxId,
+        label: null,
+        credited_at: null,
+        processed_at: null,
+        created_at: now,
+        updated_at: now,
+      });
+    }
+  });
+  await forEachChunk(ctx.engine, newRows, async (chunk) => {
+    await trx.insertInto("ca_transaction").values(chunk).execute();
+  });
+
+  const items: SettleItem[] = [];
+  const parts = observations.map((seen, i) => {
+    const indexes: number[] = [];
+    const deposit = deposits[i];
+    if (deposit) {
+      indexes.push(items.length);
+      items.push({
+        ntx: deposit.ntx,
+        seen,
+        plan: plans.get(deposit.ntx) as ConfirmationPlan,
+        written: fresh.has(deposit.ntx),
+        isNew: (row) => created.has(rowKey(deposit.ntx.id, Number(row.address_id))),
+      });
+    }
+    const broadcast = options.broadcasts ? known.get(networkKey("broadcast", seen.txid)) : undefined;
+    if (broadcast) {
+      indexes.push(items.length);
+      items.push({ ntx: broadcast, seen, plan: planConfirmations(ctx, broadcast, seen) });
+    }
+    return indexes;
+  });
+  const settled = await settleMany(trx, ctx, items, now);
+  return parts.map((indexes, i) => {
+    const txid = (observations[i] as DepositObservation).txid;
+    return {
+      updates: indexes.flatMap((index) => settled[index] ?? []),
+      ours:
+        indexes.length > 0 ||
+        known.has(networkKey("deposit", txid)) ||
+        known.has(networkKey("broadcast", txid)),
+    };
+  });
+}
+
+/** Inserts new deposits (`id` 0) in their planned state and sets their ids. */
+async function insertDeposits(
+  trx: Trx,
+  ctx: LedgerContext,
+  ntxs: NetworkTransaction[],
+  plans: ReadonlyMap<NetworkTransaction, ConfirmationPlan>,
+): Promise<void> {
+  await forEachChunk(ctx.engine, ntxs, async (chunk) => {
+    const rows = chunk.map((ntx) => {
+      const { id: _id, comment: _comment, recovery_note: _note, ...columns } = ntx;
+      return { ...columns, ...(plans.get(ntx) as ConfirmationPlan).row };
     });
-    created.add(id);
-  }
-  return updateConfirmations(trx, ctx, ntx, seen, created);
+    const query = trx.insertInto("ca_network_transaction").values(rows);
+    const inserted =
+      ctx.engine === "mysql"
+        ? await query.execute().then(() =>
+            trx
+              .selectFrom("ca_network_transaction")
+              .select(["id", "txid"])
+              .where("wallet_id", "=", ctx.walletId)
+              .where("transaction_type", "=", "deposit")
+              .where(
+                valueIn(
+                  ctx.engine,
+                  "txid",
+                  chunk.map((ntx) => ntx.txid as string),
+                  "text",
+                ),
+              )
+              .execute(),
+          )
+        : await query.returning(["id", "txid"]).execute();
+    const ids = new Map(inserted.map((row) => [row.txid, Number(row.id)]));
+    for (const ntx of chunk) {
+      const id = ids.get(ntx.txid);
+      if (id === undefined) throw new Error(`network transaction ${ntx.txid} was not inserted`);
+      Object.assign(ntx, plans.get(ntx)?.row, { id });
+    }
+  });
 }
 
 /** Applies the chain state of one of our broadcasts; unknown txids yield nothing. */
@@ -219,7 +419,7 @@ function planConfirmations(
   };
 }
 
-/** The deposit and send rows of network transactions, as settleTransactions needs them. */
+/** The deposit and send rows of network transactions, as settleMany needs them. */
 function selectSettleRows(trx: Trx) {
   return trx
     .selectFrom("ca_transaction as t")
@@ -241,70 +441,137 @@ function selectSettleRows(trx: Trx) {
 
 type SettleRow = Awaited<ReturnType<ReturnType<typeof selectSettleRows>["execute"]>>[number];
 
+/** One network transaction moving to a planned state. */
+interface SettleItem {
+  ntx: NetworkTransaction;
+  seen: ChainObservation;
+  plan: ConfirmationPlan;
+  /** The row is already in the planned state (inserted so): no UPDATE. */
+  written?: boolean;
+  /** Rows created by this change: each gets a txupdate even if nothing else changed. */
+  isNew?: (row: SettleRow) => boolean;
+}
+
+const NTX_STATE_COLUMNS: readonly BulkColumn[] = [
+  { name: "confirmations", pgType: "int" },
+  { name: "block_hash", pgType: "text" },
+  { name: "block_height", pgType: "int" },
+  { name: "conflicted_at_height", pgType: "int" },
+  { name: "tracked", pgType: "int" },
+  { name: "updated_at", pgType: "bigint" },
+];
+const BALANCE_DELTA: readonly BulkColumn[] = [{ name: "balance", pgType: "bigint", add: true }];
+
 /**
- * Credits or un-credits the deposits across the threshold and returns one txupdate per
- * transaction whose confirmations or credited state changed (or that is new).
+ * Moves network transactions to their planned states, credits or un-credits their deposits
+ * across the threshold, and returns per item one txupdate per transaction whose
+ * confirmations or credited state changed (or that is new). Set-based: one statement per
+ * table (per chunk) for all the items, balances summed per account and address.
  */
-async function settleTransactions(
+async function settleMany(
   trx: Trx,
   ctx: LedgerContext,
-  ntx: NetworkTransaction,
-  txid: string,
-  plan: ConfirmationPlan,
-  rows: readonly SettleRow[],
-  created: ReadonlySet<number>,
+  items: readonly SettleItem[],
   now: number,
-): Promise<TxUpdateData[]> {
-  const { confirmations, changed } = plan;
-  const credited = confirmations >= ctx.creditThreshold;
-  const updates: TxUpdateData[] = [];
-  for (const tx of rows) {
-    let creditChanged = false;
-    if (tx.type === "deposit" && tx.receiving_account_id !== null && tx.address_id !== null) {
-      const wasCredited = tx.state === "credited" || tx.state === "processed";
-      if (credited && !wasCredited) {
-        await adjustAccountBalance(trx, tx.receiving_account_id, tx.amount);
-        await adjustAddressBalance(trx, tx.address_id, tx.amount);
-        await trx
-          .updateTable("ca_transaction")
-          .set({ state: "credited", credited_at: now, updated_at: now })
-          .where("id", "=", tx.id)
-          .execute();
-        creditChanged = true;
-      } else if (!credited && wasCredited) {
-        // Reorg or double spend took the deposit back below the threshold: so does the money.
-        await adjustAccountBalance(trx, tx.receiving_account_id, -tx.amount);
-        await adjustAddressBalance(trx, tx.address_id, -tx.amount);
-        await trx
-          .updateTable("ca_transaction")
-          .set({ state: "incoming", credited_at: null, updated_at: now })
-          .where("id", "=", tx.id)
-          .execute();
-        creditChanged = true;
-      }
+): Promise<TxUpdateData[][]> {
+  const { engine } = ctx;
+  const writes = items
+    .filter((item) => item.plan.needsWrite && !item.written)
+    .map(({ ntx, plan: { row } }) => ({
+      id: ntx.id,
+      values: [
+        row.confirmations,
+        row.block_hash,
+        row.block_height,
+        row.conflicted_at_height,
+        row.tracked,
+        now,
+      ],
+    }));
+  await updateRowsById(trx, engine, "ca_network_transaction", NTX_STATE_COLUMNS, writes);
+
+  const rowsByNtx = new Map<number, SettleRow[]>();
+  await forEachChunk(engine, [...new Set(items.map((item) => item.ntx.id))], async (chunk) => {
+    const rows = await selectSettleRows(trx)
+      .where(valueIn(engine, "t.network_transaction_id", chunk, "int"))
+      .execute();
+    for (const row of rows) {
+      const ntxId = Number(row.network_transaction_id);
+      const list = rowsByNtx.get(ntxId);
+      if (list) list.push(row);
+      else rowsByNtx.set(ntxId, [row]);
     }
-    if (!changed && !creditChanged && !created.has(tx.id)) continue;
-    const account = tx.type === "deposit" ? tx.receiving_account_id : tx.sending_account_id;
-    updates.push({
-      coin_name: ctx.coin.name,
-      transaction: tx.id,
-      network_transaction: ntx.id,
-      transaction_type: tx.type === "deposit" ? "deposit" : "broadcast",
-      txid,
-      account: account ?? 0,
-      address: tx.address,
-      amount: formatAmount(tx.amount, ctx.coin.decimals),
-      credited,
-      confirmations,
-    });
-  }
-  return updates;
+  });
+
+  const accountDeltas = new Map<number, bigint>();
+  const addressDeltas = new Map<number, bigint>();
+  const add = (map: Map<number, bigint>, id: number, delta: bigint) =>
+    map.set(id, (map.get(id) ?? 0n) + delta);
+  const credit: number[] = [];
+  const uncredit: number[] = [];
+  const settled = items.map(({ ntx, seen, plan, isNew }) => {
+    const { confirmations, changed } = plan;
+    const credited = confirmations >= ctx.creditThreshold;
+    const updates: TxUpdateData[] = [];
+    for (const tx of rowsByNtx.get(ntx.id) ?? []) {
+      let creditChanged = false;
+      if (tx.type === "deposit" && tx.receiving_account_id !== null && tx.address_id !== null) {
+        const wasCredited = tx.state === "credited" || tx.state === "processed";
+        if (credited !== wasCredited) {
+          // Below the threshold again (reorg or double spend): so is the money.
+          const delta = credited ? tx.amount : -tx.amount;
+          add(accountDeltas, tx.receiving_account_id, delta);
+          add(addressDeltas, tx.address_id, delta);
+          (credited ? credit : uncredit).push(tx.id);
+          creditChanged = true;
+        }
+      }
+      if (!changed && !creditChanged && !isNew?.(tx)) continue;
+      const account = tx.type === "deposit" ? tx.receiving_account_id : tx.sending_account_id;
+      updates.push({
+        coin_name: ctx.coin.name,
+        transaction: tx.id,
+        network_transaction: ntx.id,
+        transaction_type: tx.type === "deposit" ? "deposit" : "broadcast",
+        txid: seen.txid,
+        account: account ?? 0,
+        address: tx.address,
+        amount: formatAmount(tx.amount, ctx.coin.decimals),
+        credited,
+        confirmations,
+      });
+    }
+    return updates;
+  });
+
+  const deltas = (map: Map<number, bigint>) =>
+    [...map]
+      .filter(([, delta]) => delta !== 0n)
+      .sort(([a], [b]) => a - b)
+      .map(([id, delta]) => ({ id, values: [delta] }));
+  await updateRowsById(trx, engine, "ca_account", BALANCE_DELTA, deltas(accountDeltas));
+  await updateRowsById(trx, engine, "ca_address", BALANCE_DELTA, deltas(addressDeltas));
+  await forEachChunk(engine, credit, async (chunk) => {
+    await trx
+      .updateTable("ca_transaction")
+      .set({ state: "credited", credited_at: now, updated_at: now })
+      .where(valueIn(engine, "id", chunk, "int"))
+      .execute();
+  });
+  await forEachChunk(engine, uncredit, async (chunk) => {
+    await trx
+      .updateTable("ca_transaction")
+      .set({ state: "incoming", credited_at: null, updated_at: now })
+      .where(valueIn(engine, "id", chunk, "int"))
+      .execute();
+  });
+  return settled;
 }
 
 /**
  * Sets confirmations/block of a network transaction, credits or un-credits its deposits
  * across the threshold, decides whether it is still tracked, and returns one txupdate per
- * transaction whose confirmations or credited state changed (or that is new).
+ * transaction whose confirmations or credited state changed (or is in `created`, by id).
  */
 export async function updateConfirmations(
   trx: Trx,
@@ -313,90 +580,31 @@ export async function updateConfirmations(
   seen: ChainObservation,
   created: ReadonlySet<number>,
 ): Promise<TxUpdateData[]> {
-  const now = Date.now();
   const plan = planConfirmations(ctx, ntx, seen);
-  if (plan.needsWrite) {
-    await trx
-      .updateTable("ca_network_transaction")
-      .set({ ...plan.row, updated_at: now })
-      .where("id", "=", ntx.id)
-      .execute();
-  }
-  const rows = await selectSettleRows(trx).where("t.network_transaction_id", "=", ntx.id).execute();
-  return settleTransactions(trx, ctx, ntx, seen.txid, plan, rows, created, now);
+  const [updates] = await settleMany(
+    trx,
+    ctx,
+    [{ ntx, seen, plan, isNew: (row) => created.has(row.id) }],
+    Date.now(),
+  );
+  return updates ?? [];
 }
-
-/** Ids per IN list: well under every engine's bound-parameter limit. */
-const IDS_PER_QUERY = 500;
 
 /**
  * updateConfirmations for many network transactions at once (the block tracker moving every
- * open transaction to the new tip): rows read with one query per 500 transactions, and one
- * UPDATE per distinct new state (transactions mined in the same block share one) instead of
- * two statements per transaction. Same results, same events, in the order given.
+ * open transaction to the new tip), set-based (settleMany). Same results, same events, in
+ * the order given.
  */
 export async function updateConfirmationsMany(
   trx: Trx,
   ctx: LedgerContext,
   items: ReadonlyArray<{ ntx: NetworkTransaction; seen: ChainObservation }>,
 ): Promise<TxUpdateData[]> {
-  const now = Date.now();
-  const plans = items.map((item) => planConfirmations(ctx, item.ntx, item.seen));
-  const groups = new Map<string, { row: ConfirmationPlan["row"]; ids: number[] }>();
-  items.forEach((item, i) => {
-    const plan = plans[i] as ConfirmationPlan;
-    if (!plan.needsWrite) return;
-    const key = JSON.stringify(plan.row);
-    const group = groups.get(key) ?? { row: plan.row, ids: [] };
-    group.ids.push(item.ntx.id);
-    groups.set(key, group);
-  });
-  for (const { row, ids } of groups.values()) {
-    for (let i = 0; i < ids.length; i += IDS_PER_QUERY) {
-      await trx
-        .updateTable("ca_network_transaction")
-        .set({ ...row, updated_at: now })
-        .where("id", "in", ids.slice(i, i + IDS_PER_QUERY))
-        .execute();
-    }
-  }
-  // Rows only where something can come of them: new confirmations, or a credit to revisit.
-  const ids = items.map((item) => item.ntx.id);
-  const rowsByNtx = new Map<number, SettleRow[]>();
-  for (let i = 0; i < ids.length; i += IDS_PER_QUERY) {
-    const rows = await selectSettleRows(trx)
-      .where("t.network_transaction_id", "in", ids.slice(i, i + IDS_PER_QUERY))
-      .execute();
-    for (const row of rows) {
-      const ntxId = Number(row.network_transaction_id);
-      const list = rowsByNtx.get(ntxId) ?? [];
-      list.push(row);
-      rowsByNtx.set(ntxId, list);
-    }
-  }
-  const updates: TxUpdateData[] = [];
-  for (const [i, item] of items.entries()) {
-    const rows = rowsByNtx.get(item.ntx.id) ?? [];
-    updates.push(
-      ...(await settleTransactions(
-        trx,
-        ctx,
-        item.ntx,
-        item.seen.txid,
-        plans[i] as ConfirmationPlan,
-        rows,
-        new Set(),
-        now,
-      )),
-    );
-  }
-  return updates;
-}
-
-async function adjustAddressBalance(trx: Trx, addressId: number, delta: bigint): Promise<void> {
-  await trx
-    .updateTable("ca_address")
-    .set((eb) => ({ balance: eb("balance", "+", delta) }))
-    .where("id", "=", addressId)
-    .execute();
+  const settled = await settleMany(
+    trx,
+    ctx,
+    items.map(({ ntx, seen }) => ({ ntx, seen, plan: planConfirmations(ctx, ntx, seen) })),
+    Date.now(),
+  );
+  return settled.flat();
 }

@@ -108,7 +108,8 @@ describe.each(["sqlite", "postgres", "mysql"] as const)("transaction updater on 
   });
 
   it("commits txids that arrive together as one batch: one gettransaction request, one transaction", async () => {
-    env = await startChainEnv({ engine });
+    // A cap below the 42 txids, to see it split them (the default, 256, would take them at once).
+    env = await startChainEnv({ engine, service: { update_batch_size: 32 } });
     const { runtime, payer, ours } = env;
     const alice = await runtime.ledger.createAccount("alice");
     const addresses: string[] = [];

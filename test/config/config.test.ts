@@ -101,7 +101,7 @@ describe("configuration", () => {
       recheck_period: 600,
       retry_backoff_cap: 60,
       shutdown_grace_period: 10,
-      update_batch_size: 32,
+      update_batch_size: 256,
       dispatcher: { concurrency: 8, retention_days: 30, poll_interval: 5 },
     });
     const totalRetry = config.service.dispatcher.retry_schedule.reduce((a, b) => a + b, 0);
@@ -114,7 +114,7 @@ describe("configuration", () => {
     expect(parseConfig({ ...base, service: { update_batch_size: 1 } }).service.update_batch_size).toBe(1);
     expect(parseConfig({ ...base, service: { poll_period: 2 } }).service).toMatchObject({
       poll_period: 2,
-      update_batch_size: 32,
+      update_batch_size: 256,
       dispatcher: { concurrency: 8 },
     });
     expect(() => parseConfig({ ...base, service: { update_batch_size: 0 } })).toThrow(
