@@ -6,6 +6,7 @@
  */
 import { sql } from "kysely";
 import { v7 as uuidv7 } from "uuid";
+import { forEachChunk } from "../../db/bulk.js";
 import type { Trx } from "../../db/serializable.js";
 import type { Engine } from "../../db/url.js";
 import { isSubscribed, type OutboxRecipient } from "../subscription.js";
@@ -25,15 +26,13 @@ export interface WrittenEvent {
   created_at: number;
 }
 
-/** Rows per INSERT: well under every engine's bound-parameter limit, even with many handlers. */
-const ROWS_PER_INSERT = 500;
-
 /**
- * Inserts the events and one pending delivery per subscribed handler (see ../subscription),
- * a few statements per 500 events
- * rather than two per event (a block that moves 10,000 open transactions writes 10,000
- * events in one transaction). On PostgreSQL a NOTIFY with an empty payload is queued in the
- * same transaction: it is sent only on commit, so a woken dispatcher always finds the rows.
+ * Inserts the events and one pending delivery per subscribed handler (see ../subscription):
+ * set-based, one statement for all the events and one for all the deliveries on PostgreSQL
+ * (`unnest` of arrays), one per 500 rows elsewhere (../../db/bulk.ts) — a block that moves
+ * 10,000 open transactions writes 10,000 events in one transaction. On PostgreSQL a NOTIFY
+ * with an empty payload is queued in the same transaction: it is sent only on commit, so a
+ * woken dispatcher always finds the rows.
  */
 export async function writeEvents(
   trx: Trx,
@@ -42,23 +41,7 @@ export async function writeEvents(
   events: readonly NewEvent[],
   now: number = Date.now(),
 ): Promise<WrittenEvent[]> {
-  const written: WrittenEvent[] = [];
-  for (let i = 0; i < events.length; i += ROWS_PER_INSERT) {
-    written.push(...(await writeChunk(trx, engine, recipients, events.slice(i, i + ROWS_PER_INSERT), now)));
-  }
-  if (engine === "postgres" && events.length > 0) {
-    await sql`select pg_notify(${OUTBOX_CHANNEL}, '')`.execute(trx);
-  }
-  return written;
-}
-
-async function writeChunk(
-  trx: Trx,
-  engine: Engine,
-  recipients: readonly OutboxRecipient[],
-  events: readonly NewEvent[],
-  now: number,
-): Promise<WrittenEvent[]> {
+  if (events.length === 0) return [];
   // uuidv7 ids are generated in order, so the ids (and rows) keep the events' order.
   const rows = events.map((event) => ({
     event_id: uuidv7(),
@@ -67,51 +50,81 @@ async function writeChunk(
     payload: JSON.stringify(event.data),
     created_at: now,
   }));
-  const eventIds = rows.map((row) => row.event_id);
-  // Row ids by event_id: RETURNING where the engine has it, a read-back on MariaDB. Matched
-  // by event_id, never by position, so nothing depends on the order rows come back in.
-  const inserted =
-    engine === "mysql"
-      ? await trx
-          .insertInto("ca_event")
-          .values(rows)
-          .execute()
-          .then(() =>
-            trx.selectFrom("ca_event").select(["id", "event_id"]).where("event_id", "in", eventIds).execute(),
-          )
-      : await trx.insertInto("ca_event").values(rows).returning(["id", "event_id"]).execute();
-  const rowIdOf = new Map(inserted.map((row) => [row.event_id, Number(row.id)]));
+  // Row ids by event_id: matched by event_id, never by position, so nothing depends on the
+  // order rows come back in.
+  const rowIdOf = new Map<string, number>();
+  await forEachChunk(engine, rows, async (chunk) => {
+    for (const row of await insertEvents(trx, engine, chunk)) rowIdOf.set(row.event_id, Number(row.id));
+  });
+  const deliveries: Array<{ event_row_id: number; handler: string; ordering_key: string }> = [];
   const written = rows.map((row, i) => {
     const rowId = rowIdOf.get(row.event_id);
     if (rowId === undefined) throw new Error(`outbox: event ${row.event_id} was not inserted`);
     const event = events[i] as NewEvent;
-    const handlers = recipients.filter((r) => isSubscribed(r.subscription, event)).map((r) => r.name);
-    return {
-      event_id: row.event_id,
-      event_row_id: rowId,
-      created_at: now,
-      ordering_key: row.ordering_key,
-      handlers,
-    };
-  });
-  if (recipients.length > 0) {
-    const deliveries = written.flatMap((event) =>
-      event.handlers.map((handler) => ({
-        event_row_id: event.event_row_id,
-        handler,
-        ordering_key: event.ordering_key,
-        state: "pending" as const,
-        attempts: 0,
-        next_attempt_at: now,
-        created_at: now,
-      })),
-    );
-    for (let i = 0; i < deliveries.length; i += ROWS_PER_INSERT) {
-      await trx
-        .insertInto("ca_delivery")
-        .values(deliveries.slice(i, i + ROWS_PER_INSERT))
-        .execute();
+    for (const recipient of recipients) {
+      if (isSubscribed(recipient.subscription, event))
+        deliveries.push({ event_row_id: rowId, handler: recipient.name, ordering_key: row.ordering_key });
     }
+    return { event_id: row.event_id, event_row_id: rowId, created_at: now };
+  });
+  await forEachChunk(engine, deliveries, async (chunk) => {
+    if (engine === "postgres") {
+      // In the events' order (`with ordinality`), so delivery ids follow it as they do elsewhere.
+      await sql`insert into ca_delivery (event_row_id, handler, ordering_key, state, attempts, next_attempt_at, created_at)
+        select e, h, k, 'pending', 0, ${now}, ${now}
+        from unnest(${chunk.map((d) => d.event_row_id)}::int[], ${chunk.map((d) => d.handler)}::text[],
+          ${chunk.map((d) => d.ordering_key)}::text[]) with ordinality as d(e, h, k, n)
+        order by n`.execute(trx);
+      return;
+    }
+    await trx
+      .insertInto("ca_delivery")
+      .values(
+        chunk.map((d) => ({
+          ...d,
+          state: "pending" as const,
+          attempts: 0,
+          next_attempt_at: now,
+          created_at: now,
+        })),
+      )
+      .execute();
+  });
+  if (engine === "postgres") {
+    await sql`select pg_notify(${OUTBOX_CHANNEL}, '')`.execute(trx);
   }
-  return written.map(({ event_id, event_row_id, created_at }) => ({ event_id, event_row_id, created_at }));
+  return written;
+}
+
+type EventRow = {
+  event_id: string;
+  event_name: string;
+  ordering_key: string;
+  payload: string;
+  created_at: number;
+};
+
+/** Inserts event rows; their ids by event_id (RETURNING where the engine has it, a read-back on MariaDB). */
+async function insertEvents(
+  trx: Trx,
+  engine: Engine,
+  rows: readonly EventRow[],
+): Promise<Array<{ id: number; event_id: string }>> {
+  const eventIds = rows.map((row) => row.event_id);
+  if (engine === "postgres") {
+    const column = <K extends keyof EventRow>(key: K) => rows.map((row) => row[key]);
+    const result = await sql<{ id: number; event_id: string }>`
+      insert into ca_event (event_id, event_name, ordering_key, payload, created_at)
+      select i, n, k, p, c
+      from unnest(${eventIds}::text[], ${column("event_name")}::text[], ${column("ordering_key")}::text[],
+        ${column("payload")}::text[], ${column("created_at")}::bigint[]) with ordinality as e(i, n, k, p, c, o)
+      order by o
+      returning id, event_id`.execute(trx);
+    return result.rows;
+  }
+  if (engine === "mysql") {
+    await trx.insertInto("ca_event").values(rows).execute();
+    return trx.selectFrom("ca_event").select(["id", "event_id"]).where("event_id", "in", eventIds).execute();
+  }
+  return trx.insertInto("ca_event").values(rows).returning(["id", "event_id"]).execute();
 }
