@@ -6,8 +6,8 @@
 
 export type TransactionType = "deposit" | "broadcast";
 
-/** `data` of a `txupdate` event. */
-export interface TxUpdateData {
+/** The fields of every event about one of our transactions (txupdate, txreplaced). */
+export interface TransactionEventData {
   /** Lowercase coin acronym, e.g. "btc". */
   coin_name: string;
   /** Id of our transaction row. */
@@ -22,6 +22,10 @@ export interface TxUpdateData {
   address: string;
   /** Positive decimal string at full coin precision, e.g. "0.50000000". */
   amount: string;
+}
+
+/** `data` of a `txupdate` event. */
+export interface TxUpdateData extends TransactionEventData {
   /** Confirmations reached the coin's credit threshold. */
   credited: boolean;
   /** 0 = in mempool, n = mined n blocks deep, -1 = conflicted or dropped. */
@@ -33,16 +37,9 @@ export interface TxUpdateData {
  * transaction was replaced (RBF, bumpfee) or conflicted by another one and is no longer
  * valid. Sent once, when its confirmations turn -1, next to that txupdate (same ordering key).
  */
-export interface TxReplacedData {
-  coin_name: string;
-  transaction: number;
-  network_transaction: number;
-  transaction_type: TransactionType;
+export interface TxReplacedData extends TransactionEventData {
   /** The transaction that is no longer valid. */
   txid: string;
-  account: number;
-  address: string;
-  amount: string;
   /** The replacement, when the daemon knows it (replaced_by_txid, or its only wallet conflict); else null. */
   replaced_by_txid: string | null;
   /** Every wallet transaction the daemon lists as spending the same inputs (walletconflicts). */

@@ -59,14 +59,19 @@ export async function addressBalance(trx: Trx, ctx: LedgerContext, address: stri
   return { confirmed: row.balance, unconfirmed: await unconfirmedSum(trx, ctx, "address_id", row.id) };
 }
 
-/** Sum over every account, the network-fee account included (it carries fees as a negative balance). */
-export async function walletBalance(trx: Trx, ctx: LedgerContext): Promise<Balance> {
+/** Sum of the account balances, the network-fee account included (it carries fees as a negative balance). */
+export async function creditedTotal(trx: Trx, ctx: LedgerContext): Promise<bigint> {
   const row = await trx
     .selectFrom("ca_account")
     .select(({ fn }) => fn.sum<bigint>("balance").as("sum_balance"))
     .where("wallet_id", "=", ctx.walletId)
     .executeTakeFirst();
-  return { confirmed: row?.sum_balance ?? 0n, unconfirmed: await unconfirmedSum(trx, ctx, null) };
+  return row?.sum_balance ?? 0n;
+}
+
+/** Sum over every account (creditedTotal), and what is on its way in. */
+export async function walletBalance(trx: Trx, ctx: LedgerContext): Promise<Balance> {
+  return { confirmed: await creditedTotal(trx, ctx), unconfirmed: await unconfirmedSum(trx, ctx, null) };
 }
 
 export async function listTransactions(

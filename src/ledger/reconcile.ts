@@ -15,8 +15,9 @@
 import type { ChainTipRef, WalletBalances } from "../backends/backend.js";
 import { formatAmount } from "../coins/amount.js";
 import type { Trx } from "../db/serializable.js";
+import { pendingSendsTotal } from "./broadcasts.js";
 import type { LedgerContext } from "./context.js";
-import { getChainState } from "./queries.js";
+import { creditedTotal, getChainState } from "./queries.js";
 
 export interface LedgerHoldings {
   /** Sum of account balances (the network-fee account carries fees as a negative balance). */
@@ -35,11 +36,6 @@ export interface LedgerHoldings {
 }
 
 export async function ledgerHoldings(trx: Trx, ctx: LedgerContext): Promise<LedgerHoldings> {
-  const credited = await trx
-    .selectFrom("ca_account")
-    .select(({ fn }) => fn.sum<bigint>("balance").as("sum_balance"))
-    .where("wallet_id", "=", ctx.walletId)
-    .executeTakeFirst();
   const incoming = await trx
     .selectFrom("ca_transaction as t")
     .innerJoin("ca_network_transaction as n", "n.id", "t.network_transaction_id")
@@ -57,14 +53,6 @@ export async function ledgerHoldings(trx: Trx, ctx: LedgerContext): Promise<Ledg
     .where("t.type", "=", "deposit")
     .where("t.state", "=", "incoming")
     .executeTakeFirst();
-  const pending = await trx
-    .selectFrom("ca_transaction")
-    .select(({ fn }) => fn.sum<bigint>("amount").as("sum_pending"))
-    .where("wallet_id", "=", ctx.walletId)
-    .where("type", "=", "broadcast")
-    .where("state", "=", "pending")
-    .where("network_transaction_id", "is", null)
-    .executeTakeFirst();
   const interrupted = await trx
     .selectFrom("ca_transaction as t")
     .innerJoin("ca_network_transaction as n", "n.id", "t.network_transaction_id")
@@ -78,10 +66,10 @@ export async function ledgerHoldings(trx: Trx, ctx: LedgerContext): Promise<Ledg
     .executeTakeFirst();
   const chain = await getChainState(trx, ctx);
   return {
-    credited: credited?.sum_balance ?? 0n,
+    credited: await creditedTotal(trx, ctx),
     incomingConfirmed: incoming?.sum_confirmed ?? 0n,
     incomingMempool: incoming?.sum_mempool ?? 0n,
-    pendingSends: pending?.sum_pending ?? 0n,
+    pendingSends: await pendingSendsTotal(trx, ctx),
     interruptedSends: interrupted?.sum_interrupted ?? 0n,
     interruptedBroadcasts: Number(interrupted?.count ?? 0),
     lastBlock: { hash: chain.lastBlockHash, height: chain.lastBlockHeight },

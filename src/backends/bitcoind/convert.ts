@@ -40,22 +40,27 @@ function detailFields(reader: RpcReader): TransactionDetail {
     amount: reader.amount("amount"),
     vout: reader.integer("vout"),
   };
-  const address = reader.optionalString("address");
-  if (address !== undefined) detail.address = address;
-  const fee = reader.optionalAmount("fee");
-  if (fee !== undefined) detail.fee = fee;
-  const label = reader.optionalString("label");
-  if (label !== undefined) detail.label = label;
-  const abandoned = reader.optionalBoolean("abandoned");
-  if (abandoned !== undefined) detail.abandoned = abandoned;
-  return detail;
+  return setDefined(detail, {
+    address: reader.optionalString("address"),
+    fee: reader.optionalAmount("fee"),
+    label: reader.optionalString("label"),
+    abandoned: reader.optionalBoolean("abandoned"),
+  });
+}
+
+/** Sets the fields whose value bitcoind gave: an absent one stays absent (not `undefined`). */
+function setDefined<T extends object>(target: T, values: { [K in keyof T]?: T[K] | undefined }): T {
+  for (const [key, value] of Object.entries(values)) {
+    if (value !== undefined) (target as Record<string, unknown>)[key] = value;
+  }
+  return target;
 }
 
 function blockFields(reader: RpcReader, target: { blockhash?: string; blockheight?: number }): void {
-  const blockhash = reader.optionalString("blockhash");
-  if (blockhash !== undefined) target.blockhash = blockhash;
-  const blockheight = reader.optionalInteger("blockheight");
-  if (blockheight !== undefined) target.blockheight = blockheight;
+  setDefined(target, {
+    blockhash: reader.optionalString("blockhash"),
+    blockheight: reader.optionalInteger("blockheight"),
+  });
 }
 
 export function toWalletTransaction(result: unknown, decimals: number): WalletTransaction {
@@ -71,13 +76,11 @@ export function toWalletTransaction(result: unknown, decimals: number): WalletTr
     time: reader.integer("time"),
   };
   blockFields(reader, tx);
-  const replacedBy = reader.optionalString("replaced_by_txid");
-  if (replacedBy !== undefined) tx.replaced_by_txid = replacedBy;
-  const timereceived = reader.optionalInteger("timereceived");
-  if (timereceived !== undefined) tx.timereceived = timereceived;
-  const fee = reader.optionalAmount("fee");
-  if (fee !== undefined) tx.fee = fee;
-  return tx;
+  return setDefined(tx, {
+    replaced_by_txid: reader.optionalString("replaced_by_txid"),
+    timereceived: reader.optionalInteger("timereceived"),
+    fee: reader.optionalAmount("fee"),
+  });
 }
 
 function toSinceBlockEntry(item: unknown, where: string, decimals: number): SinceBlockEntry {
@@ -89,9 +92,7 @@ function toSinceBlockEntry(item: unknown, where: string, decimals: number): Sinc
   };
   blockFields(reader, entry);
   if (reader.has("walletconflicts")) entry.walletconflicts = reader.strings("walletconflicts");
-  const replacedBy = reader.optionalString("replaced_by_txid");
-  if (replacedBy !== undefined) entry.replaced_by_txid = replacedBy;
-  return entry;
+  return setDefined(entry, { replaced_by_txid: reader.optionalString("replaced_by_txid") });
 }
 
 export function toSinceBlockResult(result: unknown, decimals: number): SinceBlockResult {
@@ -162,8 +163,6 @@ export function toCommentedEntries(result: unknown): CommentedEntry[] {
       category: entry.string("category"),
       timereceived: entry.integer("timereceived"),
     };
-    const comment = entry.optionalString("comment");
-    if (comment !== undefined) commented.comment = comment;
-    return commented;
+    return setDefined(commented, { comment: entry.optionalString("comment") });
   });
 }
