@@ -5,8 +5,7 @@
  * backends sharing one database different seeds.
  */
 import { createHash } from "node:crypto";
-import { address as btcAddress } from "bitcoinjs-lib";
-import { type CoinInfo, getCoin, isValidAddress } from "../coins/registry.js";
+import { bitcoinAddressCodec, type CoinInfo, getCoin, isValidAddress } from "../coins/registry.js";
 import { TransactionNotFoundError, UnsupportedOperationError } from "../errors.js";
 import type {
   Backend,
@@ -52,6 +51,7 @@ export class NullBackend implements Backend {
       .subarray(0, 20);
     const format = this.info.networks.regtest;
     // Segwit v0 key-hash where the coin has bech32, else a base58 pay-to-pubkey-hash address.
+    const btcAddress = bitcoinAddressCodec();
     const address = format.bech32
       ? btcAddress.toBech32(hash, 0, format.bech32)
       : btcAddress.toBase58Check(hash, format.pubKeyHash);

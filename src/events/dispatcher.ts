@@ -9,7 +9,7 @@
  */
 
 import { randomUUID } from "node:crypto";
-import pg from "pg";
+import type pg from "pg";
 import { DISPATCHER_DEFAULTS } from "../config/defaults.js";
 import type { Database } from "../db/open.js";
 import { parseDatabaseUrl } from "../db/url.js";
@@ -129,7 +129,8 @@ export class Dispatcher {
     if (!url) return;
     const target = parseDatabaseUrl(url);
     if (target.engine !== "postgres") return;
-    const client = new pg.Client({ connectionString: target.connectionString });
+    const { Client } = (await import("pg")).default; // loaded only on PostgreSQL
+    const client = new Client({ connectionString: target.connectionString });
     client.on("notification", () => this.wake());
     client.on("error", (error) => {
       // The safety poll keeps deliveries flowing; try to listen again shortly.

@@ -10,7 +10,7 @@
  * Anything else: 400 with a message naming what is wrong; bodies over `bodyLimit` get 413.
  * `GET /` answers a one-line usage text (handy as a liveness probe).
  */
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from "fastify";
+import type { FastifyError, FastifyInstance, FastifyReply } from "fastify";
 import {
   errorMessage,
   InvalidNotifyValueError,
@@ -85,7 +85,7 @@ export class HttpNotifyListener implements NotifyListener {
     if (this.#server !== undefined) {
       throw new NotifyConfigError(`http notify listener ${this.describe()} is already started`);
     }
-    const server = this.#buildServer();
+    const server = await this.#buildServer();
     try {
       await server.listen({ host: this.#ip, port: this.#requestedPort });
     } catch (err) {
@@ -109,7 +109,9 @@ export class HttpNotifyListener implements NotifyListener {
     this.#logger.info({ url: this.describe() }, "stopped listening for notifications over HTTP");
   }
 
-  #buildServer(): FastifyInstance {
+  async #buildServer(): Promise<FastifyInstance> {
+    // Imported here: a service whose notifications come another way never loads fastify.
+    const { default: Fastify } = await import("fastify");
     const server = Fastify({
       logger: false,
       bodyLimit: this.#bodyLimit,

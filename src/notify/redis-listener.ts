@@ -8,7 +8,6 @@
  * Messages published while we are disconnected are lost (pub/sub does not queue); the
  * periodic full re-check and the start-up scan repair that.
  */
-import { createClient } from "redis";
 import { errorMessage, NotifyConfigError, NotifyListenerStartError } from "../errors.js";
 import { type Logger, silentLogger } from "../log.js";
 import { deliverRawNotifyValue } from "./deliver.js";
@@ -42,7 +41,9 @@ interface ClientSettings {
   maxReconnectDelayMs: number;
 }
 
-function newClient(settings: ClientSettings) {
+/** node-redis is imported by start(): a service without Redis never loads it. */
+async function newClient(settings: ClientSettings) {
+  const { createClient } = await import("redis");
   return createClient({
     socket: {
       host: settings.host,
@@ -59,7 +60,7 @@ function newClient(settings: ClientSettings) {
   });
 }
 
-type Client = ReturnType<typeof newClient>;
+type Client = Awaited<ReturnType<typeof newClient>>;
 
 export class RedisNotifyListener implements NotifyListener {
   readonly kind = "redis";
@@ -115,7 +116,7 @@ export class RedisNotifyListener implements NotifyListener {
     if (this.#client !== undefined) {
       throw new NotifyConfigError(`redis notify listener ${this.describe()} is already started`);
     }
-    const client = newClient({
+    const client = await newClient({
       host: this.#host,
       port: this.#port,
       username: this.#username,

@@ -26,7 +26,8 @@ import { sqliteUrl } from "../db/url.js";
 import { ServiceError } from "../errors.js";
 import type { CryptoassetsEvent, TxUpdateData } from "../events/types.js";
 import { type Logger, silentLogger } from "../log.js";
-import { type Simulator, shellQuote, startSimulator } from "../simulator/index.js";
+import type { Simulator } from "../simulator/index.js";
+import { shellQuote } from "../simulator/notify.js";
 import { startWebhookReceiver, type WebhookReceiver } from "./demo-receiver.js";
 import { type HelperService, startHelperService } from "./helper-service.js";
 import type { HelperServiceConfig } from "./service-config.js";
@@ -229,6 +230,8 @@ async function closeDemo(parts: DemoParts): Promise<void> {
 
 /** The simulator with a "payer" wallet holding 101 mined blocks, and "ours" for the service. */
 async function startDemoChain(parts: DemoParts, port: (offset: number) => number) {
+  // Imported here: the simulator (and bitcoinjs-lib) is not loaded with the library's index.
+  const { startSimulator } = await import("../simulator/index.js");
   const sim = await startSimulator({
     port: port(0),
     walletNotify: notifyCommand(join(parts.dir, WALLETNOTIFY_PORT_FILE), "txid", "ours"),

@@ -14,7 +14,7 @@
  * work the same way but is not implemented — run a single instance).
  */
 import { createHash } from "node:crypto";
-import pg from "pg";
+import type pg from "pg";
 import { errorMessage } from "../errors.js";
 import { type Logger, silentLogger } from "../log.js";
 import { maskUrl } from "../redact/url.js";
@@ -100,7 +100,8 @@ export class PostgresAdvisoryLock implements LeaderLock {
 
   private async connect(): Promise<pg.Client> {
     if (this.client) return this.client;
-    const client = new pg.Client({
+    const { Client } = (await import("pg")).default; // loaded only on PostgreSQL
+    const client = new Client({
       connectionString: this.options.connectionString,
       keepAlive: true,
       connectionTimeoutMillis: 5000,

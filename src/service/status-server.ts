@@ -15,7 +15,7 @@
  * data names accounts, addresses and amounts, more than a status page shows.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { EventFeedCursorError, errorMessage, StatusServerError } from "../errors.js";
 import { FEED_MAX_LIMIT, FEED_MAX_WAIT_SECONDS, waitFeed } from "../events/feed.js";
 import { type Logger, silentLogger } from "../log.js";
@@ -28,6 +28,9 @@ import { ThrottledWarning } from "./throttled-warning.js";
 
 export const DEFAULT_STATUS_IP = "127.0.0.1";
 export const DEFAULT_STATUS_PORT = 18881;
+
+/** fastify, imported by the first start(): build() runs only after it. */
+let Fastify: typeof import("fastify").default;
 
 export interface StatusServerOptions {
   ip?: string;
@@ -86,6 +89,8 @@ export class StatusServer {
   }
 
   async start(): Promise<void> {
+    // Imported at start, not with this module: embedding applications without a status server never load it.
+    Fastify ??= (await import("fastify")).default;
     const server = this.build();
     const port = this.options.port ?? DEFAULT_STATUS_PORT;
     try {

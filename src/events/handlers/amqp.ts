@@ -12,7 +12,7 @@
  * a callback per message, and no reconnection logic of its own to fight with — a broken
  * connection is dropped and the next delivery opens a new one (./broker-connection).
  */
-import amqp, { type ChannelModel, type ConfirmChannel } from "amqplib";
+import type { ChannelModel, ConfirmChannel } from "amqplib";
 import { DeliveryFailedError } from "../../errors.js";
 import { routingFieldsOf } from "../routing.js";
 import type { CryptoassetsEvent } from "../types.js";
@@ -57,6 +57,8 @@ export class AmqpEventHandler extends BrokerEventHandler<Session> {
   }
 
   protected async open(): Promise<Session> {
+    // amqplib is imported by the first connection: a service without RabbitMQ never loads it.
+    const { default: amqp } = await import("amqplib");
     const model = await amqp.connect(this.#url, {
       timeout: this.timeoutMs,
       clientProperties: { connection_name: `cryptoassets ${this.name}` },

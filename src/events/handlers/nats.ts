@@ -12,8 +12,8 @@
  * `nats` v2 package is its predecessor). Pinned to 3.3: 3.4 needs Node 22. The client
  * reconnects by itself for a while; once it gives up, the next delivery connects anew.
  */
-import { type JetStreamClient, jetstream } from "@nats-io/jetstream";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
+import type { JetStreamClient } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
 import { EventHandlerConfigError } from "../../errors.js";
 import { routingFieldsOf } from "../routing.js";
 import type { CryptoassetsEvent } from "../types.js";
@@ -58,6 +58,11 @@ export class NatsEventHandler extends BrokerEventHandler<Session> {
 
   protected async open(): Promise<Session> {
     const { address, user, pass } = this.#server;
+    // The NATS client is imported by the first connection: a service without NATS never loads it.
+    const [{ connect }, { jetstream }] = await Promise.all([
+      import("@nats-io/transport-node"),
+      import("@nats-io/jetstream"),
+    ]);
     const connection = await connect({
       servers: address,
       name: `cryptoassets ${this.name}`,

@@ -8,7 +8,7 @@
  * Durability is Redis's: with `appendonly yes` and `appendfsync always` an acknowledged entry
  * survives a crash; with the defaults up to a second of entries can be lost in one.
  */
-import { createClient, ErrorReply } from "redis";
+import type { ErrorReply } from "redis";
 import type { CryptoassetsEvent } from "../types.js";
 import { BrokerEventHandler, type BrokerHandlerOptions } from "./broker-connection.js";
 
@@ -21,7 +21,9 @@ export interface RedisStreamEventHandlerOptions extends BrokerHandlerOptions {
   maxlen?: number;
 }
 
-function newClient(url: string, name: string, timeoutMs: number) {
+/** node-redis is imported by the first connection: a service without Redis never loads it. */
+async function newClient(url: string, name: string, timeoutMs: number) {
+  const { createClient } = await import("redis");
   return createClient({
     url,
     name,
@@ -31,13 +33,15 @@ function newClient(url: string, name: string, timeoutMs: number) {
     disableOfflineQueue: true,
   });
 }
-type Client = ReturnType<typeof newClient>;
+type Client = Awaited<ReturnType<typeof newClient>>;
 
 export class RedisStreamEventHandler extends BrokerEventHandler<Client> {
   readonly kind = "redis-stream" as const;
   readonly #url: string;
   readonly #stream: string;
   readonly #maxlen: number | undefined;
+  /** node-redis's class of error replies, known once a connection was opened. */
+  #errorReply: typeof ErrorReply | undefined;
 
   constructor(name: string, options: RedisStreamEventHandlerOptions) {
     super(name, options, "events.redis-stream");
@@ -47,7 +51,8 @@ export class RedisStreamEventHandler extends BrokerEventHandler<Client> {
   }
 
   protected async open(): Promise<Client> {
-    const client = newClient(this.#url, `cryptoassets-${this.name}`, this.timeoutMs);
+    const client = await newClient(this.#url, `cryptoassets-${this.name}`, this.timeoutMs);
+    this.#errorReply ??= (await import("redis")).ErrorReply;
     client.on("error", (error: unknown) => {
       this.logger.warn(
         { err: this.loggable(error), url: this.shownUrl },
@@ -74,7 +79,7 @@ export class RedisStreamEventHandler extends BrokerEventHandler<Client> {
 
   /** Redis answered with an error (a key of another type, …): the connection itself is fine. */
   protected override keepsConnection(error: unknown): boolean {
-    return error instanceof ErrorReply;
+    return this.#errorReply !== undefined && error instanceof this.#errorReply;
   }
 
   protected async publish(client: Client, event: CryptoassetsEvent): Promise<string> {
