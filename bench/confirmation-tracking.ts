@@ -33,6 +33,7 @@ import type { Engine } from "../src/db/url.js";
 import type { TxUpdateData } from "../src/events/types.js";
 import { listTrackedNetworkTransactions } from "../src/ledger/index.js";
 import { type ChainEnv, startChainEnv } from "../test/chain/support/env.js";
+import { withCpuProfile } from "./cpu-profile.js";
 import { row } from "./support.js";
 
 /** Payments per payer wallet: the simulator's coin selection scans the whole wallet per send. */
@@ -224,6 +225,7 @@ async function measure(
   k: number,
   strategy: ConfirmationStrategy,
   capMs: number,
+  profileDir: string | undefined,
 ): Promise<Sample | "capped" | { failed: string }> {
   const runtime = env.runtime;
   const backend = runtime.backend as BitcoindBackend;
@@ -258,14 +260,20 @@ async function measure(
   counter.on = true;
   const stalls = stallProbe();
   const t0 = performance.now();
-  follower.blockNotify(hash);
   let capTimer: NodeJS.Timeout | undefined;
-  const finished = await Promise.race([
-    follower.idle().then(() => true),
-    new Promise<false>((resolve) => {
-      capTimer = setTimeout(() => resolve(false), capMs);
-    }),
-  ]);
+  const finished = await withCpuProfile(
+    profileDir,
+    `tracking-${env.db.database.engine}-${k}-${strategy}`,
+    () => {
+      follower.blockNotify(hash);
+      return Promise.race([
+        follower.idle().then(() => true),
+        new Promise<false>((resolve) => {
+          capTimer = setTimeout(() => resolve(false), capMs);
+        }),
+      ]);
+    },
+  );
   const maxStallMs = stalls.stop();
   clearTimeout(capTimer);
   counter.on = false;
@@ -345,6 +353,8 @@ async function trackingRun(
   k: number,
   runs: number,
   capMs: number,
+  strategies: readonly ConfirmationStrategy[],
+  profileDir: string | undefined,
 ): Promise<TrackingResult[]> {
   const counter = new SimulatorCounter();
   const setupStarted = performance.now();
@@ -369,14 +379,14 @@ async function trackingRun(
         `${k} sendtoaddress ${seconds(phases.pay ?? 0)}, mining ${seconds(phases.mine ?? 0)}, ledger sync ${seconds(phases.sync)})`,
     );
     const results = new Map<ConfirmationStrategy, TrackingResult>();
-    for (const strategy of ["block", "poll"] as const)
+    for (const strategy of strategies)
       results.set(strategy, { open: k, engine, strategy, samples: [], wallMs: undefined, capped: false });
     // Alternate the strategies block by block, so drift (caches, table growth) hits both alike.
     for (let run = 0; run < runs; run++) {
       for (const result of results.values()) {
         const spent = result.samples.reduce((sum, sample) => sum + sample.wallMs, 0);
         if (result.capped || result.failed || spent > REPEAT_BUDGET_MS) continue;
-        const sample = await measure(env, counter, k, result.strategy, capMs);
+        const sample = await measure(env, counter, k, result.strategy, capMs, profileDir);
         const label = `tracking ${engine}, ${k} open, ${result.strategy === "block" ? "block-driven" : "polling"}`;
         if (sample === "capped") {
           result.capped = true;
@@ -420,6 +430,10 @@ export async function confirmationTrackingBench(options: {
   /** Blocks measured per strategy and ledger (default 3; at most 4 keeps every deposit open). */
   runs?: number;
   capSeconds?: number;
+  /** Which strategies to measure (default both; polling at 10,000 takes minutes). */
+  strategies?: ConfirmationStrategy[];
+  /** Write a CPU profile of each measured block here and print its summary. */
+  profileDir?: string;
 }): Promise<TrackingResult[]> {
   const runs = options.runs ?? 3;
   if (!Number.isInteger(runs) || runs < 1 || runs > 4) throw new Error("--tracking-runs must be 1..4");
@@ -430,7 +444,17 @@ export async function confirmationTrackingBench(options: {
   const load = () => loadavg()[0]?.toFixed(1) ?? "?";
   console.log(`  load average (1 min) at start: ${load()}`);
   for (const k of options.sizes)
-    for (const engine of engines) all.push(...(await trackingRun(engine, k, runs, capMs)));
+    for (const engine of engines)
+      all.push(
+        ...(await trackingRun(
+          engine,
+          k,
+          runs,
+          capMs,
+          options.strategies ?? ["block", "poll"],
+          options.profileDir,
+        )),
+      );
 
   console.log(`  load average (1 min) at end: ${load()}`);
   const range = (r: TrackingResult) => {

@@ -4,8 +4,8 @@
  * `--only ingest [--ingest-sizes 1000,10000] [--ingest-batches 1,default] [--profile DIR]`: deposit
  * ingest (update_batch_size 1, without group commit, vs the default),
  * with a CPU profile of each ingest stretch written to DIR and summarized.
- * `--only tracking [--tracking-sizes 100,1000,10000] [--tracking-runs 3] [--tracking-cap-s 120]`:
- * confirmation tracking.
+ * `--only tracking [--tracking-sizes 100,1000,10000] [--tracking-runs 3] [--tracking-cap-s 120]
+ * [--tracking-strategies block,poll]`: confirmation tracking.
  * `--only events [--events N] [--events-scenario TEXT]`: event delivery (scenarios by label).
  * `--only scan [--scan-sizes 0,100000]`: peak RSS of the first scan, paged vs unpaged.
  */
@@ -68,6 +68,11 @@ if (!only || only === "tracking") {
     postgresUrl,
     runs: runsAt >= 0 ? Number(args[runsAt + 1]) : undefined,
     capSeconds: capAt >= 0 ? Number(args[capAt + 1]) : undefined,
+    strategies:
+      flag("--tracking-strategies") >= 0
+        ? (String(args[flag("--tracking-strategies") + 1]).split(",") as Array<"block" | "poll">)
+        : undefined,
+    profileDir: flag("--profile") >= 0 ? String(args[flag("--profile") + 1] ?? ".") : undefined,
   });
 }
 

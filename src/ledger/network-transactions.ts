@@ -6,7 +6,14 @@
  */
 import type { Insertable, Selectable } from "kysely";
 import { formatAmount } from "../coins/amount.js";
-import { type BulkColumn, forEachChunk, updateRowsById, valueIn } from "../db/bulk.js";
+import {
+  type BulkColumn,
+  breathe,
+  forEachChunk,
+  ROWS_PER_STATEMENT,
+  updateRowsById,
+  valueIn,
+} from "../db/bulk.js";
 import type { NetworkTransactionTable, NetworkTransactionType, TransactionTable } from "../db/schema.js";
 import type { Trx } from "../db/serializable.js";
 import type { TxUpdateData } from "../events/types.js";
@@ -56,14 +63,27 @@ export async function listTrackedNetworkTransactions(
   ctx: LedgerContext,
   filter: { unconfirmed?: boolean } = {},
 ): Promise<NetworkTransaction[]> {
-  let query = trx
-    .selectFrom("ca_network_transaction")
-    .selectAll()
-    .where("wallet_id", "=", ctx.walletId)
-    .where("tracked", "=", 1)
-    .where("txid", "is not", null);
-  if (filter.unconfirmed) query = query.where("confirmations", "=", 0);
-  return query.orderBy("id").execute();
+  const page = async (afterId: number, limit: number | undefined) => {
+    let query = trx
+      .selectFrom("ca_network_transaction")
+      .selectAll()
+      .where("wallet_id", "=", ctx.walletId)
+      .where("tracked", "=", 1)
+      .where("txid", "is not", null)
+      .where("id", ">", afterId);
+    if (filter.unconfirmed) query = query.where("confirmations", "=", 0);
+    query = query.orderBy("id");
+    return limit === undefined ? query.execute() : query.limit(limit).execute();
+  };
+  if (ctx.engine !== "sqlite") return page(0, undefined);
+  // SQLite reads synchronously: page by id, yielding the event loop between pages (../db/bulk.ts).
+  const rows: NetworkTransaction[] = [];
+  for (;;) {
+    const more = await page(rows.at(-1)?.id ?? 0, ROWS_PER_STATEMENT);
+    rows.push(...more);
+    if (more.length < ROWS_PER_STATEMENT) return rows;
+    await breathe(ctx.engine);
+  }
 }
 
 /** A new network transaction: unseen (-1 confirmations), tracked. */

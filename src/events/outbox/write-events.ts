@@ -42,30 +42,32 @@ export async function writeEvents(
   now: number = Date.now(),
 ): Promise<WrittenEvent[]> {
   if (events.length === 0) return [];
-  // uuidv7 ids are generated in order, so the ids (and rows) keep the events' order.
-  const rows = events.map((event) => ({
-    event_id: uuidv7(),
-    event_name: event.event_name,
-    ordering_key: orderingKeyOf(event),
-    payload: JSON.stringify(event.data),
-    created_at: now,
-  }));
-  // Row ids by event_id: matched by event_id, never by position, so nothing depends on the
-  // order rows come back in.
-  const rowIdOf = new Map<string, number>();
-  await forEachChunk(engine, rows, async (chunk) => {
-    for (const row of await insertEvents(trx, engine, chunk)) rowIdOf.set(row.event_id, Number(row.id));
-  });
+  const written: WrittenEvent[] = [];
   const deliveries: Array<{ event_row_id: number; handler: string; ordering_key: string }> = [];
-  const written = rows.map((row, i) => {
-    const rowId = rowIdOf.get(row.event_id);
-    if (rowId === undefined) throw new Error(`outbox: event ${row.event_id} was not inserted`);
-    const event = events[i] as NewEvent;
-    for (const recipient of recipients) {
-      if (isSubscribed(recipient.subscription, event))
-        deliveries.push({ event_row_id: rowId, handler: recipient.name, ordering_key: row.ordering_key });
-    }
-    return { event_id: row.event_id, event_row_id: rowId, created_at: now };
+  // Chunks of events (all at once on PostgreSQL), rows built per chunk so SQLite, which
+  // yields between chunks, never holds the event loop for the whole batch.
+  await forEachChunk(engine, events, async (chunk) => {
+    // uuidv7 ids are generated in order, so the ids (and rows) keep the events' order.
+    const rows = chunk.map((event) => ({
+      event_id: uuidv7(),
+      event_name: event.event_name,
+      ordering_key: orderingKeyOf(event),
+      payload: JSON.stringify(event.data),
+      created_at: now,
+    }));
+    // Row ids matched by event_id, never by position: nothing depends on the order rows come back in.
+    const rowIdOf = new Map<string, number>();
+    for (const row of await insertEvents(trx, engine, rows)) rowIdOf.set(row.event_id, Number(row.id));
+    rows.forEach((row, i) => {
+      const rowId = rowIdOf.get(row.event_id);
+      if (rowId === undefined) throw new Error(`outbox: event ${row.event_id} was not inserted`);
+      const event = chunk[i] as NewEvent;
+      for (const recipient of recipients) {
+        if (isSubscribed(recipient.subscription, event))
+          deliveries.push({ event_row_id: rowId, handler: recipient.name, ordering_key: row.ordering_key });
+      }
+      written.push({ event_id: row.event_id, event_row_id: rowId, created_at: now });
+    });
   });
   await forEachChunk(engine, deliveries, async (chunk) => {
     if (engine === "postgres") {
