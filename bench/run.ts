@@ -8,6 +8,8 @@
  * [--tracking-strategies block,poll]`: confirmation tracking.
  * `--only events [--events N] [--events-scenario TEXT]`: event delivery (scenarios by label).
  * `--only scan [--scan-sizes 0,100000]`: peak RSS of the first scan, paged vs unpaged.
+ * `--only service [--service-baseline REF|none]`: the helper service's start-up CPU, idle and
+ * loaded RSS, beside the service of commit REF (default: main before issue 14's footprint work).
  */
 import { cpus, totalmem } from "node:os";
 import { confirmationTrackingBench } from "./confirmation-tracking.js";
@@ -15,6 +17,9 @@ import { depositIngestBench } from "./deposit-ingest.js";
 import { eventDeliveryBench } from "./event-delivery.js";
 import { scanMemoryBench } from "./scan-memory.js";
 import { serviceResourcesBench } from "./service-resources.js";
+
+/** main before issue 14's footprint work (lazy drivers, young generation cap). */
+const SERVICE_BASELINE = "7aa700b";
 
 const args = process.argv.slice(2);
 const flag = (name: string) => args.indexOf(name);
@@ -88,7 +93,13 @@ if (!only || only === "events") {
 
 if (!only || only === "service") {
   console.log("\n== helper service resources (real child process) ==");
-  await serviceResourcesBench({ depositsPerSecond: 20, seconds: 30 });
+  const baselineAt = flag("--service-baseline");
+  const baselineRef = baselineAt >= 0 ? String(args[baselineAt + 1]) : SERVICE_BASELINE;
+  await serviceResourcesBench({
+    depositsPerSecond: 20,
+    seconds: 30,
+    baselineRef: baselineRef === "none" ? undefined : baselineRef,
+  });
 }
 
 if (!only || only === "scan") {

@@ -1,10 +1,19 @@
 /**
  * Helper service resource use: resident memory and CPU of a real `cryptoassets
  * helper-service` child process, idle and under a steady stream of deposits (walletnotify
- * over HTTP from the simulator, a block every 2 s, an HTTP webhook receiving every event).
+ * over HTTP from the simulator, a block every 2 s, an HTTP webhook receiving every event),
+ * and the CPU it takes to start.
+ *
+ * "Running" is the moment the service logs "helper service running" (every coin started,
+ * the dispatcher and the status server up); the start-up CPU is the child's user + system
+ * time (/proc/<pid>/stat) read when that line arrives, the median of three starts.
+ *
+ * The same run measures a baseline: the service of another commit (default: main before
+ * issue 14's footprint work), checked out with `git worktree` into a temp folder and built
+ * there, on the same simulator with its own wallet and database.
  */
-import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync, spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BitcoindBackend, BitcoindRpcClient } from "../src/backends/bitcoind/index.js";
@@ -13,9 +22,11 @@ import { sqliteUrl } from "../src/db/url.js";
 import { Ledger } from "../src/ledger/index.js";
 import { startSimulator } from "../src/simulator/index.js";
 import { freePort } from "../test/support/ports.js";
+import { waitFor } from "../test/support/wait.js";
 import { row, startReceiver } from "./support.js";
 
-const BIN = join(import.meta.dirname, "../../bin/cryptoassets.js");
+const ROOT = join(import.meta.dirname, "../..");
+const NOTIFY_PORT_FILE = "walletnotify.port";
 
 function sample(pid: number): { rssMiB: number; cpuSeconds: number } {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
@@ -26,36 +37,67 @@ function sample(pid: number): { rssMiB: number; cpuSeconds: number } {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;
 
-export async function serviceResourcesBench(options: {
-  depositsPerSecond: number;
-  seconds: number;
-}): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), "ca-bench-svc-"));
+/** One service build to measure: its bin/ folder and a label. */
+interface Variant {
+  label: string;
+  bin: string;
+}
+
+/** A commit's tree built into a temp folder (node_modules shared); removed by `remove`. */
+function buildCheckout(ref: string): { variant: Variant; remove: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), "ca-bench-baseline-"));
+  const git = (...args: string[]) => execFileSync("git", ["-C", ROOT, ...args], { stdio: "pipe" });
+  const commit = git("rev-parse", "--short", ref).toString().trim();
+  git("worktree", "add", "--detach", dir, ref);
+  const remove = () => {
+    git("worktree", "remove", "--force", dir);
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    symlinkSync(realpathSync(join(ROOT, "node_modules")), join(dir, "node_modules"));
+    execFileSync(
+      process.execPath,
+      [join(dir, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.build.json"],
+      {
+        cwd: dir,
+        stdio: "inherit",
+      },
+    );
+  } catch (error) {
+    remove();
+    throw error;
+  }
+  return { variant: { label: `baseline ${commit}`, bin: join(dir, "bin/cryptoassets.js") }, remove };
+}
+
+interface Chain {
+  url: string;
+  payer: BitcoindRpcClient;
+  payerAddress: string;
+  root: BitcoindRpcClient;
+}
+
+/** A wallet, a ledger with 50 addresses and a config file for one service run. */
+async function prepareService(chain: Chain, dir: string, name: string, receiverUrl: string) {
+  await chain.root.call("createwallet", [name]);
   const notifyPort = await freePort();
   const statusPort = await freePort();
-  const sim = await startSimulator({
-    port: 0,
-    walletNotify: `curl -s --data "txid=%s" http://127.0.0.1:${notifyPort}/ >/dev/null || true`,
-  });
-  const receiver = await startReceiver();
-  const root = new BitcoindRpcClient({ url: sim.url });
-  await root.call("createwallet", ["payer"]);
-  await root.call("createwallet", ["ours"]);
-  const payer = new BitcoindRpcClient({ url: sim.url, wallet: "payer" });
-  const payerAddress = String(await payer.call("getnewaddress"));
-  await payer.call("generatetoaddress", [300, payerAddress]);
-
-  const dbUrl = sqliteUrl(join(dir, "ledger.db"));
+  const dbUrl = sqliteUrl(join(dir, `${name}.db`));
   const database = await openDatabase(dbUrl);
   await initializeDatabase(database);
-  const backend = new BitcoindBackend({ url: sim.url, wallet: "ours" });
-  const ledger = await Ledger.open({ database, coin: "btc", network: "regtest", backend });
-  const account = await ledger.createAccount("bench");
+  const backend = new BitcoindBackend({ url: chain.url, wallet: name });
   const addresses: string[] = [];
-  for (let i = 0; i < 50; i++) addresses.push((await ledger.createReceivingAddress(account.id)).address);
-
-  const config = join(dir, "config.yaml");
+  try {
+    const ledger = await Ledger.open({ database, coin: "btc", network: "regtest", backend });
+    const account = await ledger.createAccount("bench");
+    for (let i = 0; i < 50; i++) addresses.push((await ledger.createReceivingAddress(account.id)).address);
+  } finally {
+    await backend.close();
+    await database.close();
+  }
+  const config = join(dir, `${name}.yaml`);
   writeFileSync(
     config,
     [
@@ -65,76 +107,201 @@ export async function serviceResourcesBench(options: {
       "    network: regtest",
       "    backend:",
       "      class: bitcoind",
-      `      url: "${sim.url}"`,
-      "      wallet: ours",
+      `      url: "${chain.url}"`,
+      `      wallet: ${name}`,
       `      walletnotify: { class: http, port: ${notifyPort} }`,
       "events:",
-      `  app: { class: http, url: "${receiver.url}" }`,
+      `  app: { class: http, url: "${receiverUrl}" }`,
       `status-server: { port: ${statusPort} }`,
       "service: { poll_period: 1 }",
     ].join("\n"),
   );
-  const child = spawn(process.execPath, [BIN, "helper-service", config], {
-    stdio: ["ignore", "ignore", "inherit"],
-    env: { ...process.env, CRYPTOASSETS_LOG_LEVEL: "warn" },
+  return { config, notifyPort, statusPort, addresses };
+}
+
+function startService(variant: Variant, config: string, level: string) {
+  return spawn(process.execPath, [variant.bin, "helper-service", config], {
+    stdio: ["ignore", "pipe", "inherit"],
+    env: { ...process.env, CRYPTOASSETS_LOG_LEVEL: level },
   });
+}
+
+async function stopService(child: ReturnType<typeof startService>): Promise<void> {
+  if (child.exitCode !== null) return;
+  child.kill("SIGTERM");
+  await new Promise((r) => child.once("exit", r));
+}
+
+/** CPU seconds and wall time from spawn to the "helper service running" log line. */
+async function startupCost(
+  variant: Variant,
+  config: string,
+): Promise<{ cpuSeconds: number; wallMs: number }> {
+  const began = performance.now();
+  const child = startService(variant, config, "info");
+  try {
+    let output = "";
+    const cpuSeconds = await new Promise<number>((resolve, reject) => {
+      child.stdout?.on("data", (chunk: Buffer) => {
+        output += chunk.toString("utf8");
+        if (output.includes('"msg":"helper service running"')) resolve(sample(child.pid ?? 0).cpuSeconds);
+      });
+      child.once("exit", (code) => reject(new Error(`helper service exited (${code}) before running`)));
+    });
+    return { cpuSeconds, wallMs: performance.now() - began };
+  } finally {
+    await stopService(child);
+  }
+}
+
+interface Figures {
+  startCpuSeconds: number;
+  startWallMs: number;
+  idleRss: number;
+  idleCpuPercent: number;
+  loadRssAvg: number;
+  loadRssPeak: number;
+  loadCpuPercent: number;
+  deposits: number;
+  events: number;
+}
+
+async function measure(
+  variant: Variant,
+  chain: Chain,
+  dir: string,
+  name: string,
+  options: { depositsPerSecond: number; seconds: number },
+): Promise<Figures> {
+  const receiver = await startReceiver();
+  const service = await prepareService(chain, dir, name, receiver.url);
+  // The simulator's walletnotify command reads the listener's port from this file.
+  writeFileSync(join(dir, NOTIFY_PORT_FILE), String(service.notifyPort));
+  const starts: Array<{ cpuSeconds: number; wallMs: number }> = [];
+  for (let i = 0; i < 3; i++) starts.push(await startupCost(variant, service.config));
+
+  const child = startService(variant, service.config, "warn");
+  child.stdout?.resume();
   const pid = child.pid ?? 0;
   try {
-    for (let i = 0; ; i++) {
-      const ok = await fetch(`http://127.0.0.1:${statusPort}/health`).then(
-        (r) => r.status === 200,
-        () => false,
-      );
-      if (ok) break;
-      if (i > 100) throw new Error("helper service did not become healthy");
-      await sleep(100);
-    }
+    await waitFor(
+      "a healthy helper service",
+      async () => (await fetch(`http://127.0.0.1:${service.statusPort}/health`)).status === 200,
+      30_000,
+    );
     await sleep(5000);
     const idle = sample(pid);
     await sleep(10_000);
     const idleLater = sample(pid);
-    row("helper service idle", {
-      rss_MiB: idleLater.rssMiB,
-      cpu_percent: ((idleLater.cpuSeconds - idle.cpuSeconds) / 10) * 100,
-    });
 
     const start = sample(pid);
     const interval = 1000 / options.depositsPerSecond;
     const began = performance.now();
     let sent = 0;
-    let peak = 0;
     const rss: number[] = [];
     let nextBlock = began + 2000;
     while (performance.now() - began < options.seconds * 1000) {
-      const address = addresses[sent % addresses.length] as string;
-      await payer.call("sendtoaddress", [address, "0.001"]);
+      const address = service.addresses[sent % service.addresses.length] as string;
+      await chain.payer.call("sendtoaddress", [address, "0.001"]);
       sent++;
       if (performance.now() >= nextBlock) {
-        await payer.call("generatetoaddress", [1, payerAddress]);
+        await chain.payer.call("generatetoaddress", [1, chain.payerAddress]);
         nextBlock += 2000;
-        const s = sample(pid);
-        rss.push(s.rssMiB);
-        peak = Math.max(peak, s.rssMiB);
+        rss.push(sample(pid).rssMiB);
       }
       const wait = began + sent * interval - performance.now();
       if (wait > 0) await sleep(wait);
     }
     const end = sample(pid);
     const elapsed = (performance.now() - began) / 1000;
-    row(`helper service, ${options.depositsPerSecond} deposits/s for ${options.seconds} s`, {
+    return {
+      startCpuSeconds: median(starts.map((s) => s.cpuSeconds)),
+      startWallMs: median(starts.map((s) => s.wallMs)),
+      idleRss: idleLater.rssMiB,
+      idleCpuPercent: ((idleLater.cpuSeconds - idle.cpuSeconds) / 10) * 100,
+      loadRssAvg: rss.reduce((a, b) => a + b, 0) / Math.max(1, rss.length),
+      loadRssPeak: Math.max(...rss),
+      loadCpuPercent: ((end.cpuSeconds - start.cpuSeconds) / elapsed) * 100,
       deposits: sent,
-      rss_avg_MiB: rss.reduce((a, b) => a + b, 0) / Math.max(1, rss.length),
-      rss_peak_MiB: peak,
-      cpu_percent: ((end.cpuSeconds - start.cpuSeconds) / elapsed) * 100,
-      events_received: receiver.received.size,
-    });
+      events: receiver.received.size,
+    };
   } finally {
-    child.kill("SIGTERM");
-    await new Promise((r) => child.once("exit", r));
-    await backend.close();
-    await database.close();
+    await stopService(child);
     await receiver.close();
+  }
+}
+
+/** Each figure of this tree beside the baseline's, with their ratio. */
+function printComparison(
+  results: Array<{ variant: Variant; figures: Figures }>,
+  depositsPerSecond: number,
+): void {
+  const [current, baseline] = results;
+  if (!current || !baseline) return;
+  const lines: Array<[string, (f: Figures) => number, number]> = [
+    ["CPU s, spawn to running", (f) => f.startCpuSeconds, 2],
+    ["RSS MiB, idle", (f) => f.idleRss, 0],
+    [`RSS MiB avg, ${depositsPerSecond} deposits/s`, (f) => f.loadRssAvg, 0],
+    [`RSS MiB peak, ${depositsPerSecond} deposits/s`, (f) => f.loadRssPeak, 0],
+    [`CPU %, ${depositsPerSecond} deposits/s`, (f) => f.loadCpuPercent, 0],
+  ];
+  console.log(
+    `\n${"".padEnd(34)} ${current.variant.label.padStart(14)} ${baseline.variant.label.padStart(20)}  ratio`,
+  );
+  for (const [label, pick, digits] of lines) {
+    const now = pick(current.figures);
+    const before = pick(baseline.figures);
+    console.log(
+      `${label.padEnd(34)} ${now.toFixed(digits).padStart(14)} ${before.toFixed(digits).padStart(20)}  ${(now / before).toFixed(2)}`,
+    );
+  }
+}
+
+export async function serviceResourcesBench(options: {
+  depositsPerSecond: number;
+  seconds: number;
+  /** Commit of the baseline service; undefined: none. */
+  baselineRef: string | undefined;
+}): Promise<void> {
+  const variants: Variant[] = [{ label: "this tree", bin: join(ROOT, "bin/cryptoassets.js") }];
+  const checkout = options.baselineRef === undefined ? undefined : buildCheckout(options.baselineRef);
+  if (checkout) variants.push(checkout.variant);
+  const dir = mkdtempSync(join(tmpdir(), "ca-bench-svc-"));
+  const sim = await startSimulator({
+    port: 0,
+    walletNotify: `curl -s --data "txid=%s" "http://127.0.0.1:$(cat ${join(dir, NOTIFY_PORT_FILE)})/" >/dev/null || true`,
+  });
+  try {
+    const root = new BitcoindRpcClient({ url: sim.url });
+    await root.call("createwallet", ["payer"]);
+    const payer = new BitcoindRpcClient({ url: sim.url, wallet: "payer" });
+    const payerAddress = String(await payer.call("getnewaddress"));
+    await payer.call("generatetoaddress", [300, payerAddress]);
+    const chain: Chain = { url: sim.url, payer, payerAddress, root };
+
+    const results: Array<{ variant: Variant; figures: Figures }> = [];
+    for (const [index, variant] of variants.entries()) {
+      const figures = await measure(variant, chain, dir, `ours${index}`, options);
+      results.push({ variant, figures });
+      row(`${variant.label}: start to running`, {
+        cpu_s: figures.startCpuSeconds,
+        wall_ms: figures.startWallMs,
+      });
+      row(`${variant.label}: idle`, { rss_MiB: figures.idleRss, cpu_percent: figures.idleCpuPercent });
+      row(`${variant.label}: ${options.depositsPerSecond} deposits/s, ${options.seconds} s`, {
+        deposits: figures.deposits,
+        rss_avg_MiB: figures.loadRssAvg,
+        rss_peak_MiB: figures.loadRssPeak,
+        cpu_percent: figures.loadCpuPercent,
+        events_received: figures.events,
+      });
+    }
+    printComparison(results, options.depositsPerSecond);
+    await root.close();
+    await payer.close();
+  } finally {
     await sim.close();
+    checkout?.remove();
     rmSync(dir, { recursive: true, force: true });
   }
 }
