@@ -4,87 +4,29 @@
  * names, into this union; the factory turns them into live handlers.
  */
 
+import type { z } from "zod";
+import type { eventHandlerSchema } from "../../config/schema.js";
 import { EventHandlerConfigError } from "../../errors.js";
 import { type Logger, silentLogger } from "../../log.js";
-import type { Subscription } from "../subscription.js";
 import { AmqpEventHandler } from "./amqp.js";
 import type { EventHandler } from "./handler.js";
 import { HttpEventHandler } from "./http.js";
-import type { WebhookFormat } from "./http-body.js";
 import { InProcessEventHandler } from "./in-process.js";
 import { NatsEventHandler } from "./nats.js";
 import { RedisStreamEventHandler } from "./redis-stream.js";
 import { ScriptEventHandler } from "./script.js";
 
-/** What every handler entry may have besides its class's options. */
-export interface EventHandlerConfigBase {
-  /** Only these events (applied when events are written); absent: every event. */
-  subscribe?: Subscription;
-}
-
-export interface HttpEventHandlerConfig extends EventHandlerConfigBase {
-  class: "http";
-  url: string;
-  secret?: string;
-  /** Seconds (default 10). */
-  timeout?: number;
-  format?: WebhookFormat;
-  headers?: Record<string, string>;
-}
-
-export interface ScriptEventHandlerConfig extends EventHandlerConfigBase {
-  class: "script";
-  script: string;
-  log_output?: boolean;
-  /** Seconds (default 60). */
-  timeout?: number;
-  /** Variables set for the script. */
-  env?: Record<string, string>;
-  /** Variables of the service's environment passed on to the script. */
-  pass_env?: readonly string[];
-}
-
-export interface InProcessEventHandlerConfig extends EventHandlerConfigBase {
-  class: "in-process";
-  callback: string;
-  /** Seconds (default 60). */
-  timeout?: number;
-}
-
-export interface RedisStreamEventHandlerConfig extends EventHandlerConfigBase {
-  class: "redis-stream";
-  url: string;
-  stream: string;
-  maxlen?: number;
-  /** Seconds (default 10). */
-  timeout?: number;
-}
-
-export interface AmqpEventHandlerConfig extends EventHandlerConfigBase {
-  class: "amqp";
-  url: string;
-  exchange: string;
-  mandatory?: boolean;
-  /** Seconds (default 10). */
-  timeout?: number;
-}
-
-export interface NatsEventHandlerConfig extends EventHandlerConfigBase {
-  class: "nats";
-  url: string;
-  subject_prefix?: string;
-  token?: string;
-  /** Seconds (default 10). */
-  timeout?: number;
-}
-
-export type EventHandlerConfig =
-  | HttpEventHandlerConfig
-  | ScriptEventHandlerConfig
-  | InProcessEventHandlerConfig
-  | RedisStreamEventHandlerConfig
-  | AmqpEventHandlerConfig
-  | NatsEventHandlerConfig;
+/**
+ * One `events.<name>` entry, as a file or code writes it (defaults apply to what is left out):
+ * the schema's input type, so that an option the schema lacks cannot be passed here either.
+ */
+export type EventHandlerConfig = z.input<typeof eventHandlerSchema>;
+export type HttpEventHandlerConfig = Extract<EventHandlerConfig, { class: "http" }>;
+export type ScriptEventHandlerConfig = Extract<EventHandlerConfig, { class: "script" }>;
+export type InProcessEventHandlerConfig = Extract<EventHandlerConfig, { class: "in-process" }>;
+export type RedisStreamEventHandlerConfig = Extract<EventHandlerConfig, { class: "redis-stream" }>;
+export type AmqpEventHandlerConfig = Extract<EventHandlerConfig, { class: "amqp" }>;
+export type NatsEventHandlerConfig = Extract<EventHandlerConfig, { class: "nats" }>;
 
 export interface CreateEventHandlerOptions {
   logger?: Logger;
