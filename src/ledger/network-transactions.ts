@@ -93,7 +93,16 @@ export async function insertNetworkTransaction(
   fields: { txid: string | null; transaction_type: NetworkTransactionType; opened_at?: number },
   now: number = Date.now(),
 ): Promise<number> {
-  return insertReturningId(trx, ctx.engine, "ca_network_transaction", {
+  return insertReturningId(trx, ctx.engine, "ca_network_transaction", unseenRow(ctx, fields, now));
+}
+
+/** The columns of a new network transaction: unseen (-1 confirmations), tracked. */
+function unseenRow(
+  ctx: LedgerContext,
+  fields: { txid: string | null; transaction_type: NetworkTransactionType; opened_at?: number },
+  now: number,
+) {
+  return {
     wallet_id: ctx.walletId,
     txid: fields.txid,
     transaction_type: fields.transaction_type,
@@ -107,7 +116,7 @@ export async function insertNetworkTransaction(
     closed_at: null,
     created_at: now,
     updated_at: now,
-  });
+  };
 }
 
 /** Key of a network transaction in the maps below: its type and txid. */
@@ -187,21 +196,9 @@ export interface AppliedObservation {
 function unseenDeposit(ctx: LedgerContext, txid: string, now: number): NetworkTransaction {
   return {
     id: 0,
-    wallet_id: ctx.walletId,
-    txid,
-    transaction_type: "deposit",
-    confirmations: -1,
-    block_hash: null,
-    block_height: null,
-    conflicted_at_height: null,
-    tracked: 1,
-    fee: null,
-    opened_at: null,
-    closed_at: null,
+    ...unseenRow(ctx, { txid, transaction_type: "deposit" }, now),
     comment: null,
     recovery_note: null,
-    created_at: now,
-    updated_at: now,
   };
 }
 
@@ -343,8 +340,10 @@ async function insertDeposits(
 ): Promise<void> {
   await forEachChunk(ctx.engine, ntxs, async (chunk) => {
     const rows = chunk.map((ntx) => {
-      const { id: _id, comment: _comment, recovery_note: _note, ...columns } = ntx;
-      return { ...columns, ...(plans.get(ntx) as ConfirmationPlan).row };
+      return {
+        ...unseenRow(ctx, { txid: ntx.txid, transaction_type: "deposit" }, ntx.created_at),
+        ...(plans.get(ntx) as ConfirmationPlan).row,
+      };
     });
     const query = trx.insertInto("ca_network_transaction").values(rows);
     const inserted =
