@@ -5,7 +5,8 @@
  *
  * Wake-ups, without busy polling: `wake()` after a local commit, PostgreSQL LISTEN (a bare
  * signal; the rows are always read from the table), a timer for the next due retry, and a
- * slow safety poll.
+ * slow safety poll. A claim takes as many due deliveries as the handler has free slots, in
+ * one statement; outcomes are written in batches (./outcome-writer.ts).
  */
 
 import { randomUUID } from "node:crypto";
@@ -18,13 +19,9 @@ import { type Logger, silentLogger } from "../log.js";
 import { cleanExternalText } from "../redact/external-text.js";
 import type { EventHandler } from "./handlers/handler.js";
 import { type ClaimedDelivery, claimDeliveries, nextDueAt } from "./outbox/claim-deliveries.js";
-import {
-  type AttemptOutcome,
-  type DeliveryTransition,
-  MAX_ERROR_TEXT,
-  recordOutcome,
-} from "./outbox/record-outcome.js";
+import { type AttemptOutcome, type DeliveryTransition, MAX_ERROR_TEXT } from "./outbox/record-outcome.js";
 import { OUTBOX_CHANNEL } from "./outbox/write-events.js";
+import { OutcomeWriter } from "./outcome-writer.js";
 import { DEFAULT_RETRY_SCHEDULE } from "./retry-schedule.js";
 import type { CryptoassetsEvent, EventName } from "./types.js";
 
@@ -80,6 +77,7 @@ export class Dispatcher {
 
   constructor(private readonly options: DispatcherOptions) {
     this.logger = (options.logger ?? silentLogger).child({ module: "events.dispatcher" });
+    const outcomes = new OutcomeWriter(options.database, options.retrySchedule ?? DEFAULT_RETRY_SCHEDULE);
     this.workers = options.handlers.map((handler) => {
       const counters: HandlerCounters = { delivered: 0, failed: 0, dead: 0, inFlight: 0 };
       this.counters.set(handler.name, counters);
@@ -87,6 +85,7 @@ export class Dispatcher {
         ...options,
         instanceId: this.instanceId,
         logger: this.logger,
+        outcomes,
         stopped: () => this.stopped,
       });
     });
@@ -99,7 +98,7 @@ export class Dispatcher {
   async start(): Promise<void> {
     this.stopped = false;
     const pollMs = this.options.pollIntervalMs ?? DISPATCHER_DEFAULTS.poll_interval * 1000;
-    this.pollTimer = setInterval(() => this.wake(), pollMs);
+    this.pollTimer = setInterval(() => this.poll(), pollMs);
     this.pollTimer.unref();
     if (this.options.database.engine === "postgres" && this.options.databaseUrl) await this.listen();
     this.wake();
@@ -109,6 +108,12 @@ export class Dispatcher {
   wake(): void {
     if (this.stopped) return;
     for (const worker of this.workers) worker.kick();
+  }
+
+  /** The safety poll: also looks again for the next due retry (another dispatcher's included). */
+  private poll(): void {
+    for (const worker of this.workers) worker.refreshDue();
+    this.wake();
   }
 
   /** Stops claiming; waits for in-flight deliveries (up to graceMs), whose outcomes are recorded. */
@@ -155,6 +160,7 @@ export class Dispatcher {
 interface WorkerContext extends DispatcherOptions {
   instanceId: string;
   logger: Logger;
+  outcomes: OutcomeWriter;
   /** True once the dispatcher stops: claim nothing more. */
   stopped(): boolean;
 }
@@ -164,9 +170,10 @@ class HandlerWorker {
   private again = false;
   private inFlight = 0;
   private dueTimer: NodeJS.Timeout | undefined;
+  /** Ask the outbox when the next retry is due at the end of the next pump (start, poll, a retry). */
+  private dueUnknown = true;
   private readonly concurrency: number;
   private readonly leaseMs: number;
-  private readonly schedule: readonly number[];
 
   constructor(
     private readonly handler: DeliverableHandler,
@@ -175,11 +182,14 @@ class HandlerWorker {
   ) {
     this.concurrency = options.concurrency ?? DISPATCHER_DEFAULTS.concurrency;
     this.leaseMs = (handler.timeoutMs ?? 60_000) + (options.leaseMarginMs ?? LEASE_MARGIN_MS);
-    this.schedule = options.retrySchedule ?? DEFAULT_RETRY_SCHEDULE;
   }
 
   get busy(): boolean {
     return this.inFlight > 0 || this.pumping;
+  }
+
+  refreshDue(): void {
+    this.dueUnknown = true;
   }
 
   stopTimers(): void {
@@ -192,7 +202,10 @@ class HandlerWorker {
       return;
     }
     this.pumping = true;
-    this.pump()
+    // After this turn of the event loop: the slots of a whole batch of outcomes are free by
+    // then, and one claim fills them.
+    new Promise<void>((resolve) => setImmediate(resolve))
+      .then(() => this.pump())
       .catch((error) => {
         this.options.logger.error(
           { handler: this.handler.name, err: error },
@@ -222,7 +235,10 @@ class HandlerWorker {
       );
       for (const delivery of claimed) this.start(delivery);
       if (claimed.length < free && !this.again) {
-        await this.armDueTimer();
+        if (this.dueUnknown) {
+          this.dueUnknown = false;
+          await this.armDueTimer();
+        }
         return;
       }
     }
@@ -236,7 +252,10 @@ class HandlerWorker {
     const delay = Math.max(0, due - Date.now());
     const cap = this.options.pollIntervalMs ?? DISPATCHER_DEFAULTS.poll_interval * 1000;
     if (delay >= cap) return;
-    this.dueTimer = setTimeout(() => this.kick(), delay + 5);
+    this.dueTimer = setTimeout(() => {
+      this.dueUnknown = true; // for the retry after this one
+      this.kick();
+    }, delay + 5);
     this.dueTimer.unref();
   }
 
@@ -285,15 +304,14 @@ class HandlerWorker {
         }),
       };
     }
-    const transition = await recordOutcome(
-      this.options.database,
-      delivery.delivery_id,
-      delivery.attempts,
+    const transition = await this.options.outcomes.record({
+      deliveryId: delivery.delivery_id,
+      attemptsBefore: delivery.attempts,
       outcome,
-      this.schedule,
-    );
+    });
     if (transition === "delivered") this.counters.delivered++;
     else this.counters.failed++;
+    if (transition === "retry") this.dueUnknown = true;
     if (transition === "dead") this.counters.dead++;
     const log = this.options.logger;
     const fields = { handler: this.handler.name, event_id: event.event_id, attempt: delivery.attempts + 1 };

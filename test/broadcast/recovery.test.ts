@@ -77,7 +77,8 @@ describe("the ledger id", () => {
         .values({ id: 7, ...old })
         .execute();
 
-      expect((await initializeDatabase(database)).applied).toEqual(["0005_broadcast_identity"]);
+      // 0005 and whatever came after it.
+      expect((await initializeDatabase(database)).applied).toContain("0005_broadcast_identity");
       const ids = await database.db.selectFrom("ca_ledger").select("ledger_id").execute();
       expect(ids).toHaveLength(1);
       expect(ids[0]?.ledger_id).toMatch(/^[0-9a-f]{16}$/);

@@ -47,6 +47,7 @@ describe("operator CLI", () => {
       "0003_backend_status",
       "0004_send_failures",
       "0005_broadcast_identity",
+      "0006_outbox_indexes",
     ]);
     expect(created.ledger_id).toMatch(/^[0-9a-f]{16}$/);
     const again = cli("initialize-database", configPath);

@@ -9,6 +9,7 @@ import { eventFeedMigration } from "./0002_event_feed.js";
 import { backendStatusMigration } from "./0003_backend_status.js";
 import { sendFailuresMigration } from "./0004_send_failures.js";
 import { broadcastIdentityMigration } from "./0005_broadcast_identity.js";
+import { outboxIndexesMigration } from "./0006_outbox_indexes.js";
 
 export function migrations(engine: Engine): Record<string, Migration> {
   return {
@@ -17,5 +18,6 @@ export function migrations(engine: Engine): Record<string, Migration> {
     "0003_backend_status": backendStatusMigration(),
     "0004_send_failures": sendFailuresMigration(),
     "0005_broadcast_identity": broadcastIdentityMigration(),
+    "0006_outbox_indexes": outboxIndexesMigration(engine),
   };
 }
