@@ -10,11 +10,16 @@
  * `--only scan [--scan-sizes 0,100000]`: peak RSS of the first scan, paged vs unpaged.
  * `--only service [--service-baseline REF|none]`: the helper service's start-up CPU, idle and
  * loaded RSS, beside the service of commit REF (default: main before issue 14's footprint work).
+ * `--only delivery [--delivery-backlog 100000] [--delivery-steady-s 20] [--delivery-dispatchers 1,2,4]
+ * [--delivery-baseline DIR] [--delivery-scenario backlog|steady|dispatchers]`: issue 14's delivery
+ * targets on PostgreSQL (bench/delivery-targets.ts).
  */
 import { cpus, totalmem } from "node:os";
 import { confirmationTrackingBench } from "./confirmation-tracking.js";
+import { deliveryTargetsBench } from "./delivery-targets.js";
 import { depositIngestBench } from "./deposit-ingest.js";
 import { eventDeliveryBench } from "./event-delivery.js";
+import { dropPostgresDatabases } from "./postgres.js";
 import { scanMemoryBench } from "./scan-memory.js";
 import { serviceResourcesBench } from "./service-resources.js";
 
@@ -26,6 +31,8 @@ const flag = (name: string) => args.indexOf(name);
 const eventsAt = flag("--events");
 const events = eventsAt >= 0 ? Number(args[eventsAt + 1]) : 2000;
 const only = flag("--only") >= 0 ? args[flag("--only") + 1] : undefined;
+/** The value after `name`, or undefined. */
+const option = (name: string) => (flag(name) >= 0 ? args[flag(name) + 1] : undefined);
 const postgresUrl =
   flag("--no-postgres") >= 0
     ? undefined
@@ -112,4 +119,25 @@ if (!only || only === "scan") {
       : [0, 100_000];
   console.log("\n== first scan of a large wallet: peak RSS of scan-received, paged vs unpaged ==");
   await scanMemoryBench({ sizes: scanSizes });
+}
+
+if ((!only || only === "delivery") && postgresUrl) {
+  const backlog = Number(option("--delivery-backlog") ?? 100_000);
+  console.log(
+    `\n== delivery targets on PostgreSQL (issue 14: backlog ${backlog}, steady 500/s, shared outbox) ==`,
+  );
+  try {
+    await deliveryTargetsBench({
+      postgresUrl,
+      backlog,
+      steadySeconds: Number(option("--delivery-steady-s") ?? 20),
+      dispatchers: String(option("--delivery-dispatchers") ?? "1,2,4")
+        .split(",")
+        .map(Number),
+      baseline: option("--delivery-baseline"),
+      scenario: option("--delivery-scenario"),
+    });
+  } finally {
+    await dropPostgresDatabases(postgresUrl);
+  }
 }

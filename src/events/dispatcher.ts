@@ -169,6 +169,8 @@ class HandlerWorker {
   private pumping = false;
   private again = false;
   private inFlight = 0;
+  /** Attempts whose outcome is not stored yet (the handler may have answered already). */
+  private recording = 0;
   private dueTimer: NodeJS.Timeout | undefined;
   /** Ask the outbox when the next retry is due at the end of the next pump (start, poll, a retry). */
   private dueUnknown = true;
@@ -185,7 +187,7 @@ class HandlerWorker {
   }
 
   get busy(): boolean {
-    return this.inFlight > 0 || this.pumping;
+    return this.recording > 0 || this.pumping;
   }
 
   refreshDue(): void {
@@ -262,7 +264,8 @@ class HandlerWorker {
   private start(delivery: ClaimedDelivery): void {
     this.inFlight++;
     this.counters.inFlight++;
-    this.deliver(delivery)
+    this.recording++;
+    this.run(delivery)
       .catch((error) => {
         // Recording failed (database down): the lease expires and the delivery is retried.
         this.options.logger.error(
@@ -271,13 +274,28 @@ class HandlerWorker {
         );
       })
       .finally(() => {
-        this.inFlight--;
-        this.counters.inFlight--;
-        this.kick();
+        this.recording--;
+        this.kick(); // the key's next event is claimable now
       });
   }
 
-  private async deliver(delivery: ClaimedDelivery): Promise<void> {
+  private async run(delivery: ClaimedDelivery): Promise<void> {
+    let attempt: { event: CryptoassetsEvent; outcome: AttemptOutcome };
+    try {
+      attempt = await this.attempt(delivery);
+    } finally {
+      // The slot is free once the handler answered: the next claim overlaps the write of this
+      // outcome (the key's next event stays unclaimable until the outcome is stored).
+      this.inFlight--;
+      this.counters.inFlight--;
+      this.kick();
+    }
+    await this.record(delivery, attempt.event, attempt.outcome);
+  }
+
+  private async attempt(
+    delivery: ClaimedDelivery,
+  ): Promise<{ event: CryptoassetsEvent; outcome: AttemptOutcome }> {
     const event: CryptoassetsEvent = {
       event_id: delivery.event_id,
       event_name: delivery.event_name as EventName,
@@ -285,13 +303,15 @@ class HandlerWorker {
       created_at: new Date(delivery.created_at).toISOString(),
     };
     const started = performance.now();
-    let outcome: AttemptOutcome;
     try {
       const result = await this.handler.deliver(event);
-      outcome = { ok: true, durationMs: performance.now() - started, httpStatus: result.httpStatus };
+      return {
+        event,
+        outcome: { ok: true, durationMs: performance.now() - started, httpStatus: result.httpStatus },
+      };
     } catch (error) {
       const failure = error instanceof DeliveryFailedError ? error : undefined;
-      outcome = {
+      const outcome: AttemptOutcome = {
         ok: false,
         durationMs: performance.now() - started,
         httpStatus: failure?.httpStatus,
@@ -303,7 +323,15 @@ class HandlerWorker {
           maxChars: MAX_ERROR_TEXT,
         }),
       };
+      return { event, outcome };
     }
+  }
+
+  private async record(
+    delivery: ClaimedDelivery,
+    event: CryptoassetsEvent,
+    outcome: AttemptOutcome,
+  ): Promise<void> {
     const transition = await this.options.outcomes.record({
       deliveryId: delivery.delivery_id,
       attemptsBefore: delivery.attempts,
