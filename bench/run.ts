@@ -13,12 +13,15 @@
  * `--only delivery [--delivery-backlog 100000] [--delivery-steady-s 20] [--delivery-dispatchers 1,2,4]
  * [--delivery-baseline DIR] [--delivery-scenario backlog|steady|dispatchers]`: issue 14's delivery
  * targets on PostgreSQL (bench/delivery-targets.ts).
+ * `--only scale [--scale-rows 10000000]`: the outbox empty vs with that many delivered events
+ * kept, and their retention purge (bench/outbox-scale.ts).
  */
 import { cpus, totalmem } from "node:os";
 import { confirmationTrackingBench } from "./confirmation-tracking.js";
 import { deliveryTargetsBench } from "./delivery-targets.js";
 import { depositIngestBench } from "./deposit-ingest.js";
 import { eventDeliveryBench } from "./event-delivery.js";
+import { outboxScaleBench } from "./outbox-scale.js";
 import { dropPostgresDatabases } from "./postgres.js";
 import { scanMemoryBench } from "./scan-memory.js";
 import { serviceResourcesBench } from "./service-resources.js";
@@ -137,6 +140,16 @@ if ((!only || only === "delivery") && postgresUrl) {
       baseline: option("--delivery-baseline"),
       scenario: option("--delivery-scenario"),
     });
+  } finally {
+    await dropPostgresDatabases(postgresUrl);
+  }
+}
+
+if (only === "scale" && postgresUrl) {
+  const rows = Number(option("--scale-rows") ?? 1_000_000);
+  console.log(`\n== outbox at scale on PostgreSQL (issue 14: empty vs ${rows} delivered events kept) ==`);
+  try {
+    await outboxScaleBench({ postgresUrl, rows });
   } finally {
     await dropPostgresDatabases(postgresUrl);
   }

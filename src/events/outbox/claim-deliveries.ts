@@ -41,16 +41,17 @@ export interface ClaimedDelivery {
 /**
  * Ids of the due heads, oldest due first, at most `limit`. The head test is evaluated row
  * by row along the due index, so blocked rows are skipped without a window that a pile of
- * them could fill.
+ * them could fill. It is a scalar sub-select (the key's first undelivered id) rather than a
+ * NOT EXISTS: PostgreSQL turns the latter into an anti-join, and with statistics taken while
+ * nothing was pending it probed by handler only, reading the whole backlog for each row.
  */
 function claimableIds(handler: string, now: number, limit: number, lock: boolean): RawBuilder<unknown> {
   return sql`select c.id from ca_delivery c
     where c.handler = ${handler} and c.state = 'pending' and c.next_attempt_at <= ${now}
       and (c.claimed_until is null or c.claimed_until < ${now})
-      and not exists (
-        select 1 from ca_delivery p
-        where p.handler = c.handler and p.ordering_key = c.ordering_key
-          and p.state <> 'delivered' and p.id < c.id)
+      and c.id = (
+        select min(p.id) from ca_delivery p
+        where p.handler = c.handler and p.ordering_key = c.ordering_key and p.state <> 'delivered')
     order by c.next_attempt_at, c.id
     limit ${limit}${lock ? sql` for update of c skip locked` : sql``}`;
 }
