@@ -208,7 +208,7 @@ export class BlockConfirmationTracker {
    * changes nothing).
    */
   async #fullScan(previous: ChainState, tip: ChainTip, options: TickOptions): Promise<TickResult> {
-    const { ledger, backend, sink } = this.#options;
+    const { ledger, sink } = this.#options;
     const pageSize = this.#scanPageSize;
     const tracked = new Set(
       (await ledger.run((trx, ctx) => listTrackedNetworkTransactions(trx, ctx)))
@@ -240,20 +240,7 @@ export class BlockConfirmationTracker {
         changed += new Set(produced.map((update) => update.txid)).size;
       }
     };
-    // The oldest transaction of a page may have more entries (outputs) on the next, older
-    // page: it is carried over and applied with that page, whole.
-    let carried: SinceBlockEntry[] = [];
-    for (let skip = 0; ; skip += pageSize) {
-      const page = await backend.listTransactions(pageSize, skip);
-      const last = page.length < pageSize;
-      let entries = carried.length > 0 ? [...page, ...carried] : page;
-      carried = [];
-      const oldest = entries[0]?.txid;
-      if (!last && oldest !== undefined) {
-        carried = entries.filter((entry) => entry.txid === oldest);
-        entries = entries.filter((entry) => entry.txid !== oldest);
-      }
-      const snapshots = snapshotsFromSinceBlock({ transactions: entries, removed: [], lastblock: tip.hash });
+    for await (const snapshots of this.#snapshotPages(tip)) {
       for (const snapshot of snapshots) {
         if (tracked.has(snapshot.txid) || snapshot.confirmations < maxConfirmations) {
           listedTracked.add(snapshot.txid);
@@ -262,7 +249,6 @@ export class BlockConfirmationTracker {
       await apply(snapshots);
       touched += snapshots.length;
       options.onProgress?.({ phase: "applying", done: touched, total: touched });
-      if (last) break;
     }
 
     const unconfirmed = await this.#lookUpUnconfirmed(listedTracked);
@@ -292,6 +278,29 @@ export class BlockConfirmationTracker {
       "scanned every wallet transaction page by page",
     );
     return { processed: true, tip, previous, touched, advanced, updates: [], events, changed };
+  }
+
+  /**
+   * The wallet's transactions as snapshots, one `listtransactions` page at a time from the
+   * newest. The oldest transaction of a page may have more entries (outputs) on the next,
+   * older page: it is carried over and yielded with that page, whole.
+   */
+  async *#snapshotPages(tip: ChainTip): AsyncGenerator<TxSnapshot[]> {
+    const pageSize = this.#scanPageSize;
+    let carried: SinceBlockEntry[] = [];
+    for (let skip = 0; ; skip += pageSize) {
+      const page = await this.#options.backend.listTransactions(pageSize, skip);
+      const last = page.length < pageSize;
+      let entries = carried.length > 0 ? [...page, ...carried] : page;
+      carried = [];
+      const oldest = entries[0]?.txid;
+      if (!last && oldest !== undefined) {
+        carried = entries.filter((entry) => entry.txid === oldest);
+        entries = entries.filter((entry) => entry.txid !== oldest);
+      }
+      yield snapshotsFromSinceBlock({ transactions: entries, removed: [], lastblock: tip.hash });
+      if (last) return;
+    }
   }
 
   /**

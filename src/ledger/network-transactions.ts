@@ -223,26 +223,11 @@ export async function applyObservations(
       ctx,
       observations.map((o) => o.txid),
     ));
-  const amounts = observations.map((seen) => {
-    const sums = new Map<string, bigint>();
-    for (const r of seen.receives) sums.set(r.address, (sums.get(r.address) ?? 0n) + r.amount);
-    return sums;
-  });
+  const amounts = observations.map(sumReceives);
   const own = await findOwnAddresses(trx, ctx, [...new Set(amounts.flatMap((sums) => [...sums.keys()]))]);
-
-  // Each observation's deposit: known, to create, or none.
-  const deposits = observations.map((seen, i) => {
-    const sums = amounts[i] as Map<string, bigint>;
-    const existing = known.get(networkKey("deposit", seen.txid));
-    if (sums.size === 0)
-      return options.followKnownDeposits && existing ? { ntx: existing, addresses: [] } : undefined;
-    const addresses = [...sums.keys()]
-      .map((address) => own.get(address))
-      .filter((address): address is Address => address !== undefined)
-      .sort((a, b) => a.id - b.id);
-    if (addresses.length === 0) return undefined;
-    return { ntx: existing ?? unseenDeposit(ctx, seen.txid, now), addresses };
-  });
+  const deposits = observations.map((seen, i) =>
+    depositOf(ctx, seen, amounts[i] as Map<string, bigint>, own, known, options, now),
+  );
   const fresh = new Set(deposits.flatMap((d) => (d && d.ntx.id === 0 ? [d.ntx] : [])));
   const plans = new Map<NetworkTransaction, ConfirmationPlan>();
   deposits.forEach((d, i) => {
@@ -250,52 +235,7 @@ export async function applyObservations(
   });
   // New deposits are inserted in the state they move to: no UPDATE right after the INSERT.
   await insertDeposits(trx, ctx, [...fresh], plans);
-
-  // Deposit rows: one per address of ours paid, created once.
-  const rowKey = (ntxId: number, addressId: number) => `${ntxId}:${addressId}`;
-  const existingRows = new Set<string>();
-  const knownIds = deposits.flatMap((d) =>
-    d && !fresh.has(d.ntx) && d.addresses.length > 0 ? [d.ntx.id] : [],
-  );
-  await forEachChunk(ctx.engine, knownIds, async (chunk) => {
-    const rows = await trx
-      .selectFrom("ca_transaction")
-      .select(["network_transaction_id", "address_id"])
-      .where("type", "=", "deposit")
-      .where(valueIn(ctx.engine, "network_transaction_id", chunk, "int"))
-      .execute();
-    for (const row of rows)
-      existingRows.add(rowKey(Number(row.network_transaction_id), Number(row.address_id)));
-  });
-  const created = new Set<string>();
-  const newRows: Insertable<TransactionTable>[] = [];
-  deposits.forEach((d, i) => {
-    for (const address of d?.addresses ?? []) {
-      const ntxId = (d as { ntx: NetworkTransaction }).ntx.id;
-      const amount = (amounts[i] as Map<string, bigint>).get(address.address) ?? 0n;
-      const key = rowKey(ntxId, address.id);
-      if (amount <= 0n || existingRows.has(key) || created.has(key)) continue;
-      created.add(key);
-      newRows.push({
-        wallet_id: ctx.walletId,
-        type: "deposit",
-        state: "incoming",
-        amount,
-        sending_account_id: null,
-        receiving_account_id: address.account_id,
-        address_id: address.id,
-        network_transaction_id: ntxId,
-        label: null,
-        credited_at: null,
-        processed_at: null,
-        created_at: now,
-        updated_at: now,
-      });
-    }
-  });
-  await forEachChunk(ctx.engine, newRows, async (chunk) => {
-    await trx.insertInto("ca_transaction").values(chunk).execute();
-  });
+  const created = await insertDepositRows(trx, ctx, deposits, amounts, fresh, now);
 
   const items: SettleItem[] = [];
   const parts = observations.map((seen, i) => {
@@ -329,6 +269,99 @@ export async function applyObservations(
         known.has(networkKey("broadcast", txid)),
     };
   });
+}
+
+/** Amounts received per address (an address paid twice in one transaction is summed). */
+function sumReceives(seen: DepositObservation): Map<string, bigint> {
+  const sums = new Map<string, bigint>();
+  for (const r of seen.receives) sums.set(r.address, (sums.get(r.address) ?? 0n) + r.amount);
+  return sums;
+}
+
+/** An observation's deposit with the addresses of ours it pays: known, to create (id 0), or none. */
+interface ObservedDeposit {
+  ntx: NetworkTransaction;
+  addresses: Address[];
+}
+
+function depositOf(
+  ctx: LedgerContext,
+  seen: DepositObservation,
+  sums: ReadonlyMap<string, bigint>,
+  own: ReadonlyMap<string, Address>,
+  known: ReadonlyMap<string, NetworkTransaction>,
+  options: ApplyObservationsOptions,
+  now: number,
+): ObservedDeposit | undefined {
+  const existing = known.get(networkKey("deposit", seen.txid));
+  if (sums.size === 0)
+    return options.followKnownDeposits && existing ? { ntx: existing, addresses: [] } : undefined;
+  const addresses = [...sums.keys()]
+    .map((address) => own.get(address))
+    .filter((address): address is Address => address !== undefined)
+    .sort((a, b) => a.id - b.id);
+  if (addresses.length === 0) return undefined;
+  return { ntx: existing ?? unseenDeposit(ctx, seen.txid, now), addresses };
+}
+
+const rowKey = (ntxId: number, addressId: number) => `${ntxId}:${addressId}`;
+
+/**
+ * Deposit rows: one per address of ours paid, created once. Returns the keys (rowKey) of the
+ * rows created now, each of which gets a txupdate.
+ */
+async function insertDepositRows(
+  trx: Trx,
+  ctx: LedgerContext,
+  deposits: ReadonlyArray<ObservedDeposit | undefined>,
+  amounts: ReadonlyArray<ReadonlyMap<string, bigint>>,
+  fresh: ReadonlySet<NetworkTransaction>,
+  now: number,
+): Promise<Set<string>> {
+  const existingRows = new Set<string>();
+  const knownIds = deposits.flatMap((d) =>
+    d && !fresh.has(d.ntx) && d.addresses.length > 0 ? [d.ntx.id] : [],
+  );
+  await forEachChunk(ctx.engine, knownIds, async (chunk) => {
+    const rows = await trx
+      .selectFrom("ca_transaction")
+      .select(["network_transaction_id", "address_id"])
+      .where("type", "=", "deposit")
+      .where(valueIn(ctx.engine, "network_transaction_id", chunk, "int"))
+      .execute();
+    for (const row of rows)
+      existingRows.add(rowKey(Number(row.network_transaction_id), Number(row.address_id)));
+  });
+  const created = new Set<string>();
+  const newRows: Insertable<TransactionTable>[] = [];
+  deposits.forEach((d, i) => {
+    for (const address of d?.addresses ?? []) {
+      const ntxId = (d as ObservedDeposit).ntx.id;
+      const amount = (amounts[i] as ReadonlyMap<string, bigint>).get(address.address) ?? 0n;
+      const key = rowKey(ntxId, address.id);
+      if (amount <= 0n || existingRows.has(key) || created.has(key)) continue;
+      created.add(key);
+      newRows.push({
+        wallet_id: ctx.walletId,
+        type: "deposit",
+        state: "incoming",
+        amount,
+        sending_account_id: null,
+        receiving_account_id: address.account_id,
+        address_id: address.id,
+        network_transaction_id: ntxId,
+        label: null,
+        credited_at: null,
+        processed_at: null,
+        created_at: now,
+        updated_at: now,
+      });
+    }
+  });
+  await forEachChunk(ctx.engine, newRows, async (chunk) => {
+    await trx.insertInto("ca_transaction").values(chunk).execute();
+  });
+  return created;
 }
 
 /** Inserts new deposits (`id` 0) in their planned state and sets their ids. */
@@ -481,19 +514,13 @@ const NTX_STATE_COLUMNS: readonly BulkColumn[] = [
 ];
 const BALANCE_DELTA: readonly BulkColumn[] = [{ name: "balance", pgType: "bigint", add: true }];
 
-/**
- * Moves network transactions to their planned states, credits or un-credits their deposits
- * across the threshold, and returns per item one txupdate per transaction whose
- * confirmations or credited state changed (or that is new). Set-based: one statement per
- * table (per chunk) for all the items, balances summed per account and address.
- */
-async function settleMany(
+/** Network transactions moved to their planned states: one UPDATE for all that changed. */
+async function writePlannedStates(
   trx: Trx,
-  ctx: LedgerContext,
+  engine: LedgerContext["engine"],
   items: readonly SettleItem[],
   now: number,
-): Promise<TxUpdateData[][]> {
-  const { engine } = ctx;
+): Promise<void> {
   const writes = items
     .filter((item) => item.plan.needsWrite && !item.written)
     .map(({ ntx, plan: { row } }) => ({
@@ -508,7 +535,14 @@ async function settleMany(
       ],
     }));
   await updateRowsById(trx, engine, "ca_network_transaction", NTX_STATE_COLUMNS, writes);
+}
 
+/** The deposit and send rows of the items' network transactions, by network transaction id. */
+async function readSettleRows(
+  trx: Trx,
+  engine: LedgerContext["engine"],
+  items: readonly SettleItem[],
+): Promise<Map<number, SettleRow[]>> {
   const rowsByNtx = new Map<number, SettleRow[]>();
   await forEachChunk(engine, [...new Set(items.map((item) => item.ntx.id))], async (chunk) => {
     const rows = await selectSettleRows(trx)
@@ -521,6 +555,62 @@ async function settleMany(
       else rowsByNtx.set(ntxId, [row]);
     }
   });
+  return rowsByNtx;
+}
+
+/** What crossing the credit threshold changes: balances per account and address, row states. */
+interface CreditChanges {
+  accountDeltas: ReadonlyMap<number, bigint>;
+  addressDeltas: ReadonlyMap<number, bigint>;
+  credit: readonly number[];
+  uncredit: readonly number[];
+}
+
+/** Writes the balances (summed per account and address) and the credited states. */
+async function writeCredits(
+  trx: Trx,
+  engine: LedgerContext["engine"],
+  { accountDeltas, addressDeltas, credit, uncredit }: CreditChanges,
+  now: number,
+): Promise<void> {
+  const deltas = (map: ReadonlyMap<number, bigint>) =>
+    [...map]
+      .filter(([, delta]) => delta !== 0n)
+      .sort(([a], [b]) => a - b)
+      .map(([id, delta]) => ({ id, values: [delta] }));
+  await updateRowsById(trx, engine, "ca_account", BALANCE_DELTA, deltas(accountDeltas));
+  await updateRowsById(trx, engine, "ca_address", BALANCE_DELTA, deltas(addressDeltas));
+  await forEachChunk(engine, credit, async (chunk) => {
+    await trx
+      .updateTable("ca_transaction")
+      .set({ state: "credited", credited_at: now, updated_at: now })
+      .where(valueIn(engine, "id", chunk, "int"))
+      .execute();
+  });
+  await forEachChunk(engine, uncredit, async (chunk) => {
+    await trx
+      .updateTable("ca_transaction")
+      .set({ state: "incoming", credited_at: null, updated_at: now })
+      .where(valueIn(engine, "id", chunk, "int"))
+      .execute();
+  });
+}
+
+/**
+ * Moves network transactions to their planned states, credits or un-credits their deposits
+ * across the threshold, and returns per item one txupdate per transaction whose
+ * confirmations or credited state changed (or that is new). Set-based: one statement per
+ * table (per chunk) for all the items, balances summed per account and address.
+ */
+async function settleMany(
+  trx: Trx,
+  ctx: LedgerContext,
+  items: readonly SettleItem[],
+  now: number,
+): Promise<TxUpdateData[][]> {
+  const { engine } = ctx;
+  await writePlannedStates(trx, engine, items, now);
+  const rowsByNtx = await readSettleRows(trx, engine, items);
 
   const accountDeltas = new Map<number, bigint>();
   const addressDeltas = new Map<number, bigint>();
@@ -566,27 +656,7 @@ async function settleMany(
     settled.push(updates);
   }
 
-  const deltas = (map: Map<number, bigint>) =>
-    [...map]
-      .filter(([, delta]) => delta !== 0n)
-      .sort(([a], [b]) => a - b)
-      .map(([id, delta]) => ({ id, values: [delta] }));
-  await updateRowsById(trx, engine, "ca_account", BALANCE_DELTA, deltas(accountDeltas));
-  await updateRowsById(trx, engine, "ca_address", BALANCE_DELTA, deltas(addressDeltas));
-  await forEachChunk(engine, credit, async (chunk) => {
-    await trx
-      .updateTable("ca_transaction")
-      .set({ state: "credited", credited_at: now, updated_at: now })
-      .where(valueIn(engine, "id", chunk, "int"))
-      .execute();
-  });
-  await forEachChunk(engine, uncredit, async (chunk) => {
-    await trx
-      .updateTable("ca_transaction")
-      .set({ state: "incoming", credited_at: null, updated_at: now })
-      .where(valueIn(engine, "id", chunk, "int"))
-      .execute();
-  });
+  await writeCredits(trx, engine, { accountDeltas, addressDeltas, credit, uncredit }, now);
   return settled;
 }
 
