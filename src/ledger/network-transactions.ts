@@ -580,20 +580,19 @@ async function writeCredits(
       .map(([id, delta]) => ({ id, values: [delta] }));
   await updateRowsById(trx, engine, "ca_account", BALANCE_DELTA, deltas(accountDeltas));
   await updateRowsById(trx, engine, "ca_address", BALANCE_DELTA, deltas(addressDeltas));
-  await forEachChunk(engine, credit, async (chunk) => {
-    await trx
-      .updateTable("ca_transaction")
-      .set({ state: "credited", credited_at: now, updated_at: now })
-      .where(valueIn(engine, "id", chunk, "int"))
-      .execute();
-  });
-  await forEachChunk(engine, uncredit, async (chunk) => {
-    await trx
-      .updateTable("ca_transaction")
-      .set({ state: "incoming", credited_at: null, updated_at: now })
-      .where(valueIn(engine, "id", chunk, "int"))
-      .execute();
-  });
+  const states = [
+    { ids: credit, set: { state: "credited", credited_at: now, updated_at: now } },
+    { ids: uncredit, set: { state: "incoming", credited_at: null, updated_at: now } },
+  ] as const;
+  for (const { ids, set } of states) {
+    await forEachChunk(engine, ids, async (chunk) => {
+      await trx
+        .updateTable("ca_transaction")
+        .set(set)
+        .where(valueIn(engine, "id", chunk, "int"))
+        .execute();
+    });
+  }
 }
 
 /**
