@@ -48,6 +48,9 @@ it("the example wallet shows an address, prints txupdate events, and reports the
   const payer = new BitcoindRpcClient({ url: sim.url, wallet: "payer" });
   const payerAddress = String(await payer.call("getnewaddress"));
   await payer.call("generatetoaddress", [101, payerAddress]);
+  // The funding blocks' notify commands run one at a time: let them finish before the
+  // example listens, or the deposit's walletnotify waits behind 200 curls on a loaded machine.
+  await sim.notificationsIdle();
 
   const address = await run("address");
   expect(address).toMatch(/^bcrt1q[0-9a-z]{38,}$/);
@@ -77,4 +80,4 @@ it("the example wallet shows an address, prints txupdate events, and reports the
   await payer.call("generatetoaddress", [3, payerAddress]);
   await printed(/3 confirmations, credited/);
   expect(await run("balance")).toBe("0.50000000 BTC (unconfirmed 0.00000000)");
-}, 60_000);
+}, 120_000);

@@ -249,6 +249,10 @@ async function startDemoChain(parts: DemoParts, port: (offset: number) => number
   const payer = rpc("payer");
   const payerAddress = String(await payer.call("getnewaddress"));
   await payer.call("generatetoaddress", [101, payerAddress]);
+  // The funding blocks' notify commands (run one at a time, as the listeners are not up yet
+  // they fail fast) are done before the service starts: the deposit's walletnotify does not
+  // wait behind them.
+  await sim.notificationsIdle();
   return { sim, payer, mine: (blocks: number) => payer.call("generatetoaddress", [blocks, payerAddress]) };
 }
 

@@ -95,7 +95,9 @@ describe("helper service with a misbehaving webhook receiver", () => {
 
     // Baseline: everything healthy.
     const a = await ledger.prepareAndPay(ch, "a", "0.11");
-    await waitFor("deposit a in the mempool delivered", accepted(a, 0));
+    // The simulator runs notify commands one at a time: the 101 funding blocks' curls come
+    // first, which on a loaded machine takes tens of seconds.
+    await waitFor("deposit a in the mempool delivered", accepted(a, 0), 60_000);
     await ch.mine(1);
     await waitFor("deposit a at 1 confirmation delivered", accepted(a, 1));
 

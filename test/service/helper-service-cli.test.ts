@@ -78,7 +78,9 @@ describe("cryptoassets helper-service (child processes)", () => {
     const txid = await regtest.pay(address, "0.25");
 
     const confirmationsOf = () => receiver.eventsFor(address).map((event) => event.data.confirmations);
-    await waitFor("the mempool event", () => (confirmationsOf().includes(0) ? true : undefined));
+    // The simulator runs notify commands one at a time: the 101 funding blocks' curls come
+    // first, which on a loaded machine takes tens of seconds.
+    await waitFor("the mempool event", () => (confirmationsOf().includes(0) ? true : undefined), 60_000);
     for (let height = 1; height <= 15; height++) {
       await regtest.mine(1);
       await waitFor(`confirmation ${height}`, () => (confirmationsOf().includes(height) ? true : undefined));
