@@ -20,6 +20,7 @@ import type * as Dispatching from "../src/events/dispatcher.js";
 import type * as Handlers from "../src/events/handlers/index.js";
 import type * as Outboxes from "../src/events/outbox/index.js";
 import type { TxUpdateData } from "../src/events/types.js";
+import { sampleTxUpdate as txupdate } from "../test/support/sample-events.js";
 import { waitFor } from "../test/support/wait.js";
 import { createPostgresDatabase } from "./postgres.js";
 import { clock, startDispatcherProcess, startReceiverProcess } from "./processes.js";
@@ -43,21 +44,6 @@ async function loadBuild(name: string, root?: string): Promise<Build> {
     dispatcher: await import(`${base}events/dispatcher.js`),
     handlers: await import(`${base}events/handlers/index.js`),
     outbox: await import(`${base}events/outbox/index.js`),
-  };
-}
-
-function txupdate(transaction: number, confirmations: number): TxUpdateData {
-  return {
-    coin_name: "btc",
-    transaction,
-    network_transaction: transaction,
-    transaction_type: "deposit",
-    txid: transaction.toString(16).padStart(64, "0"),
-    account: 1,
-    address: "bcrt1qzg7qqeanfzm40dz06d5zh2wl24gva8dtj34jdm",
-    amount: "0.50000000",
-    credited: confirmations >= 3,
-    confirmations,
   };
 }
 

@@ -19,25 +19,10 @@ import {
 import { Dispatcher } from "../src/events/dispatcher.js";
 import { HttpEventHandler } from "../src/events/handlers/index.js";
 import { Outbox } from "../src/events/outbox/index.js";
-import type { TxUpdateData } from "../src/events/types.js";
+import { sampleTxUpdate as txupdate } from "../test/support/sample-events.js";
 import { waitFor } from "../test/support/wait.js";
 import { createPostgresDatabase, dropPostgresDatabases } from "./postgres.js";
 import { percentile, type Receiver, row, startReceiver } from "./support.js";
-
-function txupdate(n: number): TxUpdateData {
-  return {
-    coin_name: "btc",
-    transaction: n,
-    network_transaction: n,
-    transaction_type: "deposit",
-    txid: n.toString(16).padStart(64, "0"),
-    account: 1,
-    address: "bcrt1qzg7qqeanfzm40dz06d5zh2wl24gva8dtj34jdm",
-    amount: "0.50000000",
-    credited: false,
-    confirmations: 0,
-  };
-}
 
 interface Scenario {
   label: string;

@@ -18,7 +18,7 @@ import { sql } from "kysely";
 import { type Database, initializeDatabase, openDatabase, runSerializable } from "../src/db/index.js";
 import { type DeliverableHandler, Dispatcher } from "../src/events/dispatcher.js";
 import { claimDeliveries, Outbox, purgeDelivered, recordOutcomes } from "../src/events/outbox/index.js";
-import type { TxUpdateData } from "../src/events/types.js";
+import { sampleTxUpdate as txupdate } from "../test/support/sample-events.js";
 import { waitFor } from "../test/support/wait.js";
 import { createPostgresDatabase } from "./postgres.js";
 import { clock } from "./processes.js";
@@ -27,21 +27,6 @@ import { percentile, row } from "./support.js";
 const DAY_MS = 86_400_000;
 /** Rows per generating statement: progress shows, and no statement runs for many minutes. */
 const GENERATE_CHUNK = 1_000_000;
-
-function txupdate(n: number): TxUpdateData {
-  return {
-    coin_name: "btc",
-    transaction: n,
-    network_transaction: n,
-    transaction_type: "deposit",
-    txid: n.toString(16).padStart(64, "0"),
-    account: 1,
-    address: "bcrt1qzg7qqeanfzm40dz06d5zh2wl24gva8dtj34jdm",
-    amount: "0.50000000",
-    credited: false,
-    confirmations: 0,
-  };
-}
 
 /** N delivered events, 40 days old, one delivery and one attempt each, as the service leaves them. */
 async function generate(database: Database, n: number): Promise<void> {

@@ -12,22 +12,8 @@ import {
 } from "../../src/events/outbox/index.js";
 import type { CryptoassetsEvent, TxUpdateData } from "../../src/events/types.js";
 import { type OpenTestDatabase, openTestDatabase } from "../support/databases.js";
+import { sampleTxUpdate as txupdate } from "../support/sample-events.js";
 import { waitFor } from "../support/wait.js";
-
-function txupdate(transaction: number, confirmations: number): TxUpdateData {
-  return {
-    coin_name: "btc",
-    transaction,
-    network_transaction: transaction,
-    transaction_type: "deposit",
-    txid: transaction.toString(16).padStart(64, "0"),
-    account: 1,
-    address: "bcrt1qzg7qqeanfzm40dz06d5zh2wl24gva8dtj34jdm",
-    amount: "0.50000000",
-    credited: confirmations >= 3,
-    confirmations,
-  };
-}
 
 /** A handler that records what it accepted and fails while `failing(event)` says so. */
 function recordingHandler(

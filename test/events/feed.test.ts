@@ -9,10 +9,11 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Database, runSerializable } from "../../src/db/index.js";
 import { Outbox } from "../../src/events/outbox/index.js";
-import type { CryptoassetsEvent, TxUpdateData } from "../../src/events/types.js";
+import type { CryptoassetsEvent } from "../../src/events/types.js";
 import { type HelperService, startHelperService } from "../../src/service/helper-service.js";
 import { ENGINES, type OpenTestDatabase, openTestDatabase } from "../support/databases.js";
 import { Rng } from "../support/prng.js";
+import { sampleTxUpdate as txupdate } from "../support/sample-events.js";
 
 const READ_TOKEN = "feed-read-0123456789";
 const ADMIN_TOKEN = "feed-admin-0123456789";
@@ -21,21 +22,6 @@ interface Page {
   events: CryptoassetsEvent<"txupdate">[];
   cursor: string | null;
   more: boolean;
-}
-
-function txupdate(transaction: number, confirmations: number): TxUpdateData {
-  return {
-    coin_name: "btc",
-    transaction,
-    network_transaction: transaction,
-    transaction_type: "deposit",
-    txid: transaction.toString(16).padStart(64, "0"),
-    account: 1,
-    address: "bcrt1qzg7qqeanfzm40dz06d5zh2wl24gva8dtj34jdm",
-    amount: "0.50000000",
-    credited: confirmations >= 3,
-    confirmations,
-  };
 }
 
 describe.each(ENGINES)("pull feed on %s", (engine) => {
