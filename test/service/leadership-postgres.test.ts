@@ -99,6 +99,18 @@ describe("leadership on PostgreSQL", () => {
     };
     for (let height = 1; height <= 4; height++) await mineAndWait(height);
 
+    // What is timed here is the follower's takeover. A delivery the receiver answered but a
+    // had not recorded yet when killed waits for its claim lease before the key's next event
+    // (at-least-once, test/events/dispatcher.test.ts): let a record what it delivered first.
+    await waitFor("a to record its deliveries", async () =>
+      (await db.database.db
+        .selectFrom("ca_delivery")
+        .select("id")
+        .where("state", "=", "pending")
+        .executeTakeFirst()) === undefined
+        ? true
+        : undefined,
+    );
     a.cli.child.kill("SIGKILL");
     expect(await a.cli.exited).toBe("SIGKILL");
     const killedAt = Date.now();
