@@ -29,11 +29,12 @@ import { createEventHandler } from "../events/handlers/factory.js";
 import type { EventHandler } from "../events/handlers/handler.js";
 import { Outbox } from "../events/outbox/outbox.js";
 import {
-  deliveryCounts,
   listProblemDeliveries,
   listRecentEvents,
   purgeDelivered,
   redeliver,
+  undeliveredCounts,
+  withDelivered,
 } from "../events/outbox/queries.js";
 import { configuredRecipients } from "../events/subscription.js";
 import type { Ledger } from "../ledger/ledger.js";
@@ -41,6 +42,7 @@ import { type Logger, silentLogger } from "../log.js";
 import { VERSION } from "../version.js";
 import { type CoinConfig, CoinRuntime, createBackend } from "./coin-runtime.js";
 import { CoinService } from "./coin-service.js";
+import { DeliveredCounts } from "./delivered-counts.js";
 import { type LeaderLockFactory, PostgresLockFactory, SingleInstanceLockFactory } from "./leadership.js";
 import { MeteredBackend } from "./metered-backend.js";
 import { ServiceMetrics } from "./metrics.js";
@@ -115,6 +117,7 @@ class RunningHelperService implements HelperService, StatusSource {
   private state: ServiceInfo["state"] = "starting";
   private readonly startedAt = Date.now();
   private readonly logger: Logger;
+  private readonly deliveredCounts: DeliveredCounts;
 
   constructor(
     readonly config: HelperServiceConfig,
@@ -123,6 +126,7 @@ class RunningHelperService implements HelperService, StatusSource {
     private readonly options: HelperServiceOptions,
   ) {
     this.logger = (options.logger ?? silentLogger).child({ module: "service" });
+    this.deliveredCounts = new DeliveredCounts(database);
     this.done = new Promise((resolve) => {
       this.resolveDone = resolve;
     });
@@ -318,10 +322,11 @@ class RunningHelperService implements HelperService, StatusSource {
 
   async snapshot(): Promise<StatusSnapshot> {
     const health = this.health();
-    const [open, interrupted, counts, recent, failed, dead] = await Promise.all([
+    const [open, interrupted, undelivered, delivered, recent, failed, dead] = await Promise.all([
       listOpenTransactions(this.database),
       listInterruptedBroadcastRows(this.database),
-      deliveryCounts(this.database),
+      undeliveredCounts(this.database),
+      this.deliveredCounts.get(),
       listRecentEvents(this.database),
       listProblemDeliveries(this.database, "failed"),
       listProblemDeliveries(this.database, "dead"),
@@ -352,7 +357,8 @@ class RunningHelperService implements HelperService, StatusSource {
       interrupted_broadcasts: interrupted,
       events: {
         created_by_this_process: this.outbox.created,
-        handlers: counts.map((c) => ({ ...c, failing: c.failed })),
+        handlers: withDelivered(undelivered, delivered.counts).map((c) => ({ ...c, failing: c.failed })),
+        delivered_counted_at: delivered.countedAt,
         recent,
         failed,
         failing: failed,

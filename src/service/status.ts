@@ -51,6 +51,8 @@ export interface StatusSnapshot {
     created_by_this_process: number;
     /** `failing` is the former name of `failed`, kept in /status.json for its readers. */
     handlers: Array<HandlerQueueCounts & { failing: number }>;
+    /** When `handlers[].delivered` was counted: it is recounted only now and then (service/delivered-counts.ts). */
+    delivered_counted_at: number;
     recent: EventRow[];
     failed: ProblemDeliveryRow[];
     /** The same list as `failed`, under its former name. */

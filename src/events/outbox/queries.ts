@@ -272,7 +272,17 @@ export interface HandlerQueueCounts {
   delivered: number;
 }
 
+/** Every handler's counts, exact: a scan of every kept delivery (see deliveredCounts). */
 export async function deliveryCounts(database: Database): Promise<HandlerQueueCounts[]> {
+  return withDelivered(await undeliveredCounts(database), await deliveredCounts(database));
+}
+
+/**
+ * Pending (failed among them) and dead deliveries per handler, delivered left at 0. Only
+ * undelivered rows are read — on PostgreSQL and SQLite through the partial index
+ * ca_delivery_open — so it costs the same with 10⁷ delivered events kept as with none.
+ */
+export async function undeliveredCounts(database: Database): Promise<HandlerQueueCounts[]> {
   const rows = await database.db
     .selectFrom("ca_delivery")
     .select(({ fn, eb }) => [
@@ -281,22 +291,50 @@ export async function deliveryCounts(database: Database): Promise<HandlerQueueCo
       fn.countAll<number>().as("count"),
       fn.sum<number>(eb.case().when("attempts", ">", 0).then(1).else(0).end()).as("attempted"),
     ])
+    .where("state", "<>", "delivered")
     .groupBy(["handler", "state"])
     .execute();
   const byHandler = new Map<string, HandlerQueueCounts>();
   for (const row of rows) {
-    const counts = byHandler.get(row.handler) ?? {
-      handler: row.handler,
-      pending: 0,
-      failed: 0,
-      dead: 0,
-      delivered: 0,
-    };
+    const counts = byHandler.get(row.handler) ?? emptyCounts(row.handler);
     counts[row.state] += Number(row.count);
     if (row.state === "pending") counts.failed += Number(row.attempted ?? 0);
     byHandler.set(row.handler, counts);
   }
+  return [...byHandler.values()];
+}
+
+/**
+ * Delivered deliveries kept, per handler. Reads every delivered row (no index holds only
+ * those): seconds at 10⁷ rows, so the status page does not run it on every refresh
+ * (service/delivered-counts.ts).
+ */
+export async function deliveredCounts(database: Database): Promise<Map<string, number>> {
+  const rows = await database.db
+    .selectFrom("ca_delivery")
+    .select(({ fn }) => ["handler", fn.countAll<number>().as("count")])
+    .where("state", "=", "delivered")
+    .groupBy("handler")
+    .execute();
+  return new Map(rows.map((row) => [row.handler, Number(row.count)]));
+}
+
+/** The undelivered counts with each handler's delivered count, sorted by handler. */
+export function withDelivered(
+  undelivered: readonly HandlerQueueCounts[],
+  delivered: ReadonlyMap<string, number>,
+): HandlerQueueCounts[] {
+  const byHandler = new Map(undelivered.map((counts) => [counts.handler, { ...counts }]));
+  for (const [handler, count] of delivered) {
+    const counts = byHandler.get(handler) ?? emptyCounts(handler);
+    counts.delivered = count;
+    byHandler.set(handler, counts);
+  }
   return [...byHandler.values()].sort((a, b) => a.handler.localeCompare(b.handler));
+}
+
+function emptyCounts(handler: string): HandlerQueueCounts {
+  return { handler, pending: 0, failed: 0, dead: 0, delivered: 0 };
 }
 
 export interface DeliverySummary {
