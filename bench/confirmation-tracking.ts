@@ -22,6 +22,7 @@
  * its phases are printed so a slow simulator shows where.
  */
 import { subscribe, unsubscribe } from "node:diagnostics_channel";
+import { readFileSync } from "node:fs";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { loadavg } from "node:os";
@@ -63,6 +64,8 @@ export interface Sample {
   maxStallMs: number;
   /** The same, after the simulator's last reply: the product's database work alone. */
   dbStallMs: number;
+  /** dbStallMs less the time the kernel kept the runnable main thread waiting for a CPU (Linux). */
+  dbHoldMs: number | undefined;
 }
 
 export interface TrackingResult {
@@ -276,7 +279,7 @@ async function measure(
       ]);
     },
   );
-  const { max: maxStallMs, afterReplies: dbStallMs } = stalls.stop();
+  const { max: maxStallMs, afterReplies: dbStallMs, heldAfterReplies: dbHoldMs } = stalls.stop();
   clearTimeout(capTimer);
   counter.on = false;
   unhook();
@@ -322,29 +325,52 @@ async function measure(
     commits,
     maxStallMs,
     dbStallMs,
+    dbHoldMs,
   };
 }
 
 /**
  * The longest gap between ticks of a 5 ms interval: how long the event loop was held; also
  * the longest that ended after `since()` (the database phase, once the in-process simulator,
- * whose listsinceblock over 10,000 transactions holds the loop too, has replied).
+ * whose listsinceblock over 10,000 transactions holds the loop too, has replied). On a loaded
+ * machine a gap also holds the time the kernel kept the runnable main thread off the CPU:
+ * `heldAfterReplies` is the longest gap after the replies less that run-queue wait (Linux
+ * schedstat of the main thread), i.e. the time the process itself held the loop, running or
+ * blocked in a synchronous call (a COMMIT's fsync).
  */
-function stallProbe(since: () => number): { stop(): { max: number; afterReplies: number } } {
+function stallProbe(since: () => number): {
+  stop(): { max: number; afterReplies: number; heldAfterReplies: number | undefined };
+} {
+  const schedstat = `/proc/self/task/${process.pid}/schedstat`;
+  const runQueueWait = (): number | undefined => {
+    try {
+      return Number(readFileSync(schedstat, "utf8").split(" ")[1]) / 1e6;
+    } catch {
+      return undefined;
+    }
+  };
   let last = performance.now();
+  let lastWait = runQueueWait();
   let max = 0;
   let afterReplies = 0;
+  let held = lastWait === undefined ? undefined : 0;
   const note = (now: number) => {
+    const wait = runQueueWait();
     max = Math.max(max, now - last);
-    if (last >= since()) afterReplies = Math.max(afterReplies, now - last);
+    if (last >= since()) {
+      afterReplies = Math.max(afterReplies, now - last);
+      if (held !== undefined && wait !== undefined && lastWait !== undefined)
+        held = Math.max(held, now - last - (wait - lastWait));
+    }
     last = now;
+    lastWait = wait;
   };
   const timer = setInterval(() => note(performance.now()), 5);
   return {
     stop() {
       clearInterval(timer);
       note(performance.now());
-      return { max, afterReplies };
+      return { max, afterReplies, heldAfterReplies: held };
     },
   };
 }
@@ -417,6 +443,7 @@ async function trackingRun(
           commits: String(sample.commits),
           max_stall_ms: sample.maxStallMs,
           db_stall_ms: sample.dbStallMs,
+          db_hold_ms: sample.dbHoldMs ?? "-",
         });
       }
       if ([...results.values()].some((result) => result.capped)) break;
@@ -476,7 +503,7 @@ export async function confirmationTrackingBench(options: {
   const med = (r: TrackingResult, pick: (s: Sample) => number | undefined) =>
     median(r.samples.map(pick).filter((v): v is number => v !== undefined));
   console.log(
-    "\n| K | engine | strategy | wall ms, median (range) | runs | last RPC reply ms | HTTP requests | RPC calls | max event-loop stall ms (after the last reply) | polling/block time | polling/block RPC calls |",
+    "\n| K | engine | strategy | wall ms, median (range) | runs | last RPC reply ms | HTTP requests | RPC calls | max event-loop stall ms (after the last reply) | longest hold after the last reply, run-queue wait excluded, ms | polling/block time | polling/block RPC calls |",
   );
   console.log("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
   for (const k of options.sizes) {
@@ -497,6 +524,7 @@ export async function confirmationTrackingBench(options: {
         const reply = med(r, (s) => s.lastReplyMs);
         const stall = med(r, (s) => s.maxStallMs);
         const dbStall = med(r, (s) => s.dbStallMs);
+        const dbHold = med(r, (s) => s.dbHoldMs);
         const ratios =
           r.strategy === "poll"
             ? ` ${ratio(poll?.wallMs, block?.wallMs)} | ${ratio(first(poll)?.rpcCalls, first(block)?.rpcCalls)} |`
@@ -504,7 +532,8 @@ export async function confirmationTrackingBench(options: {
         console.log(
           `| ${k.toLocaleString("en-US")} | ${engine} | ${r.strategy === "block" ? "block-driven" : "polling"} | ${wall} | ${r.samples.length} | ` +
             `${reply === undefined ? "-" : reply.toFixed(0)} | ${sample?.requests ?? "-"} | ${sample?.rpcCalls ?? "-"} (${calls}) | ` +
-            `${stall === undefined ? "-" : stall.toFixed(0)} (${dbStall === undefined ? "-" : dbStall.toFixed(0)}) |${ratios}`,
+            `${stall === undefined ? "-" : stall.toFixed(0)} (${dbStall === undefined ? "-" : dbStall.toFixed(0)}) | ` +
+            `${dbHold === undefined ? "-" : dbHold.toFixed(0)} |${ratios}`,
         );
       }
     }

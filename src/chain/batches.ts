@@ -2,15 +2,18 @@
  * The chain workers' two kinds of batch, each sized once here:
  *
  * - JSON-RPC: `gettransaction` for many txids in one HTTP round trip per RPC_BATCH_SIZE.
- * - Database: snapshots applied in several serializable transactions of APPLY_BATCH_SIZE, not
- *   one for all: a single PostgreSQL transaction applying 10,000 ran out of predicate-lock
- *   memory ("out of shared memory") and would have to start over on any serialization conflict.
+ * - Database: snapshots applied, and open transactions moved to a new tip, in several
+ *   serializable transactions of APPLY_BATCH_SIZE, not one for all: a single PostgreSQL
+ *   transaction applying 10,000 ran out of predicate-lock memory ("out of shared memory") and
+ *   would have to start over on any serialization conflict, and a SQLite COMMIT of 10,000
+ *   moved rows and their events held the event loop for ~140 ms (one synchronous call).
  */
-import type { Backend, WalletTransaction } from "../backends/backend.js";
-import type { Trx } from "../db/serializable.js";
+import type { Backend, ChainTip, WalletTransaction } from "../backends/backend.js";
+import { breathe } from "../db/bulk.js";
 import type { TxUpdateData } from "../events/types.js";
-import type { LedgerContext } from "../ledger/context.js";
-import { applySnapshots } from "./apply.js";
+import { listTrackedPage, type NetworkTransaction } from "../ledger/network-transactions.js";
+import { setChainState } from "../ledger/queries.js";
+import { advanceToTip, applySnapshots } from "./apply.js";
 import { commitWithEvents } from "./sink.js";
 import type { TxSnapshot } from "./snapshot.js";
 import type { ChainWorkerOptions } from "./updater.js";
@@ -36,8 +39,6 @@ export async function getTransactionsInBatches(
 
 export interface ApplyInBatchesOptions {
   batchSize?: number;
-  /** Runs in the last transaction, after its snapshots (then there is always one transaction). */
-  finish?: (trx: Trx, ctx: LedgerContext) => Promise<TxUpdateData[]>;
   /** After each commit: how many snapshots it applied, and whether it was the last. */
   onCommitted?: (applied: number, last: boolean) => void;
 }
@@ -47,28 +48,71 @@ export async function applyInBatches(
   { ledger, sink }: Pick<ChainWorkerOptions, "ledger" | "sink">,
   snapshots: readonly TxSnapshot[],
   tipHeight: number | undefined,
-  { batchSize = APPLY_BATCH_SIZE, finish, onCommitted }: ApplyInBatchesOptions = {},
+  { batchSize = APPLY_BATCH_SIZE, onCommitted }: ApplyInBatchesOptions = {},
 ): Promise<TxUpdateData[]> {
   const batches: TxSnapshot[][] = [];
   for (let i = 0; i < snapshots.length; i += batchSize) batches.push(snapshots.slice(i, i + batchSize));
-  if (finish && batches.length === 0) batches.push([]);
   const updates: TxUpdateData[] = [];
   for (const [index, batch] of batches.entries()) {
     const last = index === batches.length - 1;
     updates.push(
       ...(await commitWithEvents(ledger, sink, async (trx, ctx) => {
-        const produced: TxUpdateData[] = [];
         const applied = await applySnapshots(
           trx,
           ctx,
           batch.map((snapshot) => ({ snapshot, tipHeight })),
         );
-        for (const { updates } of applied) produced.push(...updates);
-        if (last && finish) produced.push(...(await finish(trx, ctx)));
-        return produced;
+        return applied.flatMap(({ updates }) => updates);
       })),
     );
     onCommitted?.(batch.length, last);
   }
   return updates;
+}
+
+export interface AdvanceResult {
+  /** Open transactions moved forward from the tip height alone. */
+  advanced: number;
+  updates: TxUpdateData[];
+}
+
+/**
+ * Moves every open network transaction whose txid is not in `skip` (those just applied from
+ * the daemon's own report) to `tip` (advanceToTip), `batchSize` by id per serializable
+ * transaction. Each transaction reads its page of rows inside itself (something may have
+ * changed one since) and commits their txupdates with them; the last one also records `tip`
+ * as processed. A crash between two leaves some moved and the tip unrecorded: the next tick
+ * moves them to the same `tip − block height + 1`, which changes nothing and writes no event
+ * for those already there.
+ */
+export async function advanceOpenInBatches(
+  { ledger, sink }: Pick<ChainWorkerOptions, "ledger" | "sink">,
+  skip: ReadonlySet<string>,
+  tip: ChainTip,
+  batchSize = APPLY_BATCH_SIZE,
+): Promise<AdvanceResult> {
+  const updates: TxUpdateData[] = [];
+  let advanced = 0;
+  let afterId = 0;
+  for (;;) {
+    let page: NetworkTransaction[] = [];
+    let moved = 0;
+    // `fn` may run again on a serialization retry: only the last run's page and count stand.
+    const produced = await commitWithEvents(ledger, sink, async (trx, ctx) => {
+      page = await listTrackedPage(trx, ctx, afterId, batchSize);
+      // SQLite runs each statement synchronously: let the event loop turn between the steps.
+      await breathe(ctx.engine);
+      const untouched = page.filter((ntx) => ntx.txid !== null && !skip.has(ntx.txid));
+      moved = untouched.length;
+      const out = await advanceToTip(trx, ctx, untouched, tip.height);
+      await breathe(ctx.engine);
+      if (page.length < batchSize)
+        await setChainState(trx, ctx, { lastBlockHash: tip.hash, lastBlockHeight: tip.height });
+      return out;
+    });
+    for (const update of produced) updates.push(update);
+    advanced += moved;
+    if (page.length < batchSize) return { advanced, updates };
+    afterId = (page.at(-1) as NetworkTransaction).id;
+  }
 }

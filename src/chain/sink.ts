@@ -3,6 +3,7 @@
  * satisfies this structurally. The events are written in the same serializable transaction
  * as the ledger change, and `notifyCommitted` wakes a local dispatcher after the commit.
  */
+import { breathe } from "../db/bulk.js";
 import type { Trx } from "../db/serializable.js";
 import type { NewEvent } from "../events/outbox/write-events.js";
 import type { TxUpdateData } from "../events/types.js";
@@ -30,7 +31,11 @@ export async function commitWithEvents(
 ): Promise<TxUpdateData[]> {
   const updates = await ledger.run(async (trx, ctx) => {
     const produced = await fn(trx, ctx);
-    if (produced.length > 0) await sink.writeTxUpdates(trx, produced);
+    if (produced.length > 0) {
+      await sink.writeTxUpdates(trx, produced);
+      // SQLite: the COMMIT is one more synchronous call; not in the same turn as the inserts.
+      await breathe(ctx.engine);
+    }
     return produced;
   });
   if (updates.length > 0) sink.notifyCommitted();

@@ -10,27 +10,37 @@
  *                                       or double-spent: Core lists a conflicted incoming
  *                                       transaction nowhere else); no request when k = 0
  *
- * then, in serializable transactions: apply the touched transactions as reported, and move
- * every other open network transaction to `tip height − its block height + 1` confirmations.
+ * then, in serializable transactions of 500: apply the touched transactions as reported, then
+ * move every other open network transaction to `tip height − its block height + 1`
+ * confirmations, each transaction committing its own txupdates (./batches.ts).
  * A new block therefore costs two HTTP requests (three while something lingers unconfirmed)
  * whatever the number of open transactions; the original polled `gettransaction` once per
  * open transaction instead.
  *
- * The last processed block is persisted per wallet (ca_chain_state) in the same transaction
- * as the final batch, so a crash mid-way replays from the previous block (applying a snapshot
- * twice changes nothing and writes no event). With no block recorded yet (the first start-up
- * scan, ./scan.ts), or when listsinceblock cannot serve (the daemon lost our block, or the
- * reply is over the size limit), every wallet transaction is read instead, listtransactions
- * page by page, so memory stays that of one page whatever the wallet's size.
+ * Each transaction is whole (a change commits with its events), but a tip is not: the last
+ * processed block is persisted per wallet (ca_chain_state) in the same transaction as the
+ * final batch, so a crash mid-way leaves some transactions moved and the tip unrecorded. The
+ * next tick replays from the previous block, and applying a snapshot twice, or moving a
+ * transaction to the confirmations it already has, changes nothing and writes no event
+ * (test/chain/tick-chunks.test.ts). With no block recorded yet (the first start-up scan,
+ * ./scan.ts), or when listsinceblock cannot serve (the daemon lost our block, or the reply is
+ * over the size limit), every wallet transaction is read instead, listtransactions page by
+ * page, so memory stays that of one page whatever the wallet's size.
  */
 import type { ChainTip, SinceBlockEntry, SinceBlockResult } from "../backends/backend.js";
 import { ChainConfigError, InvalidAddressOrKeyError, RpcReplyTooLargeError } from "../errors.js";
 import type { TxUpdateData } from "../events/types.js";
 import { listTrackedNetworkTransactions } from "../ledger/network-transactions.js";
-import { type ChainState, getChainState, setChainState } from "../ledger/queries.js";
+import { type ChainState, getChainState } from "../ledger/queries.js";
 import { type Logger, silentLogger } from "../log.js";
-import { advanceToTip, applySnapshots } from "./apply.js";
-import { APPLY_BATCH_SIZE, applyInBatches, getTransactionsInBatches, RPC_BATCH_SIZE } from "./batches.js";
+import { applySnapshots } from "./apply.js";
+import {
+  APPLY_BATCH_SIZE,
+  advanceOpenInBatches,
+  applyInBatches,
+  getTransactionsInBatches,
+  RPC_BATCH_SIZE,
+} from "./batches.js";
 import { findNodeBehind } from "./behind.js";
 import { ChainLock } from "./lock.js";
 import { commitWithEvents } from "./sink.js";
@@ -163,25 +173,22 @@ export class BlockConfirmationTracker {
     let done = 0;
     options.onProgress?.({ phase: "applying", done, total });
 
-    let advanced = 0;
     const updates = await applyInBatches(this.#options, snapshots, tip.height, {
       batchSize: this.#batchSize,
-      // The last transaction also moves the untouched open transactions to the tip and
-      // records the tip as processed, so a crash never leaves a half-processed tip behind.
-      finish: async (trx, ctx) => {
-        const untouched = (await listTrackedNetworkTransactions(trx, ctx)).filter(
-          (ntx) => ntx.txid !== null && !touched.has(ntx.txid),
-        );
-        advanced = untouched.length;
-        const produced = await advanceToTip(trx, ctx, untouched, tip.height);
-        await setChainState(trx, ctx, { lastBlockHash: tip.hash, lastBlockHeight: tip.height });
-        return produced;
-      },
-      onCommitted: (applied, last) => {
+      onCommitted: (applied) => {
         done += applied;
-        options.onProgress?.({ phase: last ? "done" : "applying", done, total });
+        options.onProgress?.({ phase: "applying", done, total });
       },
     });
+    // The rest of the open transactions, and then the tip recorded as processed.
+    const { advanced, updates: moved } = await advanceOpenInBatches(
+      this.#options,
+      touched,
+      tip,
+      this.#batchSize,
+    );
+    for (const update of moved) updates.push(update);
+    options.onProgress?.({ phase: "done", done, total });
     this.#logger.info(
       { height: tip.height, hash: tip.hash, touched: total, advanced, events: updates.length },
       "processed chain tip",
@@ -253,24 +260,15 @@ export class BlockConfirmationTracker {
 
     const unconfirmed = await this.#lookUpUnconfirmed(listedTracked);
     for (const snapshot of unconfirmed) listedTracked.add(snapshot.txid);
-    let advanced = 0;
-    const produced = await commitWithEvents(ledger, sink, async (trx, ctx) => {
-      const applied = await applySnapshots(
-        trx,
-        ctx,
-        unconfirmed.map((snapshot) => ({ snapshot, tipHeight: tip.height })),
-      );
-      const out = applied.flatMap(({ updates }) => updates);
-      const untouched = (await listTrackedNetworkTransactions(trx, ctx)).filter(
-        (ntx) => ntx.txid !== null && !listedTracked.has(ntx.txid),
-      );
-      advanced = untouched.length;
-      out.push(...(await advanceToTip(trx, ctx, untouched, tip.height)));
-      await setChainState(trx, ctx, { lastBlockHash: tip.hash, lastBlockHeight: tip.height });
-      return out;
-    });
-    events += produced.length;
-    changed += new Set(produced.map((update) => update.txid)).size;
+    await apply(unconfirmed);
+    const { advanced, updates } = await advanceOpenInBatches(
+      this.#options,
+      listedTracked,
+      tip,
+      this.#batchSize,
+    );
+    events += updates.length;
+    changed += new Set(updates.map((update) => update.txid)).size;
     touched += unconfirmed.length;
     options.onProgress?.({ phase: "done", done: touched, total: touched });
     this.#logger.info(

@@ -57,29 +57,40 @@ export async function findNetworkTransaction(
     .executeTakeFirst();
 }
 
+/**
+ * Network transactions whose confirmations still matter (not final), by id: those after
+ * `afterId`, at most `limit` (all when undefined); `unconfirmed`: only those at 0.
+ */
+export async function listTrackedPage(
+  trx: Trx,
+  ctx: LedgerContext,
+  afterId: number,
+  limit: number | undefined,
+  filter: { unconfirmed?: boolean } = {},
+): Promise<NetworkTransaction[]> {
+  let query = trx
+    .selectFrom("ca_network_transaction")
+    .selectAll()
+    .where("wallet_id", "=", ctx.walletId)
+    .where("tracked", "=", 1)
+    .where("txid", "is not", null)
+    .where("id", ">", afterId);
+  if (filter.unconfirmed) query = query.where("confirmations", "=", 0);
+  query = query.orderBy("id");
+  return limit === undefined ? query.execute() : query.limit(limit).execute();
+}
+
 /** Network transactions whose confirmations still matter (not final); `unconfirmed`: only those at 0. */
 export async function listTrackedNetworkTransactions(
   trx: Trx,
   ctx: LedgerContext,
   filter: { unconfirmed?: boolean } = {},
 ): Promise<NetworkTransaction[]> {
-  const page = async (afterId: number, limit: number | undefined) => {
-    let query = trx
-      .selectFrom("ca_network_transaction")
-      .selectAll()
-      .where("wallet_id", "=", ctx.walletId)
-      .where("tracked", "=", 1)
-      .where("txid", "is not", null)
-      .where("id", ">", afterId);
-    if (filter.unconfirmed) query = query.where("confirmations", "=", 0);
-    query = query.orderBy("id");
-    return limit === undefined ? query.execute() : query.limit(limit).execute();
-  };
-  if (ctx.engine !== "sqlite") return page(0, undefined);
+  if (ctx.engine !== "sqlite") return listTrackedPage(trx, ctx, 0, undefined, filter);
   // SQLite reads synchronously: page by id, yielding the event loop between pages (../db/bulk.ts).
   const rows: NetworkTransaction[] = [];
   for (;;) {
-    const more = await page(rows.at(-1)?.id ?? 0, ROWS_PER_STATEMENT);
+    const more = await listTrackedPage(trx, ctx, rows.at(-1)?.id ?? 0, ROWS_PER_STATEMENT, filter);
     rows.push(...more);
     if (more.length < ROWS_PER_STATEMENT) return rows;
     await breathe(ctx.engine);
