@@ -212,23 +212,18 @@ async function purgeEvents(database: Database, ids: number[]): Promise<number> {
   return runSerializable(
     database,
     async (trx) => {
-      const done = (
-        await trx
-          .selectFrom("ca_event as e")
-          .select("e.id")
-          .where("e.id", "in", ids)
-          .where(({ not, exists, selectFrom }) =>
-            not(
-              exists(
-                selectFrom("ca_delivery as d")
-                  .select("d.id")
-                  .whereRef("d.event_row_id", "=", "e.id")
-                  .where("d.state", "<>", "delivered"),
-              ),
-            ),
-          )
-          .execute()
-      ).map((e) => e.id);
+      // The undelivered among them, subtracted here rather than by a NOT EXISTS: with the
+      // statistics of a quiet moment (no undelivered rows), PostgreSQL plans that as a nested
+      // loop rescanning every undelivered delivery once per event — 18 s per batch of 2,000
+      // with 30,000 undelivered. This reads each undelivered delivery at most once.
+      const undelivered = await trx
+        .selectFrom("ca_delivery")
+        .select("event_row_id")
+        .where("event_row_id", "in", ids)
+        .where("state", "<>", "delivered")
+        .execute();
+      const held = new Set(undelivered.map((row) => row.event_row_id));
+      const done = ids.filter((id) => !held.has(id));
       if (done.length === 0) return 0;
       // Explicit order instead of ON DELETE CASCADE: SQLite only cascades with foreign_keys on.
       // The state test is repeated: an operator may redeliver one of them meanwhile.
