@@ -1,10 +1,12 @@
 /**
  * A CPU profile of one stretch of a benchmark (not its set-up), through the inspector in
- * this process. Writes the .cpuprofile (open it in Chrome DevTools or speedscope) and prints
- * where the self time went, by module and by function — the simulator and the benchmark's
- * own driver run in this process too, so their share is shown separately.
+ * this process (or in a child that writes the file: `startCpuProfile`, then
+ * `summarizeProfileFile` in the parent). Writes the .cpuprofile (open it in Chrome DevTools
+ * or speedscope) and prints where the self time went, by module and by function — when the
+ * simulator and the benchmark's own driver run in the same process, their share is shown
+ * separately.
  */
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { Session } from "node:inspector/promises";
 import { join } from "node:path";
 
@@ -29,6 +31,10 @@ function area(url: string, name: string): string {
   if (ours) return `src/${ours[1]}`;
   if (url.startsWith("node:")) return `node ${url.slice(5).split("/").slice(0, 2).join("/")}`;
   return url;
+}
+
+export function summarizeProfileFile(file: string, top = 12): void {
+  summarize(JSON.parse(readFileSync(file, "utf8")) as Profile, top);
 }
 
 function summarize(profile: Profile, top: number): void {
@@ -59,6 +65,22 @@ function summarize(profile: Profile, top: number): void {
   print("self time by function", byFunction);
 }
 
+/** Starts the profiler in this process; `stop` writes DIR/NAME.cpuprofile and returns its path. */
+export async function startCpuProfile(dir: string, name: string): Promise<() => Promise<string>> {
+  const session = new Session();
+  session.connect();
+  await session.post("Profiler.enable");
+  await session.post("Profiler.setSamplingInterval", { interval: 200 });
+  await session.post("Profiler.start");
+  return async () => {
+    const { profile } = (await session.post("Profiler.stop")) as { profile: Profile };
+    session.disconnect();
+    const file = join(dir, `${name}.cpuprofile`);
+    writeFileSync(file, JSON.stringify(profile));
+    return file;
+  };
+}
+
 /** Runs `fn` under the CPU profiler when `dir` is given; otherwise just runs it. */
 export async function withCpuProfile<T>(
   dir: string | undefined,
@@ -66,19 +88,12 @@ export async function withCpuProfile<T>(
   fn: () => Promise<T>,
 ): Promise<T> {
   if (!dir) return fn();
-  const session = new Session();
-  session.connect();
-  await session.post("Profiler.enable");
-  await session.post("Profiler.setSamplingInterval", { interval: 200 });
-  await session.post("Profiler.start");
+  const stop = await startCpuProfile(dir, name);
   try {
     return await fn();
   } finally {
-    const { profile } = (await session.post("Profiler.stop")) as { profile: Profile };
-    session.disconnect();
-    const file = join(dir, `${name}.cpuprofile`);
-    writeFileSync(file, JSON.stringify(profile));
+    const file = await stop();
     console.log(`  wrote ${file}`);
-    summarize(profile, 12);
+    summarizeProfileFile(file);
   }
 }

@@ -9,9 +9,9 @@
  */
 import { type ChildProcess, fork } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import type { Receiver } from "./support.js";
+import { clock, type Receiver } from "./support.js";
 
-export const clock = (): number => performance.timeOrigin + performance.now();
+export { clock };
 
 type ReceiverMessage = { url: string } | { receipts: Array<[string, number]> };
 

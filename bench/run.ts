@@ -1,9 +1,10 @@
 /**
  * `npm run bench [-- --events N] [-- --no-postgres]`: prints figures; compares engines and
  * handler mixes in the same run. Targets loopback only and stops by itself.
- * `--only ingest [--ingest-sizes 1000,10000] [--ingest-batches 1,default] [--profile DIR]`: deposit
- * ingest (update_batch_size 1, without group commit, vs the default),
- * with a CPU profile of each ingest stretch written to DIR and summarized.
+ * `--only ingest [--ingest-sizes 1000,10000] [--ingest-batches 1,default] [--profile DIR]
+ * [--ingest-baseline REF|DIR|none] [--ingest-runs 1]`: deposit ingest (update_batch_size 1, without
+ * group commit, vs the default), the service in its own process beside a baseline build's, with a
+ * CPU profile of the service over each ingest stretch written to DIR and summarized.
  * `--only tracking [--tracking-sizes 100,1000,10000] [--tracking-runs 3] [--tracking-cap-s 120]
  * [--tracking-strategies block,poll]`: confirmation tracking.
  * `--only events [--events N] [--events-scenario TEXT]`: event delivery (scenarios by label).
@@ -64,6 +65,8 @@ if (!only || only === "ingest") {
             .split(",")
             .map((b) => (b === "default" ? "default" : Number(b)))
         : undefined,
+    baseline: option("--ingest-baseline"),
+    runs: option("--ingest-runs") === undefined ? undefined : Number(option("--ingest-runs")),
   });
 }
 

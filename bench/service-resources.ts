@@ -12,8 +12,8 @@
  * issue 14's footprint work), checked out with `git worktree` into a temp folder and built
  * there, on the same simulator with its own wallet and database.
  */
-import { execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BitcoindBackend, BitcoindRpcClient } from "../src/backends/bitcoind/index.js";
@@ -23,9 +23,9 @@ import { Ledger } from "../src/ledger/index.js";
 import { startSimulator } from "../src/simulator/index.js";
 import { freePort } from "../test/support/ports.js";
 import { waitFor } from "../test/support/wait.js";
+import { buildCheckout, ROOT } from "./checkout.js";
 import { row, startReceiver } from "./support.js";
 
-const ROOT = join(import.meta.dirname, "../..");
 const NOTIFY_PORT_FILE = "walletnotify.port";
 
 function sample(pid: number): { rssMiB: number; cpuSeconds: number } {
@@ -45,31 +45,13 @@ interface Variant {
   bin: string;
 }
 
-/** A commit's tree built into a temp folder (node_modules shared); removed by `remove`. */
-function buildCheckout(ref: string): { variant: Variant; remove: () => void } {
-  const dir = mkdtempSync(join(tmpdir(), "ca-bench-baseline-"));
-  const git = (...args: string[]) => execFileSync("git", ["-C", ROOT, ...args], { stdio: "pipe" });
-  const commit = git("rev-parse", "--short", ref).toString().trim();
-  git("worktree", "add", "--detach", dir, ref);
-  const remove = () => {
-    git("worktree", "remove", "--force", dir);
-    rmSync(dir, { recursive: true, force: true });
+/** A commit's tree built into a temp folder (./checkout.ts); removed by `remove`. */
+function buildBaseline(ref: string): { variant: Variant; remove: () => void } {
+  const checkout = buildCheckout(ref);
+  return {
+    variant: { label: `baseline ${checkout.commit}`, bin: join(checkout.dir, "bin/cryptoassets.js") },
+    remove: checkout.remove,
   };
-  try {
-    symlinkSync(realpathSync(join(ROOT, "node_modules")), join(dir, "node_modules"));
-    execFileSync(
-      process.execPath,
-      [join(dir, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.build.json"],
-      {
-        cwd: dir,
-        stdio: "inherit",
-      },
-    );
-  } catch (error) {
-    remove();
-    throw error;
-  }
-  return { variant: { label: `baseline ${commit}`, bin: join(dir, "bin/cryptoassets.js") }, remove };
 }
 
 interface Chain {
@@ -264,7 +246,7 @@ export async function serviceResourcesBench(options: {
   baselineRef: string | undefined;
 }): Promise<void> {
   const variants: Variant[] = [{ label: "this tree", bin: join(ROOT, "bin/cryptoassets.js") }];
-  const checkout = options.baselineRef === undefined ? undefined : buildCheckout(options.baselineRef);
+  const checkout = options.baselineRef === undefined ? undefined : buildBaseline(options.baselineRef);
   if (checkout) variants.push(checkout.variant);
   const dir = mkdtempSync(join(tmpdir(), "ca-bench-svc-"));
   const sim = await startSimulator({

@@ -2,6 +2,9 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 
+/** Epoch milliseconds with sub-millisecond precision, comparable across processes. */
+export const clock = (): number => performance.timeOrigin + performance.now();
+
 export function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
   const index = Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1);
