@@ -54,6 +54,9 @@ export interface UpdaterStats {
   batches: number;
 }
 
+/** txids named in the log line of one batch's updates (the count says how many there were). */
+const MAX_LOGGED_TXIDS = 20;
+
 interface Waiting {
   txid: string;
   resolve(outcome: UpdateOutcome): void;
@@ -246,8 +249,28 @@ export class TransactionUpdater {
         applied = new Map((await this.#apply(held, fetched, false)).map((o) => [o.txid, o]));
       }
     }
-    for (const outcome of outcomes) if (!applied.has(outcome.txid)) this.#count(outcome);
+    const counted = outcomes.filter((outcome) => !applied.has(outcome.txid));
+    for (const outcome of counted) this.#count(outcome);
+    this.#logUpdated(counted);
     return outcomes.map((outcome) => applied.get(outcome.txid) ?? outcome);
+  }
+
+  /**
+   * One line per database transaction, not per deposit: under a backlog a line each was a
+   * log flood and a noticeable share of a deposit's CPU (issue 14). The events are the record.
+   */
+  #logUpdated(outcomes: readonly UpdateOutcome[]): void {
+    const updated = outcomes.flatMap((o) => (o.status === "updated" ? [o] : []));
+    if (updated.length === 0) return;
+    const events = updated.reduce((sum, o) => sum + o.updates.length, 0);
+    const txids = updated.slice(0, MAX_LOGGED_TXIDS).map((o) => o.txid);
+    const first = updated[0] as (typeof updated)[number];
+    this.#logger.info(
+      updated.length === 1
+        ? { txid: first.txid, confirmations: first.updates[0]?.confirmations, events }
+        : { count: updated.length, events, txids },
+      "transactions updated",
+    );
   }
 
   #count(outcome: UpdateOutcome): void {
@@ -255,10 +278,6 @@ export class TransactionUpdater {
     if (outcome.status === "updated") {
       this.#stats.updated++;
       this.#stats.events += outcome.updates.length;
-      this.#logger.info(
-        { txid, confirmations: outcome.updates[0]?.confirmations, events: outcome.updates.length },
-        "transaction updated",
-      );
     } else if (outcome.status === "unchanged") {
       this.#stats.unchanged++;
       this.#logger.debug({ txid }, "transaction unchanged");

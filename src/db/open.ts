@@ -71,6 +71,10 @@ export async function openDatabase(url: string, options: OpenOptions = {}): Prom
       sqlite.pragma("journal_mode = WAL");
       sqlite.pragma("busy_timeout = 5000");
       sqlite.pragma("foreign_keys = ON");
+      // Statement journals (a multi-row statement inside a transaction keeps the pages it
+      // changes, to undo just itself) in memory: past 64 KiB they went to a temp file, a
+      // write per page in every batch of deposits (issue 14). They live for one statement.
+      sqlite.pragma("temp_store = MEMORY");
       dialect = new SqliteDialect({ database: withStatementCache(sqlite) });
       break;
     }

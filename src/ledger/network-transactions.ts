@@ -10,6 +10,7 @@ import {
   type BulkColumn,
   breathe,
   forEachChunk,
+  insertRows,
   ROWS_PER_STATEMENT,
   updateRowsById,
   valueIn,
@@ -369,9 +370,7 @@ async function insertDepositRows(
       });
     }
   });
-  await forEachChunk(ctx.engine, newRows, async (chunk) => {
-    await trx.insertInto("ca_transaction").values(chunk).execute();
-  });
+  await insertRows(trx, ctx.engine, "ca_transaction", newRows);
   return created;
 }
 
@@ -389,27 +388,30 @@ async function insertDeposits(
         ...(plans.get(ntx) as ConfirmationPlan).row,
       };
     });
-    const query = trx.insertInto("ca_network_transaction").values(rows);
     const inserted =
       ctx.engine === "mysql"
-        ? await query.execute().then(() =>
-            trx
-              .selectFrom("ca_network_transaction")
-              .select(["id", "txid"])
-              .where("wallet_id", "=", ctx.walletId)
-              .where("transaction_type", "=", "deposit")
-              .where(
-                valueIn(
-                  ctx.engine,
-                  "txid",
-                  chunk.map((ntx) => ntx.txid as string),
-                  "text",
-                ),
-              )
-              .execute(),
-          )
-        : await query.returning(["id", "txid"]).execute();
-    const ids = new Map(inserted.map((row) => [row.txid, Number(row.id)]));
+        ? await trx
+            .insertInto("ca_network_transaction")
+            .values(rows)
+            .execute()
+            .then(() =>
+              trx
+                .selectFrom("ca_network_transaction")
+                .select(["id", "txid"])
+                .where("wallet_id", "=", ctx.walletId)
+                .where("transaction_type", "=", "deposit")
+                .where(
+                  valueIn(
+                    ctx.engine,
+                    "txid",
+                    chunk.map((ntx) => ntx.txid as string),
+                    "text",
+                  ),
+                )
+                .execute(),
+            )
+        : await insertRows(trx, ctx.engine, "ca_network_transaction", rows, ["id", "txid"]);
+    const ids = new Map(inserted.map((row) => [row.txid as string | null, Number(row.id)]));
     for (const ntx of chunk) {
       const id = ids.get(ntx.txid);
       if (id === undefined) throw new Error(`network transaction ${ntx.txid} was not inserted`);

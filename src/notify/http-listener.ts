@@ -10,7 +10,8 @@
  * Anything else: 400 with a message naming what is wrong; bodies over `bodyLimit` get 413.
  * `GET /` answers a one-line usage text (handy as a liveness probe).
  */
-import type { FastifyError, FastifyInstance, FastifyReply } from "fastify";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
 import {
   errorMessage,
   InvalidNotifyValueError,
@@ -48,7 +49,7 @@ export class HttpNotifyListener implements NotifyListener {
   readonly #bodyLimit: number;
   readonly #onValue: NotifyCallback;
   readonly #logger: Logger;
-  #server: FastifyInstance | undefined;
+  #server: Server | undefined;
   #boundPort: number | undefined;
 
   constructor(options: HttpNotifyOptions, onValue: NotifyCallback, logger: Logger = silentLogger) {
@@ -85,18 +86,23 @@ export class HttpNotifyListener implements NotifyListener {
     if (this.#server !== undefined) {
       throw new NotifyConfigError(`http notify listener ${this.describe()} is already started`);
     }
-    const server = await this.#buildServer();
+    const server = this.#buildServer();
     try {
-      await server.listen({ host: this.#ip, port: this.#requestedPort });
+      await new Promise<void>((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(this.#requestedPort, this.#ip, () => {
+          server.off("error", reject);
+          resolve();
+        });
+      });
     } catch (err) {
-      await server.close().catch(() => undefined);
+      server.close();
       throw new NotifyListenerStartError(
         `http notify listener could not listen on ${this.#ip}:${this.#requestedPort}: ${errorMessage(err)}`,
         { cause: err },
       );
     }
-    const address = server.server.address();
-    this.#boundPort = typeof address === "object" && address !== null ? address.port : this.#requestedPort;
+    this.#boundPort = (server.address() as AddressInfo).port;
     this.#server = server;
     this.#logger.info({ url: this.describe() }, "listening for notifications over HTTP");
   }
@@ -105,79 +111,165 @@ export class HttpNotifyListener implements NotifyListener {
     const server = this.#server;
     if (server === undefined) return;
     this.#server = undefined;
-    await server.close();
+    // close() also ends idle keep-alive connections; a request in progress is answered first.
+    await new Promise<void>((resolve) => server.close(() => resolve()));
     this.#logger.info({ url: this.describe() }, "stopped listening for notifications over HTTP");
   }
 
-  async #buildServer(): Promise<FastifyInstance> {
-    // Imported here: a service whose notifications come another way never loads fastify.
-    const { default: Fastify } = await import("fastify");
-    const server = Fastify({
-      logger: false,
-      bodyLimit: this.#bodyLimit,
-      // A notification is tiny and local: a client that dribbles bytes is broken or hostile.
-      connectionTimeout: 10_000,
-      requestTimeout: 10_000,
-    });
-
-    // Every body arrives as a string whatever its content type: curl --data sends
-    // application/x-www-form-urlencoded, a bare `echo | curl -T-` may send none at all.
-    server.removeAllContentTypeParsers();
-    server.addContentTypeParser("*", { parseAs: "string" }, (_request, body, done) => {
-      done(null, body);
-    });
-
-    server.get("/", async (_request, reply) => reply.type("text/plain").send(`${USAGE}\n`));
-    server.post("/", async (request, reply) => {
-      const raw = extractFromBody(request.body, request.headers["content-type"]);
-      return this.#accept(raw, reply);
-    });
-    const fromPath = async (request: { params: unknown }, reply: FastifyReply) => {
-      const params = request.params as { value?: string };
-      return this.#accept(params.value ?? "", reply);
-    };
-    server.get("/:value", fromPath);
-    server.post("/:value", fromPath);
-
-    server.setNotFoundHandler(async (request, reply) =>
-      reply
-        .code(404)
-        .type("text/plain")
-        .send(`no route ${request.method} ${truncate(request.url)}: ${USAGE}\n`),
+  /**
+   * node:http without a framework: a notification is one tiny request, and the listener's
+   * cost per request is part of every deposit's (issue 14: fastify's routing, hooks and
+   * reply machinery were a third of it).
+   */
+  #buildServer(): Server {
+    const server = createServer(
+      {
+        // A notification is tiny and local: a client that dribbles bytes is broken or hostile.
+        requestTimeout: 10_000,
+        // Longer than any pause between notifications of a keep-alive sender.
+        keepAliveTimeout: 72_000,
+      },
+      (request, response) => this.#handle(request, response),
     );
-    server.setErrorHandler(async (error: FastifyError, request, reply) => {
-      const status = errorStatus(error);
-      const message =
-        error.code === "FST_ERR_CTP_BODY_TOO_LARGE"
-          ? `notification body exceeds ${this.#bodyLimit} bytes`
-          : error.message;
-      if (status >= 500) {
-        this.#logger.error({ err: error, url: truncate(request.url) }, "notification request failed");
-      } else {
-        this.#logger.warn(
-          { status, err: error, reason: message, url: truncate(request.url) },
-          "rejected notification",
-        );
-      }
-      return reply.code(status).type("text/plain").send(`${message}\n`);
-    });
+    server.setTimeout(10_000);
     return server;
   }
 
-  async #accept(raw: string, reply: FastifyReply): Promise<FastifyReply> {
-    const value = normalizeNotifyValue(raw); // throws InvalidNotifyValueError → 400
+  #handle(request: IncomingMessage, response: ServerResponse): void {
+    const route = routeOf(request.method ?? "", request.url ?? "");
+    switch (route.kind) {
+      case "usage":
+        answer(response, 200, `${USAGE}\n`);
+        break;
+      case "status":
+        this.#reject(request, response, route.status, route.reason);
+        break;
+      case "value":
+        this.#accept(request, response, route.value);
+        break;
+      case "body":
+        this.#readBody(request, response, (body) => {
+          let raw: string;
+          try {
+            raw = extractFromBody(body, request.headers["content-type"]);
+          } catch (err) {
+            this.#rejectError(request, response, err);
+            return;
+          }
+          this.#accept(request, response, raw);
+        });
+    }
+  }
+
+  /** Calls `then` with the body as text; answers 413 past bodyLimit instead. */
+  #readBody(request: IncomingMessage, response: ServerResponse, then: (body: string) => void): void {
+    const tooLarge = () =>
+      this.#reject(request, response, 413, `notification body exceeds ${this.#bodyLimit} bytes`, true);
+    if (Number(request.headers["content-length"] ?? 0) > this.#bodyLimit) {
+      tooLarge();
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    request.on("data", (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= this.#bodyLimit) chunks.push(chunk);
+      else if (!response.headersSent) tooLarge();
+    });
+    request.on("end", () => {
+      if (size <= this.#bodyLimit) then(Buffer.concat(chunks, size).toString("utf8"));
+    });
+    // A client that goes away mid-body: nothing to answer.
+    request.on("error", () => undefined);
+  }
+
+  #accept(request: IncomingMessage, response: ServerResponse, raw: string): void {
+    let value: string;
+    try {
+      value = normalizeNotifyValue(raw);
+    } catch (err) {
+      this.#rejectError(request, response, err);
+      return;
+    }
     if (!deliverNotifyValue(this.#onValue, value, this.#logger)) {
-      return reply.code(500).type("text/plain").send("notification could not be queued\n");
+      answer(response, 500, "notification could not be queued\n");
+      return;
     }
     this.#logger.debug({ value }, "notification received");
-    return reply.type("text/plain").send("OK\n");
+    answer(response, 200, "OK\n");
+  }
+
+  #rejectError(request: IncomingMessage, response: ServerResponse, err: unknown): void {
+    if (err instanceof InvalidNotifyValueError) {
+      this.#reject(request, response, 400, err.message, false, err);
+      return;
+    }
+    this.#logger.error({ err, url: truncate(request.url ?? "") }, "notification request failed");
+    answer(response, 500, "notification request failed\n");
+  }
+
+  /** A 4xx with its reason; logged except for 404 (a probe or a typo, not a notification). */
+  #reject(
+    request: IncomingMessage,
+    response: ServerResponse,
+    status: number,
+    reason: string,
+    close = false,
+    err?: unknown,
+  ): void {
+    if (status !== 404) {
+      this.#logger.warn(
+        { status, ...(err ? { err } : {}), reason, url: truncate(request.url ?? "") },
+        "rejected notification",
+      );
+    }
+    // The rest of an oversized body is not read: the connection cannot carry another request.
+    if (close) response.setHeader("connection", "close");
+    answer(response, status, `${reason}\n`);
   }
 }
 
-function errorStatus(error: FastifyError): number {
-  if (error instanceof InvalidNotifyValueError) return 400;
-  const status = error.statusCode;
-  return typeof status === "number" && status >= 400 && status <= 599 ? status : 500;
+type Route =
+  | { kind: "usage" }
+  | { kind: "body" }
+  | { kind: "value"; value: string }
+  | { kind: "status"; status: number; reason: string };
+
+/** Longest value accepted in the path (a hash is 64 characters). */
+const MAX_PATH_VALUE = 100;
+
+/** GET / (usage), POST / (the value in the body), GET or POST /<value>; anything else 404. */
+function routeOf(method: string, url: string): Route {
+  const query = url.indexOf("?");
+  const path = query >= 0 ? url.slice(0, query) : url;
+  const get = method === "GET" || method === "HEAD";
+  const notFound = (): Route => ({
+    kind: "status",
+    status: 404,
+    reason: `no route ${method} ${truncate(url)}: ${USAGE}`,
+  });
+  if (!get && method !== "POST") return notFound();
+  if (path === "/") return get ? { kind: "usage" } : { kind: "body" };
+  const segment = path.slice(1);
+  if (!path.startsWith("/") || segment.includes("/")) return notFound();
+  if (segment.length > MAX_PATH_VALUE) return { kind: "status", status: 414, reason: "URI too long" };
+  try {
+    return { kind: "value", value: decodeURIComponent(segment) };
+  } catch {
+    return {
+      kind: "status",
+      status: 400,
+      reason: `path ${JSON.stringify(truncate(segment))} is not valid percent-encoding`,
+    };
+  }
+}
+
+function answer(response: ServerResponse, status: number, text: string): void {
+  response.writeHead(status, {
+    "content-type": "text/plain; charset=utf-8",
+    "content-length": Buffer.byteLength(text),
+  });
+  response.end(text);
 }
 
 /** Finds the value in a form, JSON or bare body; throws InvalidNotifyValueError when there is none. */

@@ -7,9 +7,9 @@
  * between a daemon error and a transport failure. A batch (array body) is always HTTP 200
  * with one reply per call, matched back by id.
  *
- * Responses are parsed with lossless-json: every JSON number comes back as a LosslessNumber
- * holding the daemon's exact text ("1.50000000"), so no amount ever passes through a float.
- * Callers convert numbers with the helpers in ./values.ts.
+ * Responses are parsed exactly (./exact-json.ts): every JSON number comes back as a
+ * LosslessNumber holding the daemon's exact text ("1.50000000"), so no amount ever passes
+ * through a float. Callers convert numbers with the helpers in ./values.ts.
  *
  * Connections are kept alive (one TCP handshake for many calls). Idle pooled sockets are
  * closed after a few seconds, before bitcoind's own -rpcservertimeout (30 s) would close
@@ -22,11 +22,12 @@ import {
   type IncomingMessage,
 } from "node:http";
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
-import { parse, stringify } from "lossless-json";
+import { stringify } from "lossless-json";
 import { BackendError, type RpcError, RpcReplyTooLargeError, RpcTransportError } from "../../errors.js";
 import { type Logger, silentLogger } from "../../log.js";
 import { cleanExternalText } from "../../redact/external-text.js";
 import { rpcErrorFor } from "../rpc-errors.js";
+import { parseExactJson } from "./exact-json.js";
 import { parseRpcUrl, type RpcEndpoint } from "./url.js";
 
 export const DEFAULT_RPC_TIMEOUT_MS = 15_000;
@@ -263,7 +264,7 @@ export class BitcoindRpcClient {
       );
     }
     try {
-      return parse(reply.text);
+      return parseExactJson(reply.text);
     } catch {
       if (reply.status !== 200) {
         throw new RpcTransportError(

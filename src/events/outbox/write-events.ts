@@ -6,7 +6,7 @@
  */
 import { sql } from "kysely";
 import { v7 as uuidv7 } from "uuid";
-import { forEachChunk } from "../../db/bulk.js";
+import { forEachChunk, insertRows } from "../../db/bulk.js";
 import type { Trx } from "../../db/serializable.js";
 import type { Engine } from "../../db/url.js";
 import { isSubscribed, type OutboxRecipient } from "../subscription.js";
@@ -79,18 +79,18 @@ export async function writeEvents(
         order by n`.execute(trx);
       return;
     }
-    await trx
-      .insertInto("ca_delivery")
-      .values(
-        chunk.map((d) => ({
-          ...d,
-          state: "pending" as const,
-          attempts: 0,
-          next_attempt_at: now,
-          created_at: now,
-        })),
-      )
-      .execute();
+    await insertRows(
+      trx,
+      engine,
+      "ca_delivery",
+      chunk.map((d) => ({
+        ...d,
+        state: "pending" as const,
+        attempts: 0,
+        next_attempt_at: now,
+        created_at: now,
+      })),
+    );
   });
   if (engine === "postgres") {
     await sql`select pg_notify(${OUTBOX_CHANNEL}, '')`.execute(trx);
@@ -128,5 +128,6 @@ async function insertEvents(
     await trx.insertInto("ca_event").values(rows).execute();
     return trx.selectFrom("ca_event").select(["id", "event_id"]).where("event_id", "in", eventIds).execute();
   }
-  return trx.insertInto("ca_event").values(rows).returning(["id", "event_id"]).execute();
+  const inserted = await insertRows(trx, engine, "ca_event", rows, ["id", "event_id"]);
+  return inserted.map((row) => ({ id: Number(row.id), event_id: String(row.event_id) }));
 }

@@ -20,7 +20,7 @@ export type Op =
 /** Log messages of the service (pino `msg`) a kill can be aimed at. */
 export const KILL_AFTER_MESSAGES = [
   "broadcast opened",
-  "transaction updated",
+  "transactions updated",
   "processed chain tip",
   "start-up scan finished",
 ] as const;
