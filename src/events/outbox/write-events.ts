@@ -5,12 +5,12 @@
  * event behind. Delivery happens later, outside any transaction (./dispatcher).
  */
 import { sql } from "kysely";
-import { v7 as uuidv7 } from "uuid";
 import { forEachChunk, insertRows } from "../../db/bulk.js";
 import type { Trx } from "../../db/serializable.js";
 import type { Engine } from "../../db/url.js";
 import { isSubscribed, type OutboxRecipient } from "../subscription.js";
 import { type EventDataByName, type EventName, orderingKeyOf } from "../types.js";
+import { newEventIds } from "./event-ids.js";
 
 /** Channel used on PostgreSQL to wake dispatchers; it never carries the event itself. */
 export const OUTBOX_CHANNEL = "cryptoassets_outbox";
@@ -28,11 +28,9 @@ export interface WrittenEvent {
 
 /**
  * Inserts the events and one pending delivery per subscribed handler (see ../subscription):
- * set-based, one statement for all the events and one for all the deliveries on PostgreSQL
- * (`unnest` of arrays), one per 500 rows elsewhere (../../db/bulk.ts) — a block that moves
- * 10,000 open transactions writes 10,000 events in one transaction. On PostgreSQL a NOTIFY
- * with an empty payload is queued in the same transaction: it is sent only on commit, so a
- * woken dispatcher always finds the rows.
+ * on PostgreSQL one statement for all of them, the NOTIFY included (writeEventsPostgres);
+ * elsewhere one multi-row INSERT per 500 events and per 500 deliveries (../../db/bulk.ts) — a
+ * block that moves 10,000 open transactions writes 10,000 events in one transaction.
  */
 export async function writeEvents(
   trx: Trx,
@@ -42,14 +40,16 @@ export async function writeEvents(
   now: number = Date.now(),
 ): Promise<WrittenEvent[]> {
   if (events.length === 0) return [];
+  if (engine === "postgres") return writeEventsPostgres(trx, recipients, events, now);
   const written: WrittenEvent[] = [];
   const deliveries: Array<{ event_row_id: number; handler: string; ordering_key: string }> = [];
-  // Chunks of events (all at once on PostgreSQL), rows built per chunk so SQLite, which
-  // yields between chunks, never holds the event loop for the whole batch.
+  // Rows built per chunk so SQLite, which yields between chunks, never holds the event loop
+  // for the whole batch.
   await forEachChunk(engine, events, async (chunk) => {
-    // uuidv7 ids are generated in order, so the ids (and rows) keep the events' order.
-    const rows = chunk.map((event) => ({
-      event_id: uuidv7(),
+    // Ids increase in the events' order, so the ids (and rows) keep it.
+    const ids = newEventIds(chunk.length);
+    const rows = chunk.map((event, i) => ({
+      event_id: ids[i] as string,
       event_name: event.event_name,
       ordering_key: orderingKeyOf(event),
       payload: JSON.stringify(event.data),
@@ -61,24 +61,12 @@ export async function writeEvents(
     rows.forEach((row, i) => {
       const rowId = rowIdOf.get(row.event_id);
       if (rowId === undefined) throw new Error(`outbox: event ${row.event_id} was not inserted`);
-      const event = chunk[i] as NewEvent;
-      for (const recipient of recipients) {
-        if (isSubscribed(recipient.subscription, event))
-          deliveries.push({ event_row_id: rowId, handler: recipient.name, ordering_key: row.ordering_key });
-      }
+      for (const handler of handlersOf(recipients, chunk[i] as NewEvent))
+        deliveries.push({ event_row_id: rowId, handler, ordering_key: row.ordering_key });
       written.push({ event_id: row.event_id, event_row_id: rowId, created_at: now });
     });
   });
   await forEachChunk(engine, deliveries, async (chunk) => {
-    if (engine === "postgres") {
-      // In the events' order (`with ordinality`), so delivery ids follow it as they do elsewhere.
-      await sql`insert into ca_delivery (event_row_id, handler, ordering_key, state, attempts, next_attempt_at, created_at)
-        select e, h, k, 'pending', 0, ${now}, ${now}
-        from unnest(${chunk.map((d) => d.event_row_id)}::int[], ${chunk.map((d) => d.handler)}::text[],
-          ${chunk.map((d) => d.ordering_key)}::text[]) with ordinality as d(e, h, k, n)
-        order by n`.execute(trx);
-      return;
-    }
     await insertRows(
       trx,
       engine,
@@ -92,10 +80,59 @@ export async function writeEvents(
       })),
     );
   });
-  if (engine === "postgres") {
-    await sql`select pg_notify(${OUTBOX_CHANNEL}, '')`.execute(trx);
-  }
   return written;
+}
+
+/** The handlers that get a delivery of `event`, in the recipients' order. */
+function handlersOf(recipients: readonly OutboxRecipient[], event: NewEvent): string[] {
+  return recipients.filter((r) => isSubscribed(r.subscription, event)).map((r) => r.name);
+}
+
+/**
+ * PostgreSQL: the events, their deliveries and the NOTIFY in one statement, the rows sent as
+ * one JSON parameter (`json_to_recordset`; a `json` value keeps its text, so the stored
+ * payload is exactly `JSON.stringify(data)`). Event ids follow the events' order (`with
+ * ordinality`), delivery ids follow the events', and each delivery takes its event's row id
+ * and ordering key from the inserted row: nothing goes back and forth. The NOTIFY (empty
+ * payload) is sent only on commit, so a woken dispatcher always finds the rows.
+ */
+async function writeEventsPostgres(
+  trx: Trx,
+  recipients: readonly OutboxRecipient[],
+  events: readonly NewEvent[],
+  now: number,
+): Promise<WrittenEvent[]> {
+  const ids = newEventIds(events.length);
+  const input = events.map((event, i) => ({
+    i: ids[i],
+    n: event.event_name,
+    k: orderingKeyOf(event),
+    p: event.data,
+    h: handlersOf(recipients, event),
+  }));
+  const { rows } = await sql<{ id: number; event_id: string }>`
+    with x as (
+      select * from rows from (json_to_recordset(${JSON.stringify(input)}::json)
+        as (i text, n text, k text, p json, h text[])) with ordinality as x(i, n, k, p, h, o)
+    ), e as (
+      insert into ca_event (event_id, event_name, ordering_key, payload, created_at)
+      select i, n, k, p::text, ${now}::bigint from x order by o
+      returning id, event_id, ordering_key
+    ), d as (
+      insert into ca_delivery (event_row_id, handler, ordering_key, state, attempts, next_attempt_at, created_at)
+      select e.id, h.handler, e.ordering_key, 'pending', 0, ${now}::bigint, ${now}::bigint
+      from e join x on x.i = e.event_id cross join lateral unnest(x.h) with ordinality as h(handler, n)
+      order by e.id, h.n
+    )
+    select e.id, e.event_id from e cross join (select pg_notify(${OUTBOX_CHANNEL}, '')) as woken`.execute(
+    trx,
+  );
+  const rowIdOf = new Map(rows.map((row) => [row.event_id, Number(row.id)]));
+  return ids.map((eventId) => {
+    const rowId = rowIdOf.get(eventId);
+    if (rowId === undefined) throw new Error(`outbox: event ${eventId} was not inserted`);
+    return { event_id: eventId, event_row_id: rowId, created_at: now };
+  });
 }
 
 type EventRow = {
@@ -106,24 +143,13 @@ type EventRow = {
   created_at: number;
 };
 
-/** Inserts event rows; their ids by event_id (RETURNING where the engine has it, a read-back on MariaDB). */
+/** Inserts event rows (SQLite, MariaDB); their ids by event_id (RETURNING on SQLite, a read-back on MariaDB). */
 async function insertEvents(
   trx: Trx,
   engine: Engine,
   rows: readonly EventRow[],
 ): Promise<Array<{ id: number; event_id: string }>> {
   const eventIds = rows.map((row) => row.event_id);
-  if (engine === "postgres") {
-    const column = <K extends keyof EventRow>(key: K) => rows.map((row) => row[key]);
-    const result = await sql<{ id: number; event_id: string }>`
-      insert into ca_event (event_id, event_name, ordering_key, payload, created_at)
-      select i, n, k, p, c
-      from unnest(${eventIds}::text[], ${column("event_name")}::text[], ${column("ordering_key")}::text[],
-        ${column("payload")}::text[], ${column("created_at")}::bigint[]) with ordinality as e(i, n, k, p, c, o)
-      order by o
-      returning id, event_id`.execute(trx);
-    return result.rows;
-  }
   if (engine === "mysql") {
     await trx.insertInto("ca_event").values(rows).execute();
     return trx.selectFrom("ca_event").select(["id", "event_id"]).where("event_id", "in", eventIds).execute();
