@@ -5,7 +5,7 @@
  */
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { BlockConfirmationTracker, scanReceived } from "../../src/chain/index.js";
 import { listTrackedNetworkTransactions } from "../../src/ledger/index.js";
 import type { HttpNotifyListener } from "../../src/notify/http-listener.js";
@@ -13,6 +13,11 @@ import { type ChainEnv, expectedSequence, sats, sequences, startChainEnv } from 
 
 const notifyCommand = (dir: string, file: string, field: string) =>
   `test -f ${dir}/${file} && curl -s --max-time 5 --data "${field}=%s" "http://127.0.0.1:$(cat ${dir}/${file})/"`;
+
+// Each test first funds the payer: 101 blocks whose walletnotify and blocknotify commands the
+// simulator runs one at a time, as curls (~200): 5–10 s alone, 17–31 s on a loaded machine,
+// against the 30 s default. What these tests check is correctness, not speed.
+vi.setConfig({ testTimeout: 90_000 });
 
 describe.each(["sqlite", "postgres", "mysql"] as const)("following the chain on %s", (engine) => {
   let env: ChainEnv | undefined;
