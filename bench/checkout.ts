@@ -1,7 +1,7 @@
 /**
  * A commit's tree built beside this one, to measure a baseline in the same run: checked out
- * with `git worktree` into a temp folder (node_modules shared) and compiled there with
- * tsconfig.build.json (its dist/ and bin/ work as a release's would).
+ * with `git worktree` into a temp folder (node_modules shared) and built there with its own
+ * `npm run build` (its dist/ and bin/ work as a release's would).
  */
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, realpathSync, rmSync, symlinkSync } from "node:fs";
@@ -30,11 +30,8 @@ export function buildCheckout(ref: string): Checkout {
   };
   try {
     symlinkSync(realpathSync(join(ROOT, "node_modules")), join(dir, "node_modules"));
-    execFileSync(
-      process.execPath,
-      [join(dir, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.build.json"],
-      { cwd: dir, stdio: "inherit" },
-    );
+    // The commit's own build: tsc, and from the CLI bundle's introduction on, the bundle too.
+    execFileSync("npm", ["run", "build"], { cwd: dir, stdio: ["ignore", "ignore", "inherit"] });
   } catch (error) {
     remove();
     throw error;

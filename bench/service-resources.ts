@@ -6,7 +6,7 @@
  *
  * "Running" is the moment the service logs "helper service running" (every coin started,
  * the dispatcher and the status server up); the start-up CPU is the child's user + system
- * time (/proc/<pid>/stat) read when that line arrives, the median of three starts.
+ * time (/proc/<pid>/stat) read when that line arrives, the median of five starts.
  *
  * The same run measures a baseline: the service of another commit (default: main before
  * issue 14's footprint work), checked out with `git worktree` into a temp folder and built
@@ -24,9 +24,11 @@ import { startSimulator } from "../src/simulator/index.js";
 import { freePort } from "../test/support/ports.js";
 import { waitFor } from "../test/support/wait.js";
 import { buildCheckout, ROOT } from "./checkout.js";
-import { row, startReceiver } from "./support.js";
+import { type Receiver, row, startReceiver } from "./support.js";
 
 const NOTIFY_PORT_FILE = "walletnotify.port";
+/** Starts measured per service build (their median is the figure). */
+const STARTS = 5;
 
 function sample(pid: number): { rssMiB: number; cpuSeconds: number } {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
@@ -128,7 +130,9 @@ async function startupCost(
         output += chunk.toString("utf8");
         if (output.includes('"msg":"helper service running"')) resolve(sample(child.pid ?? 0).cpuSeconds);
       });
-      child.once("exit", (code) => reject(new Error(`helper service exited (${code}) before running`)));
+      child.once("exit", (code) =>
+        reject(new Error(`helper service exited (${code}) before running: ${output.slice(-2000)}`)),
+      );
     });
     return { cpuSeconds, wallMs: performance.now() - began };
   } finally {
@@ -138,6 +142,7 @@ async function startupCost(
 
 interface Figures {
   startCpuSeconds: number;
+  startCpuAll: number[];
   startWallMs: number;
   idleRss: number;
   idleCpuPercent: number;
@@ -148,20 +153,34 @@ interface Figures {
   events: number;
 }
 
-async function measure(
+/** One variant's service: its config, ports, ledger addresses and webhook receiver. */
+type Prepared = Awaited<ReturnType<typeof prepareService>> & { receiver: Receiver };
+
+/** Start-up CPU and wall time of every variant, `STARTS` times each, alternating. */
+async function measureStarts(
+  runs: Array<{ variant: Variant; service: Prepared }>,
+): Promise<Array<{ cpuSeconds: number[]; wallMs: number[] }>> {
+  const starts = runs.map(() => ({ cpuSeconds: [] as number[], wallMs: [] as number[] }));
+  for (let i = 0; i < STARTS; i++) {
+    for (const [index, { variant, service }] of runs.entries()) {
+      const cost = await startupCost(variant, service.config);
+      starts[index]?.cpuSeconds.push(cost.cpuSeconds);
+      starts[index]?.wallMs.push(cost.wallMs);
+    }
+  }
+  return starts;
+}
+
+/** Idle and loaded figures of one running service. */
+async function measureLoad(
   variant: Variant,
   chain: Chain,
   dir: string,
-  name: string,
+  service: Prepared,
   options: { depositsPerSecond: number; seconds: number },
-): Promise<Figures> {
-  const receiver = await startReceiver();
-  const service = await prepareService(chain, dir, name, receiver.url);
+): Promise<Omit<Figures, "startCpuSeconds" | "startWallMs" | "startCpuAll">> {
   // The simulator's walletnotify command reads the listener's port from this file.
   writeFileSync(join(dir, NOTIFY_PORT_FILE), String(service.notifyPort));
-  const starts: Array<{ cpuSeconds: number; wallMs: number }> = [];
-  for (let i = 0; i < 3; i++) starts.push(await startupCost(variant, service.config));
-
   const child = startService(variant, service.config, "warn");
   child.stdout?.resume();
   const pid = child.pid ?? 0;
@@ -197,19 +216,16 @@ async function measure(
     const end = sample(pid);
     const elapsed = (performance.now() - began) / 1000;
     return {
-      startCpuSeconds: median(starts.map((s) => s.cpuSeconds)),
-      startWallMs: median(starts.map((s) => s.wallMs)),
       idleRss: idleLater.rssMiB,
       idleCpuPercent: ((idleLater.cpuSeconds - idle.cpuSeconds) / 10) * 100,
       loadRssAvg: rss.reduce((a, b) => a + b, 0) / Math.max(1, rss.length),
       loadRssPeak: Math.max(...rss),
       loadCpuPercent: ((end.cpuSeconds - start.cpuSeconds) / elapsed) * 100,
       deposits: sent,
-      events: receiver.received.size,
+      events: service.receiver.received.size,
     };
   } finally {
     await stopService(child);
-    await receiver.close();
   }
 }
 
@@ -249,6 +265,7 @@ export async function serviceResourcesBench(options: {
   const checkout = options.baselineRef === undefined ? undefined : buildBaseline(options.baselineRef);
   if (checkout) variants.push(checkout.variant);
   const dir = mkdtempSync(join(tmpdir(), "ca-bench-svc-"));
+  const receivers: Receiver[] = [];
   const sim = await startSimulator({
     port: 0,
     walletNotify: `curl -s --data "txid=%s" "http://127.0.0.1:$(cat ${join(dir, NOTIFY_PORT_FILE)})/" >/dev/null || true`,
@@ -261,12 +278,27 @@ export async function serviceResourcesBench(options: {
     await payer.call("generatetoaddress", [300, payerAddress]);
     const chain: Chain = { url: sim.url, payer, payerAddress, root };
 
-    const results: Array<{ variant: Variant; figures: Figures }> = [];
+    const runs: Array<{ variant: Variant; service: Prepared }> = [];
     for (const [index, variant] of variants.entries()) {
-      const figures = await measure(variant, chain, dir, `ours${index}`, options);
+      const receiver = await startReceiver();
+      receivers.push(receiver);
+      const service = await prepareService(chain, dir, `ours${index}`, receiver.url);
+      runs.push({ variant, service: { ...service, receiver } });
+    }
+    const starts = await measureStarts(runs);
+    const results: Array<{ variant: Variant; figures: Figures }> = [];
+    for (const [index, { variant, service }] of runs.entries()) {
+      const start = starts[index] ?? { cpuSeconds: [], wallMs: [] };
+      const figures: Figures = {
+        startCpuSeconds: median(start.cpuSeconds),
+        startCpuAll: start.cpuSeconds,
+        startWallMs: median(start.wallMs),
+        ...(await measureLoad(variant, chain, dir, service, options)),
+      };
       results.push({ variant, figures });
       row(`${variant.label}: start to running`, {
         cpu_s: figures.startCpuSeconds,
+        cpu_s_each: figures.startCpuAll.map((s) => s.toFixed(2)).join(" "),
         wall_ms: figures.startWallMs,
       });
       row(`${variant.label}: idle`, { rss_MiB: figures.idleRss, cpu_percent: figures.idleCpuPercent });
@@ -282,6 +314,7 @@ export async function serviceResourcesBench(options: {
     await root.close();
     await payer.close();
   } finally {
+    for (const receiver of receivers) await receiver.close();
     await sim.close();
     checkout?.remove();
     rmSync(dir, { recursive: true, force: true });

@@ -1,4 +1,5 @@
-// Starts the CLI (built into dist/ by `npm run build`, run by `npm ci` through `prepare`).
+// Starts the CLI: dist/bundle/cli.js, bundled by `npm run build` (run by `npm ci` through
+// `prepare`; scripts/bundle-cli.mjs says why).
 // `command`: the subcommand an original cryptoassets.core console script name stands for.
 import { setFlagsFromString } from "node:v8";
 
@@ -10,7 +11,7 @@ export function launch(command) {
   // bench/README.md §4). Set here because V8 reads this flag each time the space would grow,
   // whereas --max-semi-space-size only counts on the command line.
   if (process.argv[2] === "helper-service") setFlagsFromString("--semi-space-growth-factor=1");
-  import("../dist/cli/main.js").catch((err) => {
+  import("../dist/bundle/cli.js").catch((err) => {
     console.error(err instanceof Error ? err.message : err);
     process.exit(1);
   });

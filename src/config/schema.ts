@@ -3,7 +3,7 @@
  * every key is documented here and in the README's configuration reference. Unknown keys
  * are rejected: in a money system a typo must not silently fall back to a default.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { knownCoins } from "../coins/registry.js";
 import { DEFAULT_RETRY_SCHEDULE } from "../events/retry-schedule.js";
 import { NO_VALUE, TRANSACTION_TYPES } from "../events/routing.js";

@@ -3,8 +3,12 @@
  * footprint): on SQLite with a bitcoind backend and an HTTP webhook, none of the PostgreSQL,
  * MySQL, Redis, RabbitMQ or NATS clients, nor bitcoinjs-lib, is loaded — not at start, not
  * while it credits a deposit. Each child process records what it loads through
- * test/support/module-trace.mjs. That the configured drivers do load and work is what the
- * suites of test/db, test/events-brokers, test/notify and test/service run.
+ * test/support/module-trace.mjs. The command line runs the bundle of dist/bundle/ (see
+ * scripts/bundle-cli.mjs): a file loaded from there counts as every package the build's
+ * dist/bundle/inputs.json lists in it, so an eager import of an unused driver, which would put
+ * it in a file the service loads, fails here as it did unbundled. That the configured drivers
+ * do load and work is what the suites of test/db, test/events-brokers, test/notify and
+ * test/service run.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -40,16 +44,33 @@ const UNUSED = [
   "bitcoinjs-lib",
 ];
 
-/** The packages (by name) and files a trace lists. */
-function readTrace(file: string): { packages: Set<string>; files: string[] } {
+const BUNDLE = resolve(import.meta.dirname, "../../dist/bundle");
+
+/** The packages inside each file of dist/bundle/, as the build listed them. */
+function bundleInputs(): Map<string, string[]> {
+  const text = readFileSync(join(BUNDLE, "inputs.json"), "utf8");
+  return new Map(Object.entries(JSON.parse(text) as Record<string, string[]>));
+}
+
+/** The packages (by name) and files a trace lists; a bundle file stands for the packages in it. */
+function readTrace(file: string): { packages: Set<string>; files: string[]; bundleFiles: string[] } {
   const files = readFileSync(file, "utf8").split("\n").filter(Boolean);
+  const inputs = bundleInputs();
+  const bundlePrefix = `${pathToFileURL(BUNDLE).href}/`;
   const packages = new Set<string>();
+  const bundleFiles: string[] = [];
   for (const url of files) {
+    if (url.startsWith(bundlePrefix)) {
+      const name = url.slice(bundlePrefix.length);
+      bundleFiles.push(name);
+      for (const inside of inputs.get(name) ?? []) packages.add(inside);
+      continue;
+    }
     const names = [...url.matchAll(/\/node_modules\/((?:@[^/]+\/)?[^/]+)\//g)];
     const last = names.at(-1)?.[1];
     if (last !== undefined) packages.add(last);
   }
-  return { packages, files };
+  return { packages, files, bundleFiles };
 }
 
 describe("modules a helper service loads", () => {
@@ -115,8 +136,9 @@ describe("modules a helper service loads", () => {
         await database.close();
       }
     });
-    // What it uses is in the trace: imports (kysely), CommonJS requires (inside better-sqlite3),
-    // and fastify for the status server, which the command line always runs.
+    // What it uses is in the trace: the bundle's files (kysely, and fastify for the status
+    // server, which the command line always runs), CommonJS requires (inside better-sqlite3).
+    expect(trace.bundleFiles).toContain("cli.js");
     expect(trace.packages).toContain("kysely");
     expect(trace.files.some((url) => url.endsWith("/better-sqlite3/lib/database.js"))).toBe(true);
     expect(trace.packages).toContain("fastify");
