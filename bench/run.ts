@@ -10,7 +10,7 @@
  * `--only events [--events N] [--events-scenario TEXT]`: event delivery (scenarios by label).
  * `--only scan [--scan-sizes 0,100000]`: peak RSS of the first scan, paged vs unpaged.
  * `--only service [--service-baseline REF|none]`: the helper service's start-up CPU, idle and
- * loaded RSS, beside the service of commit REF (default: main before issue 14's footprint work).
+ * loaded RSS, beside the service of commit REF (default: main before the CLI was bundled).
  * `--only delivery [--delivery-backlog 100000] [--delivery-steady-s 20] [--delivery-dispatchers 1,2,4]
  * [--delivery-baseline DIR] [--delivery-scenario backlog|steady|dispatchers]`: issue 14's delivery
  * targets on PostgreSQL (bench/delivery-targets.ts).
@@ -27,8 +27,11 @@ import { dropPostgresDatabases } from "./postgres.js";
 import { scanMemoryBench } from "./scan-memory.js";
 import { serviceResourcesBench } from "./service-resources.js";
 
-/** main before issue 14's footprint work (lazy drivers, young generation cap). */
-const SERVICE_BASELINE = "7aa700b";
+/**
+ * main before the CLI was bundled (issue 14, target 5). The earlier 7aa700b (before the lazy
+ * drivers) no longer starts on a ledger of today's schema (migration 0006 unknown to it).
+ */
+const SERVICE_BASELINE = "2feb146";
 
 const args = process.argv.slice(2);
 const flag = (name: string) => args.indexOf(name);
@@ -110,7 +113,7 @@ if (!only || only === "service") {
   const baselineRef = baselineAt >= 0 ? String(args[baselineAt + 1]) : SERVICE_BASELINE;
   await serviceResourcesBench({
     depositsPerSecond: 20,
-    seconds: 30,
+    seconds: 60,
     baselineRef: baselineRef === "none" ? undefined : baselineRef,
   });
 }
