@@ -10,8 +10,8 @@
 // other subcommands) is still not loaded. dist/bundle/inputs.json lists the packages inside
 // each file, for test/service/lazy-modules.test.ts.
 //
-// Left outside: native modules and optional ones that are not installed (better-sqlite3,
-// pg-native), and pino with pino-pretty, whose transports start a worker thread from files
+// Left outside: the drivers and broker clients (see `external`), native modules and optional
+// ones that are not installed (better-sqlite3, pg-native), and pino with pino-pretty, whose transports start a worker thread from files
 // found next to pino's own (__dirname). bitcoinjs-lib stays outside too: src/coins/registry.ts
 // loads it with createRequire, which resolves from node_modules as before.
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -43,7 +43,22 @@ const result = await build({
   format: "esm",
   platform: "node",
   target: "node20",
-  external: ["better-sqlite3", "pg-native", "pino", "pino-pretty"],
+  // Drivers and broker clients stay Node's to load, as before bundling: they are imported
+  // only when the configuration uses them (so they cost no start-up), and a CommonJS
+  // package's named exports seen through an esbuild chunk are not always what Node gives
+  // (`(await import("redis")).createClient` was undefined in the bundle).
+  external: [
+    "better-sqlite3",
+    "pg-native",
+    "pino",
+    "pino-pretty",
+    "pg",
+    "mysql2",
+    "redis",
+    "amqplib",
+    "@nats-io/transport-node",
+    "@nats-io/jetstream",
+  ],
   // CommonJS packages inside an ES module bundle call require() (node: built-ins, optional
   // packages); an ES module has none of its own.
   banner: {
