@@ -328,6 +328,22 @@ export class DeliveryFailedError extends CryptoassetsError {
   }
 }
 
+/**
+ * Marks a DeliveryFailedError of any copy of this library. An application's in-process
+ * callback imports the package (dist/index.js) while the CLI runs its own bundle, so the
+ * class it throws is not the class the dispatcher holds and `instanceof` alone says no.
+ */
+const DELIVERY_FAILED = Symbol.for("cryptoassets.DeliveryFailedError");
+Object.defineProperty(DeliveryFailedError.prototype, DELIVERY_FAILED, { value: true });
+
+/** A DeliveryFailedError from this copy of the library or another (see DELIVERY_FAILED). */
+export function isDeliveryFailedError(error: unknown): error is DeliveryFailedError {
+  return (
+    error instanceof DeliveryFailedError ||
+    (typeof error === "object" && error !== null && DELIVERY_FAILED in error)
+  );
+}
+
 /** A script handler's run failed: non-zero exit, killed, timed out or could not start. */
 export class ScriptNotificationFailedError extends DeliveryFailedError {
   override name = "ScriptNotificationFailed";

@@ -14,7 +14,7 @@ import type pg from "pg";
 import { DISPATCHER_DEFAULTS } from "../config/defaults.js";
 import type { Database } from "../db/open.js";
 import { parseDatabaseUrl } from "../db/url.js";
-import { DeliveryFailedError, errorMessage } from "../errors.js";
+import { errorMessage, isDeliveryFailedError } from "../errors.js";
 import { type Logger, silentLogger } from "../log.js";
 import { cleanExternalText } from "../redact/external-text.js";
 import type { EventHandler } from "./handlers/handler.js";
@@ -310,7 +310,7 @@ class HandlerWorker {
         outcome: { ok: true, durationMs: performance.now() - started, httpStatus: result.httpStatus },
       };
     } catch (error) {
-      const failure = error instanceof DeliveryFailedError ? error : undefined;
+      const failure = isDeliveryFailedError(error) ? error : undefined;
       const outcome: AttemptOutcome = {
         ok: false,
         durationMs: performance.now() - started,

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseConfigYaml } from "../../src/config/index.js";
-import { DeliveryFailedError, EventHandlerConfigError } from "../../src/errors.js";
+import { DeliveryFailedError, EventHandlerConfigError, isDeliveryFailedError } from "../../src/errors.js";
 import type { DeliverableHandler } from "../../src/events/dispatcher.js";
 import { createEventHandler, type EventHandlerConfig } from "../../src/events/handlers/factory.js";
 import { FunctionEventHandler } from "../../src/events/handlers/function.js";
@@ -104,6 +104,32 @@ describe("InProcessEventHandler", () => {
       .catch((e: unknown) => e);
     expect(rejected).toBeInstanceOf(DeliveryFailedError);
     expect((rejected as Error).message).toMatch(/failed: downstream API returned 503$/);
+  });
+
+  it("keeps the details of a DeliveryFailedError thrown from the package's copy of the library", async () => {
+    // The CLI runs its bundle while an application's module imports the package (dist/index.js):
+    // two copies of the class. The attempt must keep the callback's status and code all the same.
+    const packageCopy = pathToFileURL(join(import.meta.dirname, "../../dist/index.js")).href;
+    const callback = join(dir, "refuses.mjs");
+    await writeFile(
+      callback,
+      `import { DeliveryFailedError } from ${JSON.stringify(packageCopy)};
+export function refuses() {
+  throw new DeliveryFailedError("ledger says 409", { httpStatus: 409, code: "EREFUSED" });
+}
+`,
+    );
+    const { DeliveryFailedError: OtherCopy } = (await import(
+      packageCopy
+    )) as typeof import("../../src/errors.js");
+    expect(OtherCopy).not.toBe(DeliveryFailedError);
+    const thrown = await new InProcessEventHandler("app", { callback: `${callback}#refuses` })
+      .deliver(sampleEvent())
+      .catch((e: unknown) => e);
+    expect(thrown).toBeInstanceOf(OtherCopy);
+    expect(isDeliveryFailedError(thrown)).toBe(true);
+    expect(thrown).toMatchObject({ message: "ledger says 409", httpStatus: 409, code: "EREFUSED" });
+    expect(isDeliveryFailedError(new Error("ledger says 409"))).toBe(false);
   });
 
   it("fails an attempt whose promise does not settle within the timeout", async () => {

@@ -6,7 +6,7 @@
  */
 
 import { HANDLER_TIMEOUTS } from "../../config/defaults.js";
-import { DeliveryFailedError, errorMessage } from "../../errors.js";
+import { DeliveryFailedError, errorMessage, isDeliveryFailedError } from "../../errors.js";
 import type { Subscription } from "../subscription.js";
 import type { CryptoassetsEvent, EventDataByName, EventName } from "../types.js";
 import { type DeliveryResult, type EventHandler, secondsToMs, withinDeadline } from "./handler.js";
@@ -70,7 +70,7 @@ export async function callWithTimeout(
     );
     return { durationMs: performance.now() - started };
   } catch (error) {
-    if (error instanceof DeliveryFailedError) throw error;
+    if (isDeliveryFailedError(error)) throw error;
     const message = errorMessage(error);
     throw new DeliveryFailedError(`${what} failed: ${message}`, { code: "ECALLBACK", cause: error });
   }
