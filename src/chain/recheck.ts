@@ -19,7 +19,7 @@ import { findNetworkTransactions, listTrackedNetworkTransactions } from "../ledg
 import { getChainState } from "../ledger/queries.js";
 import { type Logger, silentLogger } from "../log.js";
 import { applySnapshots, movesBack, type SnapshotAt } from "./apply.js";
-import { APPLY_BATCH_SIZE, getTransactionsInBatches, RPC_BATCH_SIZE } from "./batches.js";
+import { applyBatchSize, getTransactionsInBatches, RPC_BATCH_SIZE } from "./batches.js";
 import { findNodeBehind } from "./behind.js";
 import { ChainLock } from "./lock.js";
 import { commitWithEvents } from "./sink.js";
@@ -96,7 +96,7 @@ export class OpenTransactionRechecker {
       implied.length > 0
         ? Math.max(...implied)
         : ((await ledger.run((trx, ctx) => getChainState(trx, ctx))).lastBlockHeight ?? undefined);
-    // Several transactions of APPLY_BATCH_SIZE snapshots, not one for all: a single
+    // Several transactions of applyBatchSize snapshots, not one for all: a single
     // PostgreSQL transaction applying 10,000 ran out of predicate-lock memory ("out of
     // shared memory") and would have to start over on any serialization conflict.
     const updates: TxUpdateData[] = [];
@@ -126,8 +126,9 @@ export class OpenTransactionRechecker {
       );
       held.push(...heldHere);
     };
-    for (let i = 0; i < snapshots.length; i += APPLY_BATCH_SIZE) {
-      await apply(snapshots.slice(i, i + APPLY_BATCH_SIZE), true);
+    const batchSize = applyBatchSize(ledger.database.engine);
+    for (let i = 0; i < snapshots.length; i += batchSize) {
+      await apply(snapshots.slice(i, i + batchSize), true);
     }
     if (held.length > 0) {
       const behind = await findNodeBehind(ledger, this.#options.backend);
@@ -138,8 +139,8 @@ export class OpenTransactionRechecker {
         );
       } else {
         const reorganised = held.splice(0);
-        for (let i = 0; i < reorganised.length; i += APPLY_BATCH_SIZE) {
-          await apply(reorganised.slice(i, i + APPLY_BATCH_SIZE), false);
+        for (let i = 0; i < reorganised.length; i += batchSize) {
+          await apply(reorganised.slice(i, i + batchSize), false);
         }
       }
     }

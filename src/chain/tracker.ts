@@ -35,8 +35,8 @@ import { type ChainState, getChainState } from "../ledger/queries.js";
 import { type Logger, silentLogger } from "../log.js";
 import { applySnapshots } from "./apply.js";
 import {
-  APPLY_BATCH_SIZE,
   advanceOpenInBatches,
+  applyBatchSize,
   applyInBatches,
   getTransactionsInBatches,
   RPC_BATCH_SIZE,
@@ -86,7 +86,7 @@ export interface TickResult {
 }
 
 export interface BlockTrackerOptions extends ChainWorkerOptions {
-  /** Snapshots per database transaction during a large catch-up (default 500). */
+  /** Snapshots per database transaction during a large catch-up (default: applyBatchSize, 500; 2,000 on PostgreSQL). */
   batchSize?: number;
   /** gettransaction calls per HTTP request when looking up unconfirmed transactions (default 250). */
   rpcBatchSize?: number;
@@ -111,7 +111,7 @@ export class BlockConfirmationTracker {
   constructor(options: BlockTrackerOptions) {
     this.#options = options;
     this.lock = options.lock ?? new ChainLock();
-    this.#batchSize = options.batchSize ?? APPLY_BATCH_SIZE;
+    this.#batchSize = options.batchSize ?? applyBatchSize(options.ledger.database.engine);
     if (!Number.isInteger(this.#batchSize) || this.#batchSize < 1) {
       throw new ChainConfigError(`block tracker: batchSize must be an integer >= 1, got ${this.#batchSize}`);
     }

@@ -48,6 +48,7 @@ describe("operator CLI", () => {
       "0004_send_failures",
       "0005_broadcast_identity",
       "0006_outbox_indexes",
+      "0007_hot_updates",
     ]);
     expect(created.ledger_id).toMatch(/^[0-9a-f]{16}$/);
     const again = cli("initialize-database", configPath);

@@ -1,3 +1,4 @@
+import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   initializeDatabase,
@@ -6,6 +7,7 @@ import {
   runSerializable,
   sqliteUrl,
 } from "../../src/db/index.js";
+import { HOT_FILLFACTOR } from "../../src/db/migrations/0007_hot_updates.js";
 import { DatabaseUrlError, TransactionRetryExhaustedError } from "../../src/errors.js";
 import { maskUrl } from "../../src/redact/url.js";
 import { ENGINES, type OpenTestDatabase, openTestDatabase } from "../support/databases.js";
@@ -198,6 +200,27 @@ describe("serializable retry", () => {
       expect(error).toBeInstanceOf(TransactionRetryExhaustedError);
       expect(error.message).toMatch(/after 3 attempts; last error: could not serialize access/);
       expect(calls).toBe(3);
+    } finally {
+      await t.cleanup();
+    }
+  });
+});
+
+describe("PostgreSQL page room for updates in place", () => {
+  it("leaves free space on the pages of the tables updated at every block and deposit", async () => {
+    const t = await openTestDatabase("postgres");
+    try {
+      const { rows } = await sql<{ relname: string; reloptions: string[] | null }>`
+        select relname, reloptions from pg_class
+        where relname in ('ca_network_transaction', 'ca_account', 'ca_address', 'ca_event')
+        order by relname`.execute(t.database.db);
+      expect(rows).toEqual([
+        { relname: "ca_account", reloptions: [`fillfactor=${HOT_FILLFACTOR}`] },
+        { relname: "ca_address", reloptions: [`fillfactor=${HOT_FILLFACTOR}`] },
+        // Written once, never updated: full pages.
+        { relname: "ca_event", reloptions: null },
+        { relname: "ca_network_transaction", reloptions: [`fillfactor=${HOT_FILLFACTOR}`] },
+      ]);
     } finally {
       await t.cleanup();
     }

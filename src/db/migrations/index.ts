@@ -10,6 +10,7 @@ import { backendStatusMigration } from "./0003_backend_status.js";
 import { sendFailuresMigration } from "./0004_send_failures.js";
 import { broadcastIdentityMigration } from "./0005_broadcast_identity.js";
 import { outboxIndexesMigration } from "./0006_outbox_indexes.js";
+import { hotUpdatesMigration } from "./0007_hot_updates.js";
 
 export function migrations(engine: Engine): Record<string, Migration> {
   return {
@@ -19,5 +20,6 @@ export function migrations(engine: Engine): Record<string, Migration> {
     "0004_send_failures": sendFailuresMigration(),
     "0005_broadcast_identity": broadcastIdentityMigration(),
     "0006_outbox_indexes": outboxIndexesMigration(engine),
+    "0007_hot_updates": hotUpdatesMigration(engine),
   };
 }
