@@ -461,7 +461,8 @@ export async function startHelperService(
   options: HelperServiceOptions = {},
 ): Promise<HelperService> {
   const logger = options.logger ?? silentLogger;
-  const database = await openConfiguredDatabase(config.database, logger);
+  // Long-running: SQLite's WAL checkpoints go to a worker thread, off the event loop.
+  const database = await openConfiguredDatabase(config.database, logger, { checkpointInWorker: true });
   try {
     if (options.initializeDatabase ?? true) {
       const result = await initializeDatabase(database);
