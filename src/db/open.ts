@@ -10,7 +10,6 @@ import { type Logger, silentLogger } from "../log.js";
 import { maskUrl } from "../redact/url.js";
 import { NormalizeTypesPlugin } from "./normalize-plugin.js";
 import type { Schema } from "./schema.js";
-import { type SqliteCheckpointer, startSqliteCheckpointer } from "./sqlite-checkpointer.js";
 import { withStatementCache } from "./sqlite-statements.js";
 import { type DatabaseUrl, type Engine, parseDatabaseUrl } from "./url.js";
 
@@ -32,11 +31,6 @@ export interface OpenOptions {
   poolSize?: number;
   /** Retries after a serialization conflict (default 19: 20 attempts in all). */
   transactionRetries?: number;
-  /**
-   * SQLite file: checkpoint the WAL in a worker thread instead of inside a COMMIT
-   * (./sqlite-checkpointer.ts). For a long-running process; a short command closes first.
-   */
-  checkpointInWorker?: boolean;
 }
 
 /** Default of database.transaction_retries: a busy wallet on PostgreSQL needs a few. */
@@ -66,7 +60,6 @@ export async function openDatabase(url: string, options: OpenOptions = {}): Prom
   const logger = options.logger ?? silentLogger;
   const poolSize = options.poolSize ?? 10;
   let dialect: SqliteDialect | PostgresDialect | MysqlDialect;
-  let checkpointer: SqliteCheckpointer | undefined;
   switch (target.engine) {
     case "sqlite": {
       const problem = relativeSqliteProblem(target);
@@ -82,9 +75,6 @@ export async function openDatabase(url: string, options: OpenOptions = {}): Prom
       // changes, to undo just itself) in memory: past 64 KiB they went to a temp file, a
       // write per page in every batch of deposits (issue 14). They live for one statement.
       sqlite.pragma("temp_store = MEMORY");
-      if (options.checkpointInWorker && !sqlite.memory) {
-        checkpointer = startSqliteCheckpointer(sqlite, target.filename, logger);
-      }
       dialect = new SqliteDialect({ database: withStatementCache(sqlite) });
       break;
     }
@@ -129,10 +119,7 @@ export async function openDatabase(url: string, options: OpenOptions = {}): Prom
     url: masked,
     stats: { retries: 0, transactions: 0 },
     transactionRetries: options.transactionRetries ?? DEFAULT_TRANSACTION_RETRIES,
-    close: async () => {
-      await db.destroy();
-      await checkpointer?.close();
-    },
+    close: () => db.destroy(),
   };
 }
 
@@ -144,13 +131,8 @@ export interface DatabaseSettings {
 }
 
 /** Opens the database a configuration names, with its pool size and retry count. */
-export function openConfiguredDatabase(
-  settings: DatabaseSettings,
-  logger?: Logger,
-  extra: Pick<OpenOptions, "checkpointInWorker"> = {},
-): Promise<Database> {
+export function openConfiguredDatabase(settings: DatabaseSettings, logger?: Logger): Promise<Database> {
   return openDatabase(settings.url, {
-    ...extra,
     ...(logger === undefined ? {} : { logger }),
     ...(settings.pool_size === undefined ? {} : { poolSize: settings.pool_size }),
     ...(settings.transaction_retries === undefined

@@ -461,8 +461,7 @@ export async function startHelperService(
   options: HelperServiceOptions = {},
 ): Promise<HelperService> {
   const logger = options.logger ?? silentLogger;
-  // Long-running: SQLite's WAL checkpoints go to a worker thread, off the event loop.
-  const database = await openConfiguredDatabase(config.database, logger, { checkpointInWorker: true });
+  const database = await openConfiguredDatabase(config.database, logger);
   try {
     if (options.initializeDatabase ?? true) {
       const result = await initializeDatabase(database);
