@@ -19,6 +19,11 @@ import { type Logger, silentLogger } from "../log.js";
 
 /** Seconds between blocks by coin (the stuck limit is a multiple of it). */
 export const BLOCK_INTERVAL_SECONDS: Readonly<Record<string, number>> = { btc: 600, ltc: 150, doge: 60 };
+
+/** The coin's block interval; a coin not listed above is taken at Bitcoin's ten minutes. */
+export function blockIntervalSeconds(coinName: string): number {
+  return BLOCK_INTERVAL_SECONDS[coinName] ?? (BLOCK_INTERVAL_SECONDS.btc as number);
+}
 /** Default `stuck_after_blocks`; regtest mines on demand, so there a still tip is no fault (0 = off). */
 export const DEFAULT_STUCK_AFTER_BLOCKS = 6;
 

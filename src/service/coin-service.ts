@@ -13,7 +13,7 @@
 import type { ChainTip } from "../backends/backend.js";
 import {
   BackendStatusMonitor,
-  BLOCK_INTERVAL_SECONDS,
+  blockIntervalSeconds,
   DEFAULT_STUCK_AFTER_BLOCKS,
 } from "../chain/backend-status.js";
 import { formatAmount } from "../coins/amount.js";
@@ -141,7 +141,7 @@ export class CoinService {
     const { coin } = this.options;
     const regtest = (coin.network ?? (tip?.chain === "regtest" ? "regtest" : undefined)) === "regtest";
     const blocks = coin.stuck_after_blocks ?? (regtest ? 0 : DEFAULT_STUCK_AFTER_BLOCKS);
-    const interval = coin.block_interval ?? BLOCK_INTERVAL_SECONDS[this.name] ?? 600;
+    const interval = coin.block_interval ?? blockIntervalSeconds(this.name);
     return blocks * interval * 1000;
   }
 
