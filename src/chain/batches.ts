@@ -109,23 +109,27 @@ export async function advanceOpenInBatches(
   let afterId = 0;
   for (;;) {
     let page: NetworkTransaction[] = [];
+    let more = false;
     let moved = 0;
     // `fn` may run again on a serialization retry: only the last run's page and count stand.
     const produced = await commitWithEvents(ledger, sink, async (trx, ctx) => {
-      page = await listTrackedPage(trx, ctx, afterId, batchSize);
+      // One row past the page tells whether this is the last page, which records the tip
+      // (without it, a count that is a multiple of batchSize took one more transaction).
+      page = await listTrackedPage(trx, ctx, afterId, batchSize + 1);
+      more = page.length > batchSize;
+      if (more) page = page.slice(0, batchSize);
       // SQLite runs each statement synchronously: let the event loop turn between the steps.
       await breathe(ctx.engine);
       const untouched = page.filter((ntx) => ntx.txid !== null && !skip.has(ntx.txid));
       moved = untouched.length;
       const out = await advanceToTip(trx, ctx, untouched, tip.height);
       await breathe(ctx.engine);
-      if (page.length < batchSize)
-        await setChainState(trx, ctx, { lastBlockHash: tip.hash, lastBlockHeight: tip.height });
+      if (!more) await setChainState(trx, ctx, { lastBlockHash: tip.hash, lastBlockHeight: tip.height });
       return out;
     });
     for (const update of produced) updates.push(update);
     advanced += moved;
-    if (page.length < batchSize) return { advanced, updates };
+    if (!more) return { advanced, updates };
     afterId = (page.at(-1) as NetworkTransaction).id;
   }
 }

@@ -98,4 +98,39 @@ describe.each(["sqlite", "postgres", "mysql"] as const)("a tick in chunks on %s"
     const idle = await tracker(env.outbox).tick({ force: true });
     expect(idle.events).toBe(0);
   });
+
+  it("a last page that is full records the tip itself: no transaction more than the pages", async () => {
+    env = await startChainEnv({ engine });
+    const { runtime, payer } = env;
+    const ledger = runtime.ledger;
+    const alice = await ledger.createAccount("alice");
+    const address = (await ledger.createReceivingAddress(alice.id)).address;
+    for (let i = 0; i < 6; i++) await payer.call("sendtoaddress", [address, "0.1"]);
+    await env.mine(1);
+    await runtime.scan();
+    const { stats } = ledger.database;
+    /** Database transactions (attempts) of one tick after one more block, in pages of `batchSize`. */
+    const tickCost = async (batchSize: number) => {
+      await env?.mine(1);
+      const tracker = new BlockConfirmationTracker({
+        ledger,
+        backend: runtime.backend,
+        sink: env?.outbox as TxUpdateSink,
+        lock: runtime.lock,
+        batchSize,
+      });
+      const before = stats.transactions;
+      const result = await tracker.tick();
+      expect(result.advanced).toBe(6);
+      return stats.transactions - before;
+    };
+    // Six open transactions: one page of 7, and one page of exactly 6, cost the same.
+    const oneRoomyPage = await tickCost(7);
+    expect(await tickCost(6)).toBe(oneRoomyPage);
+    // Pages of 3: two, one more than a single page.
+    expect(await tickCost(3)).toBe(oneRoomyPage + 1);
+    expect(await ledger.run((trx, ctx) => getChainState(trx, ctx))).toMatchObject({
+      lastBlockHeight: (await runtime.backend.getTip()).height,
+    });
+  });
 });
