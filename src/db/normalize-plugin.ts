@@ -22,9 +22,22 @@ export function isMoneyColumn(name: string): boolean {
   return MONEY_COLUMNS.has(name) || name.startsWith("sum_");
 }
 
-function normalizeValue(column: string, value: unknown): unknown {
+/** What a column holds, decided once per column name (names are the contract, see above). */
+type ColumnKind = "money" | "integer" | "other";
+const kinds = new Map<string, ColumnKind>();
+
+function kindOf(column: string): ColumnKind {
+  let kind = kinds.get(column);
+  if (kind === undefined) {
+    kind = isMoneyColumn(column) ? "money" : isIntegerColumn(column) ? "integer" : "other";
+    kinds.set(column, kind);
+  }
+  return kind;
+}
+
+function normalizeValue(column: string, kind: ColumnKind, value: unknown): unknown {
   if (value === null || value === undefined) return value;
-  if (isMoneyColumn(column)) {
+  if (kind === "money") {
     if (typeof value === "bigint") return value;
     if (typeof value === "string" && INTEGER_TEXT.test(value)) return BigInt(value);
     if (typeof value === "number" && Number.isSafeInteger(value)) return BigInt(value);
@@ -33,7 +46,7 @@ function normalizeValue(column: string, value: unknown): unknown {
     throw new TypeError(`column ${column}: cannot read ${typeof value} ${String(value)} as money`);
   }
   if (typeof value === "bigint") return Number(value);
-  if (typeof value === "string" && INTEGER_TEXT.test(value) && isIntegerColumn(column)) return Number(value);
+  if (kind === "integer" && typeof value === "string" && INTEGER_TEXT.test(value)) return Number(value);
   return value;
 }
 
@@ -58,12 +71,18 @@ export class NormalizeTypesPlugin implements KyselyPlugin {
     return args.node;
   }
 
+  // Every row of every query passes here (10,000 rows per block on a busy wallet): plain
+  // loops, each column's kind looked up once per name.
   async transformResult(args: PluginTransformResultArgs): Promise<QueryResult<UnknownRow>> {
-    const rows = args.result.rows.map((row) => {
+    const source = args.result.rows;
+    if (source.length === 0) return args.result;
+    const rows: UnknownRow[] = new Array(source.length);
+    for (let i = 0; i < source.length; i++) {
+      const row = source[i] as UnknownRow;
       const out: UnknownRow = {};
-      for (const [key, value] of Object.entries(row)) out[key] = normalizeValue(key, value);
-      return out;
-    });
+      for (const key of Object.keys(row)) out[key] = normalizeValue(key, kindOf(key), row[key]);
+      rows[i] = out;
+    }
     return { ...args.result, rows };
   }
 }
