@@ -24,6 +24,7 @@ export const BLOCK_INTERVAL_SECONDS: Readonly<Record<string, number>> = { btc: 6
 export function blockIntervalSeconds(coinName: string): number {
   return BLOCK_INTERVAL_SECONDS[coinName] ?? (BLOCK_INTERVAL_SECONDS.btc as number);
 }
+
 /** Default `stuck_after_blocks`; regtest mines on demand, so there a still tip is no fault (0 = off). */
 export const DEFAULT_STUCK_AFTER_BLOCKS = 6;
 

@@ -3,7 +3,7 @@
  *
  * - JSON-RPC: `gettransaction` for many txids in one HTTP round trip per RPC_BATCH_SIZE.
  * - Database: snapshots applied, and open transactions moved to a new tip, in several
- *   serializable transactions of APPLY_BATCH_SIZE, not one for all: a single PostgreSQL
+ *   serializable transactions of applyBatchSize (by engine), not one for all: a single PostgreSQL
  *   transaction applying 10,000 ran out of predicate-lock memory ("out of shared memory") and
  *   would have to start over on any serialization conflict, and a SQLite COMMIT of 10,000
  *   moved rows and their events held the event loop for ~140 ms (one synchronous call).
