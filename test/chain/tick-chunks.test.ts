@@ -36,6 +36,30 @@ class FailingSink implements TxUpdateSink {
   }
 }
 
+/** A chain env whose ledger holds `count` deposits to alice at 1 confirmation, the tip recorded. */
+async function withOpenDeposits(engine: "sqlite" | "postgres" | "mysql", count: number) {
+  const env = await startChainEnv({ engine });
+  const ledger = env.runtime.ledger;
+  const alice = await ledger.createAccount("alice");
+  const address = (await ledger.createReceivingAddress(alice.id)).address;
+  for (let i = 0; i < count; i++) await env.payer.call("sendtoaddress", [address, "0.1"]);
+  await env.mine(1);
+  await env.runtime.scan();
+  return { env, ledger, alice };
+}
+
+/** The wallet's block tracker writing through `sink`, in transactions of `batchSize`. */
+function trackerOf(env: ChainEnv, sink: TxUpdateSink, batchSize: number): BlockConfirmationTracker {
+  const { runtime } = env;
+  return new BlockConfirmationTracker({
+    ledger: runtime.ledger,
+    backend: runtime.backend,
+    sink,
+    lock: runtime.lock,
+    batchSize,
+  });
+}
+
 describe.each(["sqlite", "postgres", "mysql"] as const)("a tick in chunks on %s", (engine) => {
   let env: ChainEnv | undefined;
   afterEach(async () => {
@@ -44,25 +68,14 @@ describe.each(["sqlite", "postgres", "mysql"] as const)("a tick in chunks on %s"
   });
 
   it("a failure between chunks leaves the tip unrecorded; the next tick finishes it without a duplicate event", async () => {
-    env = await startChainEnv({ engine });
-    const { runtime, payer } = env;
-    const ledger = runtime.ledger;
-    const alice = await ledger.createAccount("alice");
-    const address = (await ledger.createReceivingAddress(alice.id)).address;
-    for (let i = 0; i < DEPOSITS; i++) await payer.call("sendtoaddress", [address, "0.1"]);
-    await env.mine(1);
-    await runtime.scan(); // all 7 at 1 confirmation, tip recorded
+    const opened = await withOpenDeposits(engine, DEPOSITS); // all 7 at 1 confirmation, tip recorded
+    env = opened.env;
+    const { ledger, alice } = opened;
     const before = await ledger.run((trx, ctx) => getChainState(trx, ctx));
     await env.mine(2); // 3 confirmations: each deposit is credited by the tick
 
-    const tracker = (sink: TxUpdateSink) =>
-      new BlockConfirmationTracker({
-        ledger,
-        backend: runtime.backend,
-        sink,
-        lock: runtime.lock,
-        batchSize: BATCH,
-      });
+    const chainEnv = env;
+    const tracker = (sink: TxUpdateSink) => trackerOf(chainEnv, sink, BATCH);
     const failing = new FailingSink(env.outbox, 2);
     await expect(tracker(failing).tick()).rejects.toThrow("crash between chunks");
     expect(failing.calls).toBe(2);
@@ -100,27 +113,16 @@ describe.each(["sqlite", "postgres", "mysql"] as const)("a tick in chunks on %s"
   });
 
   it("a last page that is full records the tip itself: no transaction more than the pages", async () => {
-    env = await startChainEnv({ engine });
-    const { runtime, payer } = env;
-    const ledger = runtime.ledger;
-    const alice = await ledger.createAccount("alice");
-    const address = (await ledger.createReceivingAddress(alice.id)).address;
-    for (let i = 0; i < 6; i++) await payer.call("sendtoaddress", [address, "0.1"]);
-    await env.mine(1);
-    await runtime.scan();
+    const opened = await withOpenDeposits(engine, 6);
+    const chainEnv = opened.env;
+    env = chainEnv;
+    const { ledger } = opened;
     const { stats } = ledger.database;
     /** Database transactions (attempts) of one tick after one more block, in pages of `batchSize`. */
     const tickCost = async (batchSize: number) => {
-      await env?.mine(1);
-      const tracker = new BlockConfirmationTracker({
-        ledger,
-        backend: runtime.backend,
-        sink: env?.outbox as TxUpdateSink,
-        lock: runtime.lock,
-        batchSize,
-      });
+      await chainEnv.mine(1);
       const before = stats.transactions;
-      const result = await tracker.tick();
+      const result = await trackerOf(chainEnv, chainEnv.outbox, batchSize).tick();
       expect(result.advanced).toBe(6);
       return stats.transactions - before;
     };
@@ -130,7 +132,7 @@ describe.each(["sqlite", "postgres", "mysql"] as const)("a tick in chunks on %s"
     // Pages of 3: two, one more than a single page.
     expect(await tickCost(3)).toBe(oneRoomyPage + 1);
     expect(await ledger.run((trx, ctx) => getChainState(trx, ctx))).toMatchObject({
-      lastBlockHeight: (await runtime.backend.getTip()).height,
+      lastBlockHeight: (await chainEnv.runtime.backend.getTip()).height,
     });
   });
 });
